@@ -1,0 +1,129 @@
+// AMQP 0-9-1 frames (spec 2.3.5 / 4.2.3): type, channel, size, payload, frame-end 0xCE.
+// A streaming decoder that takes bytes in any chunks and hands out whole frames as views.
+#pragma once
+
+#include <amqp/error.hpp>
+#include <amqp/types.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+namespace amqp {
+
+/// The client's protocol header: "AMQP" 0 0 9 1.
+inline constexpr std::array<std::uint8_t, 8> protocol_header = {'A', 'M', 'Q', 'P', 0, 0, 9, 1};
+
+inline constexpr std::uint8_t frame_end = 0xCE;
+/// type (1) + channel (2) + size (4).
+inline constexpr std::size_t frame_header_size = 7;
+/// Header + frame-end octet: what a frame costs besides its payload.
+inline constexpr std::size_t frame_overhead = frame_header_size + 1;
+/// The smallest frame_max a peer may negotiate, and the limit in force before connection.tune.
+inline constexpr std::uint32_t frame_min_size = 4096;
+
+/// Frame types (spec 4.2.3). RabbitMQ sends 8 for heartbeat (the spec's XML says 8; some texts say 4).
+enum class frame_type : std::uint8_t {
+    method = 1,
+    header = 2,
+    body = 3,
+    heartbeat = 8,
+};
+
+/// One decoded frame. `payload` points into the decoder's buffer (or the caller's input) and is
+/// valid until the decoder is next fed or advanced.
+struct frame_view {
+    frame_type type{};
+    std::uint16_t channel = 0;
+    bytes_view payload;
+};
+
+/// Outcome of one decode step.
+enum class decode_status : std::uint8_t {
+    ok,         ///< a frame was decoded; `consumed` bytes of input were used
+    need_more,  ///< the input ends inside a frame; nothing consumed; not an error
+    error,      ///< the input is malformed; `ec` and `diag` say why. Fatal for the stream.
+};
+
+/// Result of `decode_frame`.
+struct frame_result {
+    decode_status status = decode_status::need_more;
+    frame_view frame;
+    std::size_t consumed = 0;
+    std::error_code ec;
+};
+
+/// Decode one frame from the front of `in`, checking, in this order and before looking further:
+/// the type (known type, else 501), the size against `frame_max` (payload > frame_max - 8 → 501),
+/// heartbeat payload empty (else 501), the frame-end octet (else 501).
+/// Channel rules (heartbeat on channel 0 only, content on channel != 0) are the connection's job.
+/// Never reads past `in`; no allocation. `diag` is filled on error (offset relative to `in`).
+frame_result decode_frame(bytes_view in, std::uint32_t frame_max, diagnostics& diag) noexcept;
+
+/// What the peer's first 8 bytes were, if not frames.
+enum class header_check : std::uint8_t {
+    need_more,          ///< fewer than 8 bytes so far
+    not_a_header,       ///< does not start with "AMQP": these are frames (or garbage)
+    ours,               ///< "AMQP" 0 0 9 1
+    other_version,      ///< "AMQP" with other version octets: the broker refused our version
+};
+
+/// Recognise a protocol header at the front of `in` (a broker replies with its own header and
+/// closes the socket when it does not accept ours). `version` gets the 4 octets after "AMQP".
+header_check check_protocol_header(bytes_view in, std::array<std::uint8_t, 4>* version = nullptr) noexcept;
+
+/// Streaming frame decoder: feed it bytes as they arrive, in chunks of any size, then take out
+/// whole frames. Owns one buffer that grows to at most frame_max bytes and is then reused: no
+/// allocation per frame in steady state. Errors are sticky: after one, `next()` keeps returning it.
+///
+///     frame_decoder dec;
+///     dec.feed(bytes);                       // or: copy into dec.prepare(n), then dec.commit(n)
+///     while (auto r = dec.next(); r.status == decode_status::ok) { use(r.frame); }
+class frame_decoder {
+public:
+    explicit frame_decoder(std::uint32_t frame_max = frame_min_size);
+
+    /// Limit for incoming frames (header + payload + end). Values below 4096 are raised to 4096.
+    void set_frame_max(std::uint32_t frame_max) noexcept;
+    std::uint32_t frame_max() const noexcept { return frame_max_; }
+
+    /// Append bytes. Frames returned by earlier `next()` calls become invalid.
+    void feed(bytes_view bytes);
+    /// Space for reading `n` bytes straight from a socket into the buffer; then `commit(k)`.
+    std::span<std::uint8_t> prepare(std::size_t n);
+    void commit(std::size_t n) noexcept;
+
+    /// The next whole frame, `need_more`, or the (sticky) error. Returned views stay valid until
+    /// the next `feed`/`prepare`.
+    frame_result next() noexcept;
+
+    /// Bytes fed but not yet returned as frames.
+    std::size_t buffered() const noexcept { return end_ - begin_; }
+    /// The error that stopped the decoder (empty while healthy), with its diagnostics.
+    std::error_code error() const noexcept { return ec_; }
+    const diagnostics& diag() const noexcept { return diag_; }
+    /// Total bytes consumed as frames since construction (for error offsets in stream terms).
+    std::uint64_t stream_offset() const noexcept { return consumed_total_; }
+
+private:
+    void compact();
+
+    byte_buffer buf_;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+    std::uint32_t frame_max_;
+    std::uint64_t consumed_total_ = 0;
+    std::error_code ec_;
+    diagnostics diag_;
+};
+
+/// Write a frame's 7-byte header at `out[0..7)`; the caller writes the payload after it and
+/// the frame-end octet after that. Returns the bytes written (7).
+std::size_t write_frame_header(std::uint8_t* out, frame_type type, std::uint16_t channel,
+                               std::uint32_t payload_size) noexcept;
+
+/// Append a heartbeat frame (type 8, channel 0, empty payload) to `out`.
+void append_heartbeat(byte_buffer& out);
+
+}  // namespace amqp
