@@ -1,13 +1,18 @@
-// Errors of the AMQP layer: the spec's reply codes as a std::error_code category,
+// Errors of the AMQP layer: the spec's reply codes as a Boost.System error category,
 // plus a diagnostics object that names what was wrong and where.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <system_error>
+
+#include <boost/system/error_code.hpp>
 
 namespace amqp {
+
+/// Error codes of the whole library are Boost.System's, so that Asio's completion tokens
+/// (use_future, use_awaitable) turn them into exceptions and the codec needs no conversion.
+using error_code = boost::system::error_code;
 
 /// The reply codes of AMQP 0-9-1 (spec section 1.4.2 "Constants"), usable as error codes.
 /// `reply_success` (200) is never an error; it is listed so close frames can be decoded.
@@ -34,10 +39,10 @@ enum class reply_code : std::uint16_t {
 };
 
 /// The category whose values are AMQP reply codes. Its name is "amqp".
-const std::error_category& reply_category() noexcept;
+const boost::system::error_category& reply_category() noexcept;
 
-/// Lets `std::error_code ec = reply_code::frame_error;` work.
-inline std::error_code make_error_code(reply_code c) noexcept {
+/// Lets `amqp::error_code ec = reply_code::frame_error;` work.
+inline error_code make_error_code(reply_code c) noexcept {
     return {static_cast<int>(c), reply_category()};
 }
 
@@ -67,4 +72,4 @@ struct diagnostics {
 }  // namespace amqp
 
 template <>
-struct std::is_error_code_enum<amqp::reply_code> : std::true_type {};
+struct boost::system::is_error_code_enum<amqp::reply_code> : std::true_type {};

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <string>
-#include <system_error>
 
 namespace amqp {
 
@@ -18,15 +17,15 @@ inline constexpr std::size_t max_table_depth = 32;
 /// Check that `raw` (a table's bytes after its 4-byte length) is a well-formed table: every name
 /// a shortstr, every tag known, every length inside `raw`, depth ≤ max_table_depth. No allocation.
 /// 502 SYNTAX_ERROR with `diag` (offset relative to `raw`) otherwise.
-std::error_code validate_table(bytes_view raw, diagnostics& diag) noexcept;
+error_code validate_table(bytes_view raw, diagnostics& diag) noexcept;
 
 /// Decode a (validated or not) table into values. Same checks as `validate_table`.
-std::error_code decode_table(table_view t, field_table& out, diagnostics& diag);
+error_code decode_table(table_view t, field_table& out, diagnostics& diag);
 
 /// Append the table's wire bytes (without the 4-byte length prefix) to `out`.
 /// 502 SYNTAX_ERROR if a name exceeds 255 bytes, a long string exceeds 2^32-1 bytes, or the
 /// nesting exceeds max_table_depth.
-std::error_code encode_table(const field_table& t, byte_buffer& out);
+error_code encode_table(const field_table& t, byte_buffer& out);
 
 /// Size in bytes of the table's wire form (without the length prefix).
 std::size_t table_encoded_size(const field_table& t) noexcept;

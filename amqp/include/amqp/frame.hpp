@@ -8,7 +8,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <system_error>
 
 namespace amqp {
 
@@ -51,7 +50,7 @@ struct frame_result {
     decode_status status = decode_status::need_more;
     frame_view frame;
     std::size_t consumed = 0;
-    std::error_code ec;
+    error_code ec;
 };
 
 /// Decode one frame from the front of `in`, checking, in this order and before looking further:
@@ -101,7 +100,7 @@ public:
     /// Bytes fed but not yet returned as frames.
     std::size_t buffered() const noexcept { return end_ - begin_; }
     /// The error that stopped the decoder (empty while healthy), with its diagnostics.
-    std::error_code error() const noexcept { return ec_; }
+    error_code error() const noexcept { return ec_; }
     const diagnostics& diag() const noexcept { return diag_; }
     /// Total bytes consumed as frames since construction (for error offsets in stream terms).
     std::uint64_t stream_offset() const noexcept { return consumed_total_; }
@@ -114,7 +113,7 @@ private:
     std::size_t end_ = 0;
     std::uint32_t frame_max_;
     std::uint64_t consumed_total_ = 0;
-    std::error_code ec_;
+    error_code ec_;
     diagnostics diag_;
 };
 

@@ -9,7 +9,6 @@
 #include <amqp/types.hpp>
 
 #include <cstdint>
-#include <system_error>
 
 namespace amqp {
 
@@ -17,7 +16,7 @@ namespace amqp {
 std::size_t method_frame_size(const method& m) noexcept;
 
 /// Append one method frame (header, payload, 0xCE) for `channel` to `out`.
-std::error_code append_method_frame(byte_buffer& out, std::uint16_t channel, const method& m);
+error_code append_method_frame(byte_buffer& out, std::uint16_t channel, const method& m);
 
 /// Bytes `append_message` adds.
 std::size_t message_size(const method& m, const basic_properties& props, std::size_t body_size,
@@ -28,7 +27,7 @@ std::size_t message_size(const method& m, const basic_properties& props, std::si
 /// body). `m` must be a content-bearing method (basic.publish, basic.return, basic.deliver,
 /// basic.get-ok), else 503 COMMAND_INVALID. The size is computed first and `out` grows once:
 /// with a reused buffer, no allocation in steady state.
-std::error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m,
+error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m,
                                const basic_properties& props, bytes_view body,
                                std::uint32_t frame_max);
 

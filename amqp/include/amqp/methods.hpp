@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <string_view>
-#include <system_error>
 #include <variant>
 
 namespace amqp {
@@ -348,13 +347,13 @@ bool method_has_content(const method& m) noexcept;
 /// past the end → 502 SYNTAX_ERROR (501 FRAME_ERROR when shorter than 4); unknown class/method
 /// → 540 NOT_IMPLEMENTED; a field table that does not validate → 502; trailing bytes after
 /// the last argument → 502. No allocation.
-std::error_code decode_method(bytes_view payload, method& out, diagnostics& diag) noexcept;
+error_code decode_method(bytes_view payload, method& out, diagnostics& diag) noexcept;
 
 /// Size in bytes of the method payload `encode_method` writes (ids + arguments).
 std::size_t method_payload_size(const method& m) noexcept;
 
 /// Write the method payload at `out`, which has room for `method_payload_size(m)` bytes.
 /// Returns 502 SYNTAX_ERROR (and writes nothing meaningful) if a shortstr exceeds 255 bytes.
-std::error_code encode_method(const method& m, std::uint8_t* out) noexcept;
+error_code encode_method(const method& m, std::uint8_t* out) noexcept;
 
 }  // namespace amqp

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
-#include <system_error>
 
 namespace amqp {
 
@@ -49,13 +48,13 @@ struct content_header {
 /// SYNTAX_ERROR (501 FRAME_ERROR when shorter than 14). Whether class and weight are acceptable
 /// is the connection's decision (505 UNEXPECTED_FRAME); they are decoded as they are.
 /// Views in `out` point into `payload`. No allocation.
-std::error_code decode_content_header(bytes_view payload, content_header& out,
+error_code decode_content_header(bytes_view payload, content_header& out,
                                       diagnostics& diag) noexcept;
 
 /// Size of the payload `encode_content_header` writes.
 std::size_t content_header_payload_size(const content_header& h) noexcept;
 /// Write the content header payload at `out` (room for `content_header_payload_size(h)`).
 /// 502 SYNTAX_ERROR if a shortstr exceeds 255 bytes.
-std::error_code encode_content_header(const content_header& h, std::uint8_t* out) noexcept;
+error_code encode_content_header(const content_header& h, std::uint8_t* out) noexcept;
 
 }  // namespace amqp

@@ -5,7 +5,7 @@
 namespace amqp {
 namespace {
 
-class reply_category_impl final : public std::error_category {
+class reply_category_impl final : public boost::system::error_category {
 public:
     const char* name() const noexcept override { return "amqp"; }
     std::string message(int code) const override {
@@ -15,7 +15,7 @@ public:
 
 }  // namespace
 
-const std::error_category& reply_category() noexcept {
+const boost::system::error_category& reply_category() noexcept {
     static const reply_category_impl instance;
     return instance;
 }
