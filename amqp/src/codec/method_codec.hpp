@@ -1,0 +1,195 @@
+// Internal: the visitors that turn a method's field description (method_fields.hpp) into
+// decoding, size computation and encoding. Bits follow the spec's packing rule: consecutive
+// bit arguments share an octet, first bit in the lowest position; any other argument ends
+// the run.
+#pragma once
+
+#include "wire_reader.hpp"
+#include "wire_writer.hpp"
+
+#include <amqp/error.hpp>
+#include <amqp/field_table.hpp>
+#include <amqp/types.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+
+namespace amqp::detail {
+
+/// Reads arguments; on the first failure records what and where, and stops the walk.
+class method_decoder {
+public:
+    method_decoder(wire_reader& r, std::string_view method, diagnostics& diag) noexcept
+        : r_(r), method_(method), diag_(diag) {}
+
+    bool u8(const char* n, std::uint8_t& v) noexcept { return plain(n, r_.u8(v), "octet"); }
+    bool u16(const char* n, std::uint16_t& v) noexcept { return plain(n, r_.u16(v), "short"); }
+    bool u32(const char* n, std::uint32_t& v) noexcept { return plain(n, r_.u32(v), "long"); }
+    bool u64(const char* n, std::uint64_t& v) noexcept { return plain(n, r_.u64(v), "longlong"); }
+    bool shortstr(const char* n, std::string_view& v) noexcept {
+        return plain(n, r_.shortstr(v), "shortstr");
+    }
+    bool longstr(const char* n, std::string_view& v) noexcept {
+        return plain(n, r_.longstr(v), "longstr");
+    }
+    bool bit(const char* n, bool& v) noexcept {
+        if (bit_pos_ == 8) {
+            if (!r_.u8(bits_)) return fail(n, r_.offset(), "bit octet runs past the end of the payload");
+            bit_pos_ = 0;
+        }
+        v = ((bits_ >> bit_pos_) & 1u) != 0;
+        ++bit_pos_;
+        return true;
+    }
+    bool table(const char* n, table_view& t) noexcept {
+        bit_pos_ = 8;
+        const std::size_t at = r_.offset();
+        bytes_view raw;
+        if (!r_.longbytes(raw)) return fail(n, at, "table length runs past the end of the payload");
+        if (auto ec = validate_table(raw, diag_)) {
+            // validate_table's offsets are relative to the table body; make them payload offsets.
+            diag_.offset += at + 4;
+            std::string inner = std::move(diag_.field);
+            set_field(n);
+            if (!inner.empty()) {
+                diag_.field += '.';
+                diag_.field += inner;
+            }
+            ec_ = ec;
+            return false;
+        }
+        t.raw = raw;
+        return true;
+    }
+
+    error_code error() const noexcept { return ec_; }
+
+private:
+    bool plain(const char* n, bool ok, const char* type) noexcept {
+        bit_pos_ = 8;
+        if (ok) return true;
+        std::string msg = type;
+        msg += " runs past the end of the payload";
+        return fail(n, r_.offset(), msg.c_str());
+    }
+    bool fail(const char* n, std::size_t at, const char* msg) noexcept {
+        diag_.message = msg;
+        diag_.offset = at;
+        set_field(n);
+        ec_ = reply_code::syntax_error;
+        return false;
+    }
+    void set_field(const char* n) {
+        diag_.field.assign(method_);
+        diag_.field += '.';
+        diag_.field += n;
+    }
+
+    wire_reader& r_;
+    std::string_view method_;
+    diagnostics& diag_;
+    error_code ec_;
+    std::uint8_t bits_ = 0;
+    int bit_pos_ = 8;  // 8: the next bit starts a new octet
+};
+
+/// Sums the encoded size of the arguments.
+class method_sizer {
+public:
+    void u8(const char*, std::uint8_t) noexcept { add(1); }
+    void u16(const char*, std::uint16_t) noexcept { add(2); }
+    void u32(const char*, std::uint32_t) noexcept { add(4); }
+    void u64(const char*, std::uint64_t) noexcept { add(8); }
+    void shortstr(const char*, std::string_view s) noexcept { add(1 + s.size()); }
+    void longstr(const char*, std::string_view s) noexcept { add(4 + s.size()); }
+    void table(const char*, const table_view& t) noexcept { add(4 + t.raw.size()); }
+    void bit(const char*, bool) noexcept {
+        if (bit_pos_ == 8) {
+            size_ += 1;
+            bit_pos_ = 0;
+        }
+        ++bit_pos_;
+    }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    void add(std::size_t n) noexcept {
+        size_ += n;
+        bit_pos_ = 8;
+    }
+    std::size_t size_ = 0;
+    int bit_pos_ = 8;
+};
+
+/// Checks the lengths the wire cannot express, before anything is written.
+class method_checker {
+public:
+    method_checker(std::string_view method, diagnostics* diag) noexcept : method_(method), diag_(diag) {}
+    void u8(const char*, std::uint8_t) noexcept {}
+    void u16(const char*, std::uint16_t) noexcept {}
+    void u32(const char*, std::uint32_t) noexcept {}
+    void u64(const char*, std::uint64_t) noexcept {}
+    void bit(const char*, bool) noexcept {}
+    bool shortstr(const char* n, std::string_view s) noexcept {
+        return s.size() <= 255 || fail(n, "shortstr longer than 255 bytes");
+    }
+    bool longstr(const char* n, std::string_view s) noexcept {
+        return s.size() <= std::numeric_limits<std::uint32_t>::max() ||
+               fail(n, "longstr longer than 2^32-1 bytes");
+    }
+    bool table(const char* n, const table_view& t) noexcept {
+        return t.raw.size() <= std::numeric_limits<std::uint32_t>::max() ||
+               fail(n, "table longer than 2^32-1 bytes");
+    }
+
+private:
+    bool fail(const char* n, const char* msg) noexcept {
+        if (diag_ != nullptr) {
+            diag_->message = msg;
+            diag_->offset = 0;
+            diag_->field.assign(method_);
+            diag_->field += '.';
+            diag_->field += n;
+        }
+        return false;
+    }
+    std::string_view method_;
+    diagnostics* diag_;
+};
+
+/// Writes the arguments (sizes already checked).
+class method_writer {
+public:
+    explicit method_writer(std::uint8_t* out) noexcept : w_(out) {}
+    void u8(const char*, std::uint8_t v) noexcept { end_bits(), w_.u8(v); }
+    void u16(const char*, std::uint16_t v) noexcept { end_bits(), w_.u16(v); }
+    void u32(const char*, std::uint32_t v) noexcept { end_bits(), w_.u32(v); }
+    void u64(const char*, std::uint64_t v) noexcept { end_bits(), w_.u64(v); }
+    void shortstr(const char*, std::string_view s) noexcept { end_bits(), w_.shortstr(s); }
+    void longstr(const char*, std::string_view s) noexcept { end_bits(), w_.longbytes(s.data(), s.size()); }
+    void table(const char*, const table_view& t) noexcept {
+        end_bits(), w_.longbytes(t.raw.data(), t.raw.size());
+    }
+    void bit(const char*, bool v) noexcept {
+        if (bit_pos_ == 8) {
+            bit_octet_ = w_.position();
+            w_.u8(0);
+            bit_pos_ = 0;
+        }
+        if (v) *bit_octet_ = static_cast<std::uint8_t>(*bit_octet_ | (1u << bit_pos_));
+        ++bit_pos_;
+    }
+    std::uint8_t* position() const noexcept { return w_.position(); }
+
+private:
+    void end_bits() noexcept { bit_pos_ = 8; }
+    wire_writer w_;
+    std::uint8_t* bit_octet_ = nullptr;
+    int bit_pos_ = 8;
+};
+
+}  // namespace amqp::detail

@@ -1,0 +1,154 @@
+// Method payloads: class id, method id, then the arguments described in method_fields.hpp.
+#include "method_codec.hpp"
+#include "wire_reader.hpp"
+#include "wire_writer.hpp"
+
+#include <amqp/method_fields.hpp>
+#include <amqp/methods.hpp>
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <utility>
+
+namespace amqp {
+namespace {
+
+constexpr std::uint32_t key_of(std::uint16_t class_id, std::uint16_t method_id) noexcept {
+    return (std::uint32_t{class_id} << 16) | method_id;
+}
+
+template <class T>
+constexpr std::uint32_t key_of() noexcept {
+    return key_of(T::class_index, T::method_index);
+}
+
+constexpr std::size_t method_count = std::variant_size_v<method>;
+
+struct key_entry {
+    std::uint32_t key;
+    std::uint8_t index;  // alternative of `method`
+};
+
+// Sorted (key, alternative) pairs, built at compile time from the structs' own ids, so the id
+// lookup cannot drift from the declarations.
+template <std::size_t... I>
+constexpr std::array<key_entry, method_count> make_keys(std::index_sequence<I...>) {
+    std::array<key_entry, method_count> a{
+        {{key_of<std::variant_alternative_t<I, method>>(), static_cast<std::uint8_t>(I)}...}};
+    std::sort(a.begin(), a.end(), [](const key_entry& x, const key_entry& y) { return x.key < y.key; });
+    return a;
+}
+constexpr auto keys = make_keys(std::make_index_sequence<method_count>{});
+
+static_assert(
+    [] {
+        for (std::size_t i = 1; i < keys.size(); ++i)
+            if (keys[i - 1].key == keys[i].key) return false;
+        return true;
+    }(),
+    "two methods share a class/method id");
+
+// Alternative index for an id pair, or method_count if unknown.
+std::size_t find_alternative(std::uint16_t class_id, std::uint16_t method_id) noexcept {
+    const std::uint32_t k = key_of(class_id, method_id);
+    const auto* it = std::lower_bound(keys.begin(), keys.end(), k,
+                                      [](const key_entry& e, std::uint32_t v) { return e.key < v; });
+    return (it != keys.end() && it->key == k) ? it->index : method_count;
+}
+
+template <class T>
+error_code decode_as(detail::wire_reader& r, method& out, diagnostics& diag) noexcept {
+    T& m = out.emplace<T>();
+    detail::method_decoder d(r, T::name, diag);
+    if (!for_each_field(m, d)) return d.error();
+    if (!r.at_end()) {
+        diag.message = std::to_string(r.remaining()) + " trailing byte(s) after the last argument";
+        diag.offset = r.offset();
+        diag.field.assign(T::name);
+        return reply_code::syntax_error;
+    }
+    return {};
+}
+
+using decode_fn = error_code (*)(detail::wire_reader&, method&, diagnostics&) noexcept;
+
+template <std::size_t... I>
+constexpr std::array<decode_fn, method_count> make_decoders(std::index_sequence<I...>) {
+    return {{&decode_as<std::variant_alternative_t<I, method>>...}};
+}
+constexpr auto decoders = make_decoders(std::make_index_sequence<method_count>{});
+
+template <std::size_t... I>
+constexpr std::array<std::string_view, method_count> make_names(std::index_sequence<I...>) {
+    return {{std::variant_alternative_t<I, method>::name...}};
+}
+constexpr auto names = make_names(std::make_index_sequence<method_count>{});
+
+}  // namespace
+
+std::string_view method_name(const method& m) noexcept { return names[m.index()]; }
+
+std::string_view method_name(std::uint16_t class_id, std::uint16_t method_id) noexcept {
+    const std::size_t i = find_alternative(class_id, method_id);
+    return i < method_count ? names[i] : std::string_view{};
+}
+
+std::uint16_t method_class_id(const method& m) noexcept {
+    return std::visit([](const auto& x) { return std::remove_cvref_t<decltype(x)>::class_index; }, m);
+}
+std::uint16_t method_method_id(const method& m) noexcept {
+    return std::visit([](const auto& x) { return std::remove_cvref_t<decltype(x)>::method_index; }, m);
+}
+bool method_has_content(const method& m) noexcept {
+    return std::visit([](const auto& x) { return std::remove_cvref_t<decltype(x)>::has_content; }, m);
+}
+
+error_code decode_method(bytes_view payload, method& out, diagnostics& diag) noexcept {
+    detail::wire_reader r(payload);
+    std::uint16_t class_id = 0;
+    std::uint16_t method_id = 0;
+    if (!r.u16(class_id) || !r.u16(method_id)) {
+        diag.message = "method payload of " + std::to_string(payload.size()) +
+                       " byte(s) is shorter than the 4-byte class and method ids";
+        diag.offset = 0;
+        diag.field = "method";
+        return reply_code::frame_error;
+    }
+    const std::size_t i = find_alternative(class_id, method_id);
+    if (i == method_count) {
+        diag.message = "unknown method " + std::to_string(class_id) + "." + std::to_string(method_id);
+        diag.offset = 0;
+        diag.field = "method";
+        return reply_code::not_implemented;
+    }
+    return decoders[i](r, out, diag);
+}
+
+std::size_t method_payload_size(const method& m) noexcept {
+    return std::visit(
+        [](const auto& x) {
+            detail::method_sizer s;
+            for_each_field(x, s);
+            return 4 + s.size();
+        },
+        m);
+}
+
+error_code encode_method(const method& m, std::uint8_t* out) noexcept {
+    return std::visit(
+        [out](const auto& x) -> error_code {
+            using T = std::remove_cvref_t<decltype(x)>;
+            detail::method_checker check(T::name, nullptr);
+            if (!for_each_field(x, check)) return reply_code::syntax_error;
+            detail::method_writer w(out + 4);
+            detail::wire_writer ids(out);
+            ids.u16(T::class_index);
+            ids.u16(T::method_index);
+            for_each_field(x, w);
+            return {};
+        },
+        m);
+}
+
+}  // namespace amqp

@@ -1,0 +1,238 @@
+// Content header payloads: class id, weight, body size, property flags, then the present
+// basic properties in flag order (bit 15 first).
+#include "wire_reader.hpp"
+#include "wire_writer.hpp"
+
+#include <amqp/field_table.hpp>
+#include <amqp/properties.hpp>
+
+#include <limits>
+#include <string>
+
+namespace amqp {
+namespace {
+
+// The 14 properties with their flag bits and spec names, in wire order. One list drives
+// decoding, sizing and encoding.
+template <class P, class V>
+bool for_each_property(P& p, V& v) {
+    return v.shortstr(15, "content-type", p.content_type) &&
+           v.shortstr(14, "content-encoding", p.content_encoding) &&
+           v.table(13, "headers", p.headers) &&
+           v.u8(12, "delivery-mode", p.delivery_mode) &&
+           v.u8(11, "priority", p.priority) &&
+           v.shortstr(10, "correlation-id", p.correlation_id) &&
+           v.shortstr(9, "reply-to", p.reply_to) &&
+           v.shortstr(8, "expiration", p.expiration) &&
+           v.shortstr(7, "message-id", p.message_id) &&
+           v.u64(6, "timestamp", p.timestamp) &&
+           v.shortstr(5, "type", p.type) &&
+           v.shortstr(4, "user-id", p.user_id) &&
+           v.shortstr(3, "app-id", p.app_id) &&
+           v.shortstr(2, "cluster-id", p.cluster_id);
+}
+
+constexpr std::uint16_t known_flags = 0xFFFC;  // bits 15..2
+constexpr std::size_t fixed_part = 14;         // class, weight, body size, flags
+
+class property_decoder {
+public:
+    property_decoder(detail::wire_reader& r, std::uint16_t flags, diagnostics& diag) noexcept
+        : r_(r), flags_(flags), diag_(diag) {}
+
+    bool shortstr(int bit, const char* n, std::optional<std::string_view>& p) noexcept {
+        if (!present(bit)) return true;
+        std::string_view s;
+        if (!r_.shortstr(s)) return fail(n, r_.offset(), "shortstr runs past the end of the payload");
+        p = s;
+        return true;
+    }
+    bool u8(int bit, const char* n, std::optional<std::uint8_t>& p) noexcept {
+        if (!present(bit)) return true;
+        std::uint8_t v = 0;
+        if (!r_.u8(v)) return fail(n, r_.offset(), "octet runs past the end of the payload");
+        p = v;
+        return true;
+    }
+    bool u64(int bit, const char* n, std::optional<std::uint64_t>& p) noexcept {
+        if (!present(bit)) return true;
+        std::uint64_t v = 0;
+        if (!r_.u64(v)) return fail(n, r_.offset(), "timestamp runs past the end of the payload");
+        p = v;
+        return true;
+    }
+    bool table(int bit, const char* n, std::optional<table_view>& p) noexcept {
+        if (!present(bit)) return true;
+        const std::size_t at = r_.offset();
+        bytes_view raw;
+        if (!r_.longbytes(raw)) return fail(n, at, "table length runs past the end of the payload");
+        if (validate_table(raw, diag_)) {
+            diag_.offset += at + 4;
+            std::string inner = std::move(diag_.field);
+            diag_.field = std::string("basic.properties.") + n;
+            if (!inner.empty()) {
+                diag_.field += '.';
+                diag_.field += inner;
+            }
+            return false;
+        }
+        p = table_view{raw};
+        return true;
+    }
+
+private:
+    bool present(int bit) const noexcept { return (flags_ >> bit) & 1u; }
+    bool fail(const char* n, std::size_t at, const char* msg) noexcept {
+        diag_.message = msg;
+        diag_.offset = at;
+        diag_.field = std::string("basic.properties.") + n;
+        return false;
+    }
+    detail::wire_reader& r_;
+    std::uint16_t flags_;
+    diagnostics& diag_;
+};
+
+class property_sizer {
+public:
+    bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
+        if (p) size_ += 1 + p->size();
+        return true;
+    }
+    bool u8(int, const char*, const std::optional<std::uint8_t>& p) noexcept {
+        if (p) size_ += 1;
+        return true;
+    }
+    bool u64(int, const char*, const std::optional<std::uint64_t>& p) noexcept {
+        if (p) size_ += 8;
+        return true;
+    }
+    bool table(int, const char*, const std::optional<table_view>& p) noexcept {
+        if (p) size_ += 4 + p->raw.size();
+        return true;
+    }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    std::size_t size_ = 0;
+};
+
+class property_checker {
+public:
+    bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
+        return !p || p->size() <= 255;
+    }
+    bool u8(int, const char*, const std::optional<std::uint8_t>&) noexcept { return true; }
+    bool u64(int, const char*, const std::optional<std::uint64_t>&) noexcept { return true; }
+    bool table(int, const char*, const std::optional<table_view>& p) noexcept {
+        return !p || p->raw.size() <= std::numeric_limits<std::uint32_t>::max();
+    }
+};
+
+class property_writer {
+public:
+    explicit property_writer(std::uint8_t* out) noexcept : w_(out) {}
+    bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
+        if (p) w_.shortstr(*p);
+        return true;
+    }
+    bool u8(int, const char*, const std::optional<std::uint8_t>& p) noexcept {
+        if (p) w_.u8(*p);
+        return true;
+    }
+    bool u64(int, const char*, const std::optional<std::uint64_t>& p) noexcept {
+        if (p) w_.u64(*p);
+        return true;
+    }
+    bool table(int, const char*, const std::optional<table_view>& p) noexcept {
+        if (p) w_.longbytes(p->raw.data(), p->raw.size());
+        return true;
+    }
+
+private:
+    detail::wire_writer w_;
+};
+
+class flag_collector {
+public:
+    template <class T>
+    bool shortstr(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    template <class T>
+    bool u8(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    template <class T>
+    bool u64(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    template <class T>
+    bool table(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    std::uint16_t flags = 0;
+
+private:
+    bool add(int bit, bool present) noexcept {
+        if (present) flags = static_cast<std::uint16_t>(flags | (1u << bit));
+        return true;
+    }
+};
+
+}  // namespace
+
+std::uint16_t basic_properties::flags() const noexcept {
+    flag_collector c;
+    for_each_property(*this, c);
+    return c.flags;
+}
+
+error_code decode_content_header(bytes_view payload, content_header& out,
+                                      diagnostics& diag) noexcept {
+    detail::wire_reader r(payload);
+    std::uint16_t flags = 0;
+    if (payload.size() < fixed_part) {
+        diag.message = "content header payload of " + std::to_string(payload.size()) +
+                       " byte(s) is shorter than 14";
+        diag.offset = 0;
+        diag.field = "content-header";
+        return reply_code::frame_error;
+    }
+    r.u16(out.class_index);
+    r.u16(out.weight);
+    r.u64(out.body_size);
+    r.u16(flags);
+    if ((flags & ~known_flags) != 0) {
+        // Bit 0 would announce a second flags word (no class has more than 15 properties) and
+        // bit 1 names no basic property; either way we could not re-encode what we read.
+        diag.message = (flags & 1u) ? "property flags continuation bit set"
+                                    : "property flag bit 1 set (no such basic property)";
+        diag.offset = 12;
+        diag.field = "content-header.property-flags";
+        return reply_code::syntax_error;
+    }
+    out.properties = basic_properties{};
+    property_decoder d(r, flags, diag);
+    if (!for_each_property(out.properties, d)) return reply_code::syntax_error;
+    if (!r.at_end()) {
+        diag.message = std::to_string(r.remaining()) + " trailing byte(s) after the last property";
+        diag.offset = r.offset();
+        diag.field = "content-header";
+        return reply_code::syntax_error;
+    }
+    return {};
+}
+
+std::size_t content_header_payload_size(const content_header& h) noexcept {
+    property_sizer s;
+    for_each_property(h.properties, s);
+    return fixed_part + s.size();
+}
+
+error_code encode_content_header(const content_header& h, std::uint8_t* out) noexcept {
+    property_checker check;
+    if (!for_each_property(h.properties, check)) return reply_code::syntax_error;
+    detail::wire_writer w(out);
+    w.u16(h.class_index);
+    w.u16(h.weight);
+    w.u64(h.body_size);
+    w.u16(h.properties.flags());
+    property_writer pw(w.position());
+    for_each_property(h.properties, pw);
+    return {};
+}
+
+}  // namespace amqp
