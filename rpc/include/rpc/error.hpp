@@ -1,0 +1,50 @@
+// Errors of the RPC layer, as a Boost.System category ("rpc"), and the text that travels with
+// them (the server's reason, the broker's close reason, the timeout's length).
+#pragma once
+
+#include <amqp/error.hpp>
+
+#include <string>
+
+#include <boost/system/system_error.hpp>
+
+namespace rpc {
+
+using error_code = amqp::error_code;
+
+/// How an RPC call can fail. Category name "rpc".
+enum class errc : int {
+    timeout = 1,      ///< no reply within the call's timeout
+    no_route,         ///< the broker returned the request (312 NO_ROUTE): no queue is bound to it
+    remote_error,     ///< the server answered with an error reply ({"response": null, "error": ...})
+    connection_lost,  ///< the connection or channel closed while the call was pending
+    bad_reply,        ///< a reply that is neither a number nor the JSON reply format
+    not_started,      ///< the client has not been started, or was closed
+};
+
+/// The "rpc" category.
+const boost::system::error_category& rpc_category() noexcept;
+
+inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), rpc_category()}; }
+
+/// The full human-readable reason of a failed call, e.g. "RPC call timed out after 5 seconds",
+/// or "server error: n must be <= 100000, got 100001". Filled on failure when passed to a call.
+struct diagnostics {
+    std::string message;
+};
+
+/// Thrown by the synchronous calls: the error code plus the full reason as what().
+class call_error : public boost::system::system_error {
+public:
+    call_error(error_code ec, const std::string& reason) : boost::system::system_error(ec, reason), reason_(reason) {}
+    /// The reason alone (what() may append the category message).
+    const std::string& reason() const noexcept { return reason_; }
+
+private:
+    std::string reason_;
+};
+
+}  // namespace rpc
+
+template <>
+struct boost::system::is_error_code_enum<rpc::errc> : std::true_type {};

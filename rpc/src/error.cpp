@@ -1,0 +1,27 @@
+#include <rpc/error.hpp>
+
+namespace rpc {
+namespace {
+class category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "rpc"; }
+    std::string message(int ev) const override {
+        switch (static_cast<errc>(ev)) {
+            case errc::timeout: return "RPC call timed out";
+            case errc::no_route: return "request not routed to any queue (312 NO_ROUTE)";
+            case errc::remote_error: return "the RPC server replied with an error";
+            case errc::connection_lost: return "connection to the broker lost";
+            case errc::bad_reply: return "malformed RPC reply";
+            case errc::not_started: return "RPC client not started or closed";
+        }
+        return "unknown rpc error";
+    }
+};
+}  // namespace
+
+const boost::system::error_category& rpc_category() noexcept {
+    static const category c;
+    return c;
+}
+
+}  // namespace rpc
