@@ -19,6 +19,21 @@ public:
 };
 }  // namespace
 
+std::string format_seconds(std::chrono::milliseconds t) {
+    const auto ms = t.count();
+    std::string s = std::to_string(ms / 1000);
+    if (ms % 1000 != 0) {
+        std::string frac = std::to_string(1000 + ms % 1000).substr(1);
+        while (frac.back() == '0') frac.pop_back();
+        s += "." + frac;
+    }
+    return s;
+}
+
+std::string timeout_message(std::chrono::milliseconds timeout) {
+    return "RPC call timed out after " + format_seconds(timeout) + " seconds";
+}
+
 const boost::system::error_category& rpc_category() noexcept {
     static const category c;
     return c;

@@ -4,6 +4,7 @@
 
 #include <amqp/error.hpp>
 
+#include <chrono>
 #include <string>
 
 #include <boost/system/system_error.hpp>
@@ -27,9 +28,11 @@ const boost::system::error_category& rpc_category() noexcept;
 
 inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), rpc_category()}; }
 
-/// The full human-readable reason of a failed call, e.g. "RPC call timed out after 5 seconds",
-/// or "server error: n must be <= 100000, got 100001". Filled on failure when passed to a call.
+/// What a caller may want to know about one call beyond its result: the correlation id it was
+/// sent with (set when the request is published), and on failure the full human-readable reason,
+/// e.g. "RPC call timed out after 5 seconds" or the server's "n must be <= 100000, got 100001".
 struct diagnostics {
+    std::string correlation_id;
     std::string message;
 };
 
@@ -43,6 +46,11 @@ public:
 private:
     std::string reason_;
 };
+
+/// Seconds as a person writes them: "30", "0.25".
+std::string format_seconds(std::chrono::milliseconds t);
+/// "RPC call timed out after 5 seconds" (fractions shown when the timeout has them: "0.25").
+std::string timeout_message(std::chrono::milliseconds timeout);
 
 }  // namespace rpc
 

@@ -1,0 +1,96 @@
+// What the four example programs share: the broker URL rule (--url, else AMQP_URL, else the
+// default), a small argv parser, number parsing, line-buffered console output, the I/O thread,
+// and the exit-status contract (0 ok, 1 failure with " [!] Error: <reason>", 2 usage).
+#pragma once
+
+#include <amqp/connection_options.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+namespace rpc::cli {
+
+/// The broker when neither --url nor AMQP_URL says otherwise.
+inline constexpr std::string_view default_url = "amqp://guest:guest@localhost:5672/";
+
+/// Exit statuses.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_usage = 2;
+
+/// A command line that does not fit the program's usage (→ usage on stderr, exit 2).
+class usage_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// An option the program accepts: "--name VALUE" / "--name=VALUE" when takes_value, else a flag.
+struct option_spec {
+    std::string_view name;  ///< without the leading "--"
+    bool takes_value = false;
+};
+
+/// The command line, split. "--help"/"-h" sets help; "--" ends the options.
+struct arguments {
+    std::map<std::string, std::string, std::less<>> values;  ///< options with a value
+    std::vector<std::string> flags;                          ///< options without one
+    std::vector<std::string> positionals;
+    bool help = false;
+
+    std::optional<std::string> value(std::string_view name) const;
+    bool flag(std::string_view name) const;
+};
+
+/// Throws usage_error for an unknown option or a missing value.
+arguments parse_arguments(int argc, const char* const* argv, std::initializer_list<option_spec> options);
+
+/// A decimal integer in [min, max]; `what` names it in the error ("N", "--prefetch").
+std::uint64_t parse_count(std::string_view text, std::uint64_t min, std::uint64_t max, std::string_view what);
+/// Positive seconds, integer or with up to 3 decimals ("30", "0.5"), at most one day.
+std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view what);
+
+/// The URL rule: the --url value, else $AMQP_URL, else default_url; parsed into options.
+/// A bad --url is a usage_error; a bad AMQP_URL is a std::runtime_error.
+amqp::connection_options broker_options(const arguments& args);
+
+/// Console output: one line, flushed at once (the demo reads it through a pipe).
+void say(std::string_view line);
+/// " [!] Error: <reason>" on stderr.
+void print_error(std::string_view reason);
+
+/// Run a program body with the exit-status contract: usage_error → "<prog>: <message>" and the
+/// usage on stderr, exit 2; --help → usage on stdout, exit 0; any other exception →
+/// " [!] Error: <what>", exit 1.
+int run(int argc, const char* const* argv, std::string_view usage, std::initializer_list<option_spec> options,
+        const std::function<int(const arguments&)>& body);
+
+/// An io_context running on its own thread until destroyed, for the connection's I/O.
+class io_thread {
+public:
+    io_thread();
+    ~io_thread();
+    io_thread(const io_thread&) = delete;
+    io_thread& operator=(const io_thread&) = delete;
+    boost::asio::io_context& context() noexcept { return io_; }
+    boost::asio::io_context::executor_type executor() noexcept { return io_.get_executor(); }
+
+private:
+    boost::asio::io_context io_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    std::thread thread_;
+};
+
+}  // namespace rpc::cli

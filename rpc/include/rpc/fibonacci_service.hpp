@@ -1,0 +1,29 @@
+// The tutorial's service as an rpc_server handler: body "n" → fib(n), with the request limits and
+// the reply format a server was configured with.
+#pragma once
+
+#include <rpc/fibonacci.hpp>
+#include <rpc/reply_format.hpp>
+#include <rpc/rpc_server.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+namespace rpc {
+
+/// How the Fibonacci handler computes and answers.
+struct fibonacci_service_options {
+    std::uint64_t max_n = default_max_n;
+    bool naive = false;  ///< the tutorial's exponential recursion (n <= max_naive_n)
+    reply_format format = reply_format::plain;
+    /// Called with n before computing (the server prints " [.] fib(n)").
+    std::function<void(std::uint64_t n)> on_request;
+    /// Called with the reason when a request is refused (bad body, n too large).
+    std::function<void(std::string_view reason)> on_bad_request;
+};
+
+/// A handler for rpc_server: parse_request, then fib(n) as a value reply, or an error reply.
+request_handler make_fibonacci_handler(fibonacci_service_options opts);
+
+}  // namespace rpc

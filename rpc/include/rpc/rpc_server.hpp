@@ -1,0 +1,89 @@
+// The RPC server: consumes a request queue, runs a handler per request on worker threads (so the
+// connection keeps serving heartbeats during a long computation), publishes the reply to the
+// request's reply_to with the same correlation_id, and only then acks the request, so that a
+// server that dies mid-request leaves it to be redelivered, not lost.
+#pragma once
+
+#include <rpc/reply_format.hpp>
+
+#include <amqp/client_error.hpp>
+#include <amqp/connection_options.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+
+namespace rpc {
+
+namespace detail {
+class server_impl;
+}
+
+/// Where a server takes requests from and how many it works on at once.
+struct server_options {
+    /// Declared as the tutorial does: queue_declare(queue=...) — not durable, not exclusive.
+    std::string queue = "rpc_queue";
+    /// basic.qos prefetch_count: unacked requests the broker hands this server at once.
+    std::uint16_t prefetch = 1;
+    /// Threads running handlers.
+    std::size_t workers = 1;
+    /// stop() waits this long for in-flight requests before closing anyway (they are then
+    /// redelivered to another server).
+    std::chrono::milliseconds drain_timeout{60000};
+};
+
+/// One request as the handler sees it (owned copies).
+struct request {
+    std::string body;
+    std::string correlation_id;
+    bool redelivered = false;
+};
+
+/// Computes a reply. May throw: the exception's what() becomes an error reply.
+using request_handler = std::function<reply(const request&)>;
+
+/// Counters of what the server did.
+struct server_stats {
+    std::uint64_t requests = 0;       ///< deliveries received
+    std::uint64_t replies = 0;        ///< replies published
+    std::uint64_t no_reply_to = 0;    ///< requests without reply_to (acked, logged, not answered)
+    std::uint64_t handler_failures = 0;  ///< handlers that threw (an error reply was sent)
+    std::uint64_t publish_failures = 0;  ///< replies that could not be queued (connection gone)
+};
+
+/// An RPC server on its own connection. start()/stop() block and must not be called from a thread
+/// running the executor.
+class rpc_server {
+public:
+    rpc_server(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts,
+               request_handler handler);
+    /// Closes without draining if stop() was not called.
+    ~rpc_server();
+    rpc_server(const rpc_server&) = delete;
+    rpc_server& operator=(const rpc_server&) = delete;
+
+    /// Connect, declare the queue, set the prefetch, start consuming. Throws amqp::error.
+    void start();
+    /// Cancel the consumer, let in-flight requests finish (reply + ack), close the channel and the
+    /// connection. Idempotent.
+    void stop();
+
+    /// Called once if the connection or channel closes other than by stop() (set before start()).
+    void on_connection_lost(std::function<void(const amqp::close_reason&)> h);
+    /// Where the server's warnings go (default: stderr), e.g. a request without reply_to.
+    void on_log(std::function<void(std::string_view)> h);
+
+    server_stats stats() const;
+    /// Requests taken but not yet acked.
+    std::size_t in_flight() const;
+
+private:
+    std::shared_ptr<detail::server_impl> impl_;
+};
+
+}  // namespace rpc

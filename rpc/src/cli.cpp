@@ -1,0 +1,138 @@
+#include <rpc/cli.hpp>
+
+#include <rpc/error.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+namespace rpc::cli {
+
+std::optional<std::string> arguments::value(std::string_view name) const {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+}
+
+bool arguments::flag(std::string_view name) const {
+    return std::find(flags.begin(), flags.end(), name) != flags.end();
+}
+
+arguments parse_arguments(int argc, const char* const* argv, std::initializer_list<option_spec> options) {
+    arguments out;
+    bool options_done = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (options_done || arg.size() < 2 || arg[0] != '-') {
+            out.positionals.emplace_back(arg);
+            continue;
+        }
+        if (arg == "--") {
+            options_done = true;
+            continue;
+        }
+        if (arg == "-h" || arg == "--help") {
+            out.help = true;
+            continue;
+        }
+        if (arg.substr(0, 2) != "--") throw usage_error("unknown option '" + std::string(arg) + "'");
+        std::string_view name = arg.substr(2);
+        std::optional<std::string_view> inline_value;
+        if (auto eq = name.find('='); eq != std::string_view::npos) {
+            inline_value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        }
+        const auto spec = std::find_if(options.begin(), options.end(), [&](const option_spec& s) { return s.name == name; });
+        if (spec == options.end()) throw usage_error("unknown option '--" + std::string(name) + "'");
+        if (!spec->takes_value) {
+            if (inline_value) throw usage_error("option '--" + std::string(name) + "' takes no value");
+            out.flags.emplace_back(name);
+            continue;
+        }
+        if (inline_value) {
+            out.values[std::string(name)] = std::string(*inline_value);
+        } else {
+            if (i + 1 >= argc) throw usage_error("option '--" + std::string(name) + "' needs a value");
+            out.values[std::string(name)] = argv[++i];
+        }
+    }
+    return out;
+}
+
+std::uint64_t parse_count(std::string_view text, std::uint64_t min, std::uint64_t max, std::string_view what) {
+    const auto bad = [&] {
+        return usage_error(std::string(what) + " must be an integer from " + std::to_string(min) + " to " +
+                           std::to_string(max) + ", got '" + std::string(text.substr(0, 40)) + "'");
+    };
+    if (text.empty() || text.size() > 20) throw bad();
+    std::uint64_t v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') throw bad();
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (v > (UINT64_MAX - d) / 10) throw bad();
+        v = v * 10 + d;
+    }
+    if (v < min || v > max) throw bad();
+    return v;
+}
+
+std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view what) {
+    const auto bad = [&] {
+        return usage_error(std::string(what) + " must be a positive number of seconds (at most 86400, up to 3 decimals), got '" +
+                           std::string(text.substr(0, 40)) + "'");
+    };
+    const auto dot = text.find('.');
+    const std::string_view whole = text.substr(0, dot);
+    std::string_view frac = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+    if (whole.empty() || whole.size() > 5 || frac.size() > 3 || (dot != std::string_view::npos && frac.empty())) throw bad();
+    std::int64_t ms = 0;
+    for (char c : whole) {
+        if (c < '0' || c > '9') throw bad();
+        ms = ms * 10 + (c - '0');
+    }
+    ms *= 1000;
+    std::int64_t scale = 100;
+    for (char c : frac) {
+        if (c < '0' || c > '9') throw bad();
+        ms += (c - '0') * scale;
+        scale /= 10;
+    }
+    if (ms <= 0 || ms > 86400 * 1000) throw bad();
+    return std::chrono::milliseconds(ms);
+}
+
+void say(std::string_view line) { std::cout << line << std::endl; }
+
+void print_error(std::string_view reason) { std::cerr << " [!] Error: " << reason << std::endl; }
+
+int run(int argc, const char* const* argv, std::string_view usage, std::initializer_list<option_spec> options,
+        const std::function<int(const arguments&)>& body) {
+    std::string prog = argc > 0 ? argv[0] : "program";
+    if (auto slash = prog.rfind('/'); slash != std::string::npos) prog.erase(0, slash + 1);
+    try {
+        const arguments args = parse_arguments(argc, argv, options);
+        if (args.help) {
+            std::cout << usage << std::flush;
+            return exit_ok;
+        }
+        return body(args);
+    } catch (const usage_error& e) {
+        std::cerr << prog << ": " << e.what() << "\n" << usage << std::flush;
+        return exit_usage;
+    } catch (const call_error& e) {
+        print_error(e.reason());
+        return exit_failure;
+    } catch (const std::exception& e) {
+        print_error(e.what());
+        return exit_failure;
+    }
+}
+
+io_thread::io_thread() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+
+io_thread::~io_thread() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+}
+
+}  // namespace rpc::cli

@@ -1,0 +1,23 @@
+#include <rpc/fibonacci_service.hpp>
+
+#include <algorithm>
+
+namespace rpc {
+
+request_handler make_fibonacci_handler(fibonacci_service_options opts) {
+    return [opts = std::move(opts)](const request& req) -> reply {
+        const std::uint64_t limit = opts.naive ? std::min(opts.max_n, max_naive_n) : opts.max_n;
+        const parsed_request p = parse_request(req.body, limit);
+        if (!p.ok) {
+            std::string reason = p.error;
+            if (opts.naive && opts.max_n > max_naive_n && reason.rfind("n must be <=", 0) == 0)
+                reason += " (naive algorithm)";
+            if (opts.on_bad_request) opts.on_bad_request(reason);
+            return make_error_reply(reason);
+        }
+        if (opts.on_request) opts.on_request(p.n);
+        return make_value_reply(opts.naive ? big_int(fibonacci_naive(p.n)) : fibonacci(p.n), opts.format);
+    };
+}
+
+}  // namespace rpc

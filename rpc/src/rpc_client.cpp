@@ -1,0 +1,307 @@
+#include <rpc/rpc_client.hpp>
+
+#include <rpc/correlation_id.hpp>
+#include <rpc/reply_format.hpp>
+
+#include <amqp/connection.hpp>
+
+#include <atomic>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+namespace rpc {
+
+namespace {
+// cpp_int's string constructor reads a leading 0 as octal; replies are decimal.
+big_int parse_decimal(std::string_view text) {
+    bool negative = !text.empty() && text[0] == '-';
+    if (negative) text.remove_prefix(1);
+    while (text.size() > 1 && text[0] == '0') text.remove_prefix(1);
+    big_int v(std::string(text).c_str());
+    return negative ? big_int(-v) : v;
+}
+}  // namespace
+
+namespace detail {
+
+using call_handler = boost::asio::any_completion_handler<void(error_code, big_int)>;
+
+/// One call waiting for its reply. Its timer is touched only on the client's timer strand
+/// (steady_timer is not thread-safe, and replies arrive on the connection's strand).
+struct pending_call {
+    pending_call(const boost::asio::strand<boost::asio::any_io_executor>& s, call_handler h, diagnostics* d)
+        : timer(s), handler(std::move(h)), diag(d) {}
+    boost::asio::steady_timer timer;
+    call_handler handler;
+    diagnostics* diag;
+};
+
+class client_impl : public std::enable_shared_from_this<client_impl> {
+public:
+    client_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
+        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), conn_(ex, std::move(conn)),
+          opts_(std::move(opts)) {}
+
+    void start() {
+        std::weak_ptr<client_impl> weak = shared_from_this();
+        conn_.on_close([weak](const amqp::close_reason& r) {
+            if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "connection lost: " + r.to_string());
+        });
+        try {
+            conn_.open();
+            ch_ = conn_.open_channel();
+            ch_.on_close([weak](const amqp::close_reason& r) {
+                if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "channel closed: " + r.to_string());
+            });
+            ch_.on_return([weak](const amqp::returned_message& m) {
+                if (auto self = weak.lock()) self->on_return(m);
+            });
+            if (opts_.direct_reply_to) {
+                reply_queue_ = "amq.rabbitmq.reply-to";
+            } else {
+                amqp::queue_options q;
+                q.exclusive = true;
+                reply_queue_ = ch_.declare_queue(std::move(q)).name;
+            }
+            amqp::consume_options c;
+            c.queue = reply_queue_;
+            c.no_ack = true;  // as the tutorial (auto_ack=True); required for direct reply-to
+            ch_.consume(std::move(c), [weak](const amqp::delivered_message& m) {
+                if (auto self = weak.lock()) self->on_reply(m);
+            });
+        } catch (const amqp::error& e) {
+            throw call_error(e.code(), e.what());
+        }
+        running_ = true;
+    }
+
+    void start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag, call_handler h) {
+        if (!running_) {
+            std::string why;
+            {
+                std::lock_guard lock(mutex_);
+                why = stop_reason_.empty() ? "RPC client not started" : stop_reason_;
+            }
+            complete(std::move(h), diag, stop_reason_code(), std::move(why));
+            return;
+        }
+        const std::string id = ids_.next();
+        if (diag) diag->correlation_id = id;
+        auto call = std::make_shared<pending_call>(timer_strand_, std::move(h), diag);
+        {
+            std::lock_guard lock(mutex_);
+            pending_.emplace(id, call);
+        }
+        std::weak_ptr<client_impl> weak = shared_from_this();
+        boost::asio::post(timer_strand_, [weak, call, id, timeout] {
+            call->timer.expires_after(timeout);
+            call->timer.async_wait([weak, id, timeout](error_code ec) {
+                if (ec) return;  // cancelled: the call completed some other way
+                if (auto self = weak.lock()) self->on_timeout(id, timeout);
+            });
+        });
+
+        const std::string body = std::to_string(n);
+        const std::string expiration = std::to_string(timeout.count());
+        amqp::basic_properties props;
+        props.reply_to = reply_queue_;
+        props.correlation_id = id;
+        // The broker drops a request nobody took within the caller's patience.
+        props.expiration = expiration;
+        amqp::publish_options where;
+        where.routing_key = opts_.queue;
+        where.mandatory = true;
+        ++stats_.calls;
+        if (error_code ec = ch_.publish(where, props, amqp::as_bytes(body))) {
+            if (auto p = take(id)) finish(std::move(p), errc::connection_lost, "could not publish the request: " + ec.message());
+        }
+    }
+
+    big_int call(std::uint64_t n, std::chrono::milliseconds timeout) {
+        std::promise<std::pair<error_code, big_int>> done;
+        auto result = done.get_future();
+        diagnostics diag;
+        start_call(n, timeout, &diag, [&done](error_code ec, big_int v) { done.set_value({ec, std::move(v)}); });
+        auto [ec, value] = result.get();
+        if (ec) throw call_error(ec, diag.message.empty() ? ec.message() : diag.message);
+        return value;
+    }
+
+    void close() {
+        fail_all(errc::connection_lost, "RPC client closed");
+        if (conn_.is_open()) {
+            try {
+                conn_.close();
+            } catch (const amqp::error&) {
+                // Already gone: nothing left to close.
+            }
+        }
+    }
+
+    /// For the owner's destructor: fail what is pending; the connection's destructor then
+    /// closes the socket without a handshake.
+    void abandon() { fail_all(errc::connection_lost, "RPC client closed"); }
+
+    std::string reply_queue() const { return reply_queue_; }
+    std::chrono::milliseconds default_timeout() const { return opts_.default_timeout; }
+    std::size_t pending_calls() const {
+        std::lock_guard lock(mutex_);
+        return pending_.size();
+    }
+    client_stats stats() const {
+        return {stats_.calls.load(), stats_.replies.load(), stats_.timeouts.load(), stats_.returned.load(),
+                stats_.late_replies.load(), stats_.unknown_replies.load(), stats_.replies_without_id.load()};
+    }
+    bool is_running() const { return running_; }
+
+private:
+    // Runs on the connection's strand; the message's views die with this call.
+    void on_reply(const amqp::delivered_message& m) {
+        if (!m.properties.correlation_id) {
+            ++stats_.replies_without_id;
+            return;
+        }
+        const std::string id(*m.properties.correlation_id);
+        auto call = take(id);
+        if (!call) {
+            std::lock_guard lock(mutex_);
+            ++(timed_out_.count(id) ? stats_.late_replies : stats_.unknown_replies);
+            return;
+        }
+        ++stats_.replies;
+        const decoded_reply r = decode_reply(amqp::as_string_view(m.body));
+        switch (r.what) {
+            case decoded_reply::kind::value: finish(std::move(call), {}, {}, parse_decimal(r.value)); break;
+            case decoded_reply::kind::error: finish(std::move(call), errc::remote_error, r.error); break;
+            case decoded_reply::kind::malformed: finish(std::move(call), errc::bad_reply, "malformed reply: " + r.error); break;
+        }
+    }
+
+    void on_return(const amqp::returned_message& m) {
+        if (!m.properties.correlation_id) return;
+        auto call = take(std::string(*m.properties.correlation_id));
+        if (!call) return;
+        ++stats_.returned;
+        finish(std::move(call), errc::no_route,
+               "request returned by the broker: " + std::to_string(m.method.reply_code) + " " +
+                   std::string(m.method.reply_text) + " (no queue bound to routing key '" +
+                   std::string(m.method.routing_key) + "')");
+    }
+
+    void on_timeout(const std::string& id, std::chrono::milliseconds timeout) {
+        auto call = take(id);
+        if (!call) return;
+        ++stats_.timeouts;
+        {
+            std::lock_guard lock(mutex_);
+            // Remember a bounded number of timed-out ids, to tell late replies from strangers.
+            timed_out_.insert(id);
+            timed_out_order_.push_back(id);
+            if (timed_out_order_.size() > max_remembered_timeouts) {
+                timed_out_.erase(timed_out_order_.front());
+                timed_out_order_.pop_front();
+            }
+        }
+        finish(std::move(call), errc::timeout, timeout_message(timeout));
+    }
+
+    std::shared_ptr<pending_call> take(const std::string& id) {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(id);
+        if (it == pending_.end()) return nullptr;
+        auto call = std::move(it->second);
+        pending_.erase(it);
+        return call;
+    }
+
+    void fail_all(errc code, const std::string& why) {
+        std::vector<std::shared_ptr<pending_call>> calls;
+        {
+            std::lock_guard lock(mutex_);
+            if (stop_reason_.empty()) {
+                stop_reason_ = why;
+                stop_code_ = code;
+            }
+            running_ = false;
+            for (auto& [id, call] : pending_) calls.push_back(std::move(call));
+            pending_.clear();
+        }
+        for (auto& call : calls) finish(std::move(call), code, why);
+    }
+
+    error_code stop_reason_code() {
+        std::lock_guard lock(mutex_);
+        return stop_reason_.empty() ? make_error_code(errc::not_started) : make_error_code(stop_code_);
+    }
+
+    // Whoever took the call out of pending_ completes it: exactly once.
+    void finish(std::shared_ptr<pending_call> call, error_code ec, std::string why, big_int value = 0) {
+        boost::asio::post(timer_strand_, [call] { call->timer.cancel(); });
+        complete(std::move(call->handler), call->diag, ec, std::move(why), std::move(value));
+    }
+
+    void complete(call_handler h, diagnostics* diag, error_code ec, std::string why, big_int value = 0) {
+        if (ec && diag) diag->message = std::move(why);
+        auto ex = boost::asio::get_associated_executor(h, executor_);
+        boost::asio::dispatch(ex, [h = std::move(h), ec, v = std::move(value)]() mutable { std::move(h)(ec, std::move(v)); });
+    }
+
+    static constexpr std::size_t max_remembered_timeouts = 4096;
+
+    boost::asio::any_io_executor executor_;
+    boost::asio::strand<boost::asio::any_io_executor> timer_strand_;
+    amqp::connection conn_;
+    amqp::channel ch_;
+    client_options opts_;
+    std::string reply_queue_;
+    correlation_id_generator ids_;
+    std::atomic<bool> running_{false};
+
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, std::shared_ptr<pending_call>> pending_;
+    std::unordered_set<std::string> timed_out_;
+    std::deque<std::string> timed_out_order_;
+    std::string stop_reason_;
+    errc stop_code_ = errc::not_started;
+
+    struct {
+        std::atomic<std::uint64_t> calls{0}, replies{0}, timeouts{0}, returned{0}, late_replies{0},
+            unknown_replies{0}, replies_without_id{0};
+    } stats_;
+};
+
+}  // namespace detail
+
+rpc_client::rpc_client(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
+    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(conn), std::move(opts))) {}
+
+rpc_client::~rpc_client() { impl_->abandon(); }
+
+void rpc_client::start() { impl_->start(); }
+
+big_int rpc_client::call(std::uint64_t n, std::chrono::milliseconds timeout) { return impl_->call(n, timeout); }
+
+big_int rpc_client::call(std::uint64_t n) { return impl_->call(n, impl_->default_timeout()); }
+
+void rpc_client::close() { impl_->close(); }
+std::string rpc_client::reply_queue() const { return impl_->reply_queue(); }
+std::size_t rpc_client::pending_calls() const { return impl_->pending_calls(); }
+client_stats rpc_client::stats() const { return impl_->stats(); }
+bool rpc_client::is_running() const { return impl_->is_running(); }
+
+void rpc_client::start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag,
+                            boost::asio::any_completion_handler<void(error_code, big_int)> handler) {
+    impl_->start_call(n, timeout, diag, std::move(handler));
+}
+
+}  // namespace rpc

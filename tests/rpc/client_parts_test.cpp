@@ -1,0 +1,109 @@
+// The pure parts of the client and of the programs: correlation ids, timeout texts, the service
+// handler, and command-line parsing.
+#include <rpc/cli.hpp>
+#include <rpc/correlation_id.hpp>
+#include <rpc/error.hpp>
+#include <rpc/fibonacci_service.hpp>
+#include <rpc/rpc_client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace {
+
+TEST(CorrelationIds, AreUniqueAcrossThreadsAndUuidShaped) {
+    rpc::correlation_id_generator gen;
+    constexpr int threads = 4, per_thread = 5000;
+    std::vector<std::vector<std::string>> ids(threads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) ids[t].push_back(gen.next());
+        });
+    for (auto& w : workers) w.join();
+    std::set<std::string> all, prefixes;
+    for (const auto& v : ids)
+        for (const auto& id : v) {
+            all.insert(id);
+            prefixes.insert(id.substr(0, 8));
+            ASSERT_EQ(id.size(), 36u);
+            ASSERT_EQ(id[8], '-');
+            ASSERT_EQ(id[23], '-');
+        }
+    EXPECT_EQ(all.size(), std::size_t{threads * per_thread});
+    // The first 8 characters (what rpc_async_client prints) differ between calls.
+    EXPECT_GT(prefixes.size(), std::size_t{threads * per_thread * 99 / 100});
+}
+
+TEST(CorrelationIds, TwoGeneratorsWithTheSameCounterSeedDiffer) {
+    rpc::correlation_id_generator a(1, 2), b(1, 3);
+    EXPECT_NE(a.next(), b.next());
+}
+
+TEST(Timeouts, MessageNamesTheSeconds) {
+    EXPECT_EQ(rpc::timeout_message(std::chrono::seconds(5)), "RPC call timed out after 5 seconds");
+    EXPECT_EQ(rpc::timeout_message(std::chrono::milliseconds(250)), "RPC call timed out after 0.25 seconds");
+    EXPECT_EQ(rpc::timeout_message(std::chrono::milliseconds(1500)), "RPC call timed out after 1.5 seconds");
+}
+
+TEST(ErrorCategory, HasNamesAndMessages) {
+    rpc::error_code ec = rpc::errc::no_route;
+    EXPECT_STREQ(ec.category().name(), "rpc");
+    EXPECT_NE(ec.message().find("NO_ROUTE"), std::string::npos);
+    EXPECT_EQ(rpc::call_error(rpc::errc::timeout, "x").reason(), "x");
+}
+
+TEST(FibonacciHandler, AnswersAndRefuses) {
+    std::vector<std::uint64_t> seen;
+    std::vector<std::string> refused;
+    rpc::fibonacci_service_options opts;
+    opts.on_request = [&](std::uint64_t n) { seen.push_back(n); };
+    opts.on_bad_request = [&](std::string_view why) { refused.emplace_back(why); };
+    auto handler = rpc::make_fibonacci_handler(opts);
+    EXPECT_EQ(handler({"30", "id", false}).body, "832040");
+    const auto bad = handler({"x", "id", false});
+    EXPECT_EQ(bad.content_type, "application/json");
+    EXPECT_EQ(rpc::decode_reply(bad.body).error, "invalid request: expected a non-negative integer, got 'x'");
+    EXPECT_EQ(seen, std::vector<std::uint64_t>{30});
+    EXPECT_EQ(refused.size(), 1u);
+
+    opts.format = rpc::reply_format::json;
+    opts.naive = true;
+    auto naive = rpc::make_fibonacci_handler(opts);
+    EXPECT_EQ(naive({"20", "", false}).body, R"({"response": 6765, "error": null})");
+    EXPECT_EQ(rpc::decode_reply(naive({"46", "", false}).body).error, "n must be <= 45, got 46 (naive algorithm)");
+}
+
+std::vector<const char*> argv_of(std::initializer_list<const char*> a) { return {a}; }
+
+TEST(CommandLine, SplitsOptionsFlagsAndPositionals) {
+    auto v = argv_of({"prog", "--url", "amqp://h/", "--naive", "--prefetch=3", "7", "--", "--x"});
+    const auto a = rpc::cli::parse_arguments(static_cast<int>(v.size()), v.data(),
+                                             {{"url", true}, {"naive", false}, {"prefetch", true}});
+    EXPECT_EQ(a.value("url"), "amqp://h/");
+    EXPECT_EQ(a.value("prefetch"), "3");
+    EXPECT_TRUE(a.flag("naive"));
+    EXPECT_EQ(a.positionals, (std::vector<std::string>{"7", "--x"}));
+    EXPECT_FALSE(a.help);
+}
+
+TEST(CommandLine, RejectsWhatDoesNotFit) {
+    using rpc::cli::usage_error;
+    for (auto v : {argv_of({"p", "--bogus"}), argv_of({"p", "--url"}), argv_of({"p", "--naive=1"}), argv_of({"p", "-x"})})
+        EXPECT_THROW(rpc::cli::parse_arguments(static_cast<int>(v.size()), v.data(), {{"url", true}, {"naive", false}}),
+                     usage_error);
+    EXPECT_THROW(rpc::cli::parse_count("abc", 0, 10, "N"), usage_error);
+    EXPECT_THROW(rpc::cli::parse_count("11", 0, 10, "N"), usage_error);
+    EXPECT_THROW(rpc::cli::parse_count("-1", 0, 10, "N"), usage_error);
+    EXPECT_THROW(rpc::cli::parse_count("99999999999999999999999", 0, UINT64_MAX, "N"), usage_error);
+    EXPECT_EQ(rpc::cli::parse_count("10", 0, 10, "N"), 10u);
+    EXPECT_EQ(rpc::cli::parse_seconds("30", "T"), std::chrono::seconds(30));
+    EXPECT_EQ(rpc::cli::parse_seconds("0.5", "T"), std::chrono::milliseconds(500));
+    for (const char* bad : {"0", "-1", "1.", ".5", "1.2345", "abc", "86401", ""})
+        EXPECT_THROW(rpc::cli::parse_seconds(bad, "T"), usage_error) << bad;
+}
+
+}  // namespace
