@@ -54,7 +54,8 @@ closing the socket (the fault matrix reports it; see --expect-close).
                             fail: connection lost/closed (no hang).
   silence_after_heartbeat   tune proposes heartbeat=1 (whatever --heartbeat says); the broker never
                             sends a heartbeat and, after the request, nothing at all -> fail
-                            within ~2-3 s: missed heartbeats / connection timed out.
+                            within ~2-3 s naming the missed heartbeats (a client whose call
+                            timeout fires first has not noticed the dead connection).
   forced_close_320          after the request: connection.close 320 CONNECTION_FORCED -> fail
                             naming 320 / CONNECTION_FORCED; the client answers close-ok.
   channel_close_405         the first queue.declare is answered with channel.close 405
@@ -121,7 +122,8 @@ SCENARIOS = {
     "body_size_2_62": Scenario(r"501|FRAME_ERROR|body|message size|too (large|big)"),
     "garbage": Scenario(r"501|FRAME_ERROR|frame type|frame"),
     "eof_mid_frame": Scenario(r"connection (lost|closed|reset)|end of (file|stream)|\bEOF\b|eof|closed"),
-    "silence_after_heartbeat": Scenario(r"heartbeat|timed? ?out"),
+    # A call timeout ("RPC call timed out") is not the cause: the missed heartbeats are.
+    "silence_after_heartbeat": Scenario(r"heartbeat|connection (timed? ?out|lost|dead)"),
     "forced_close_320": Scenario(r"320|CONNECTION_FORCED"),
     "channel_close_405": Scenario(r"405|RESOURCE_LOCKED"),
     "wrong_corr_ids_first": Scenario(r"", right_answer=True),
