@@ -101,10 +101,15 @@ def main():
     while state["sent"] < min(args.inflight, total):
         publish()
     try:
+        # process_data_events may return without dispatching a reply (e.g. when a publish from
+        # inside a callback already read the next deliveries), so progress is judged by time.
+        last_done, last_progress = -1, time.monotonic()
         while state["done"] < total:
-            before = state["done"]
-            conn.process_data_events(time_limit=args.timeout)
-            if state["done"] == before:
+            conn.process_data_events(time_limit=1)
+            now = time.monotonic()
+            if state["done"] != last_done:
+                last_done, last_progress = state["done"], now
+            elif now - last_progress > args.timeout:
                 fail(f"no reply within {args.timeout:g} s ({state['done']} of {total} answered)")
     except pika.exceptions.AMQPError as e:
         fail(f"{e!r}")
