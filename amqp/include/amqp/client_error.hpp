@@ -44,6 +44,9 @@ struct close_reason {
     std::string reply_text;          ///< from the close method, or our description
     std::uint16_t class_id = 0;      ///< method that caused it, when the broker names one
     std::uint16_t method_id = 0;
+    /// True when the broker sent the close (connection.close/channel.close); false for faults we
+    /// detected or local failures (lost socket, timeouts).
+    bool from_broker = false;
     /// One line for humans, e.g. "channel closed by broker: 404 NOT_FOUND - no queue 'x' in
     /// vhost '/' (queue.declare)". Never contains credentials.
     std::string to_string() const;

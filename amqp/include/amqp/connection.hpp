@@ -151,6 +151,9 @@ public:
     /// The broker cancelled a consumer (queue deleted, ...): called with the consumer tag.
     void on_consumer_cancelled(std::function<void(std::string_view consumer_tag)> h);
     void on_close(close_handler h);
+    /// Why the channel closed (empty code while open): the broker's channel.close (e.g. 404 with
+    /// its text), a local fault, or the connection's reason when the connection went away.
+    close_reason last_close_reason() const;
 
     // Synchronous wrappers: block the calling thread, throw amqp::error.
     queue_info declare_queue(queue_options opts);

@@ -1,0 +1,201 @@
+// The AMQP 0-9-1 client connection as a pure state machine ("sans-IO", after Boost.MySQL's
+// algorithms and Boost.Redis's FSMs): bytes and time go in, bytes and events come out. It owns
+// no socket, no thread and no clock, so a unit test or a fuzzer can drive it byte by byte with a
+// fake clock, and the Asio transport only moves bytes and arms one timer.
+//
+// Driving it:
+//
+//     connection_machine m(opts);
+//     m.start(now);                          // the protocol header is now in m.output()
+//     loop:
+//       write m.output() to the socket (take_output), then tell m.on_sent(now)
+//       on bytes read: m.feed(bytes, now); while (m.next_event(ev)) handle(ev);
+//       on socket closed/failed: m.on_transport_closed(ec, now); drain events
+//       at m.next_deadline(): m.on_timer(now); drain events
+//       once m.should_close_transport() and the output is written: close the socket
+//
+// Not thread-safe: the caller serialises every call (the transport holds a mutex).
+#pragma once
+
+#include <amqp/client_error.hpp>
+#include <amqp/connection_options.hpp>
+#include <amqp/frame.hpp>
+#include <amqp/methods.hpp>
+#include <amqp/properties.hpp>
+#include <amqp/protocol/event.hpp>
+#include <amqp/types.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace amqp::protocol {
+
+/// Which way a frame went, for the frame observer.
+enum class direction : std::uint8_t { in, out };
+
+/// Called for every frame received (after framing checks) and sent; the hook for AMQP_TRACE.
+using frame_observer = std::function<void(direction, const frame_view&)>;
+
+/// Where the connection is in its life.
+enum class connection_state : std::uint8_t {
+    idle,            ///< start() not called yet
+    awaiting_start,  ///< protocol header sent; waiting for connection.start
+    awaiting_tune,   ///< start-ok sent; waiting for connection.tune (or a refusal)
+    awaiting_open,   ///< tune-ok and connection.open sent; waiting for open-ok
+    open,            ///< usable
+    closing,         ///< connection.close sent (ours or after a fault); waiting for close-ok
+    closed,          ///< over; every command fails with not_open (sticky)
+};
+
+/// The client side of one AMQP connection: handshake, channels, synchronous request/reply
+/// matching, content assembly, heartbeats and both close handshakes.
+class connection_machine {
+public:
+    explicit connection_machine(connection_options opts);
+
+    connection_machine(const connection_machine&) = delete;
+    connection_machine& operator=(const connection_machine&) = delete;
+
+    // ---- driving ---------------------------------------------------------------------------
+
+    /// Queue the protocol header; the handshake begins.
+    void start(time_point now);
+    /// Bytes from the peer, in chunks of any size. Events views from earlier calls become invalid.
+    void feed(bytes_view bytes, time_point now);
+    /// The next event, processing buffered input as far as needed to produce one. Returns false
+    /// (and sets `ev.kind = none`) when nothing more can be reported until more input or time.
+    bool next_event(event& ev);
+    /// The socket reached EOF or failed (`ec` is the transport's error, may be empty for EOF).
+    void on_transport_closed(error_code ec, time_point now);
+    /// The time has come (see next_deadline): send a heartbeat or declare the peer dead.
+    void on_timer(time_point now);
+    /// When on_timer() wants to be called next, if at all.
+    std::optional<time_point> next_deadline() const noexcept;
+    /// Give up on the connection locally (e.g. the transport's connect timeout): no bytes sent,
+    /// a `closed` event with this reason, and should_close_transport().
+    void abort(close_reason reason);
+
+    /// Bytes waiting to be written. The transport swaps them out with take_output().
+    const byte_buffer& output() const noexcept { return out_; }
+    /// Move the pending output into `into` (cleared first), leaving the machine's buffer empty
+    /// but with `into`'s old capacity: two buffers alternate with no allocation.
+    void take_output(byte_buffer& into) noexcept;
+    /// True once the socket should be closed (after writing what output() still holds).
+    bool should_close_transport() const noexcept { return close_transport_; }
+
+    // ---- commands (valid once open; return not_open otherwise) --------------------------------
+
+    /// Pick the lowest free channel id and queue channel.open; the `reply` event with
+    /// channel.open-ok on that channel says it is open.
+    error_code open_channel(std::uint16_t& id);
+    /// Queue a synchronous method (queue.declare, basic.qos, basic.consume, basic.cancel,
+    /// channel.close, ...). At most one is outstanding per channel; later ones wait their turn.
+    /// Its answer comes as a `reply` event, in order; a `channel_closed` event fails the rest.
+    error_code send_sync(std::uint16_t channel, const method& m);
+    /// Queue an asynchronous method that has no reply (basic.ack/nack/reject, ...).
+    error_code send_async(std::uint16_t channel, const method& m);
+    /// Queue a message: method, header and body frames contiguously in the output.
+    /// Errors: not_open, message_too_large (body above max_message_size).
+    error_code publish(std::uint16_t channel, const basic_publish& m, const basic_properties& props,
+                       bytes_view body);
+    /// Begin our side of the close handshake (connection.close with `code`, normally 200).
+    /// The `closed` event follows close-ok. No effect once closing/closed.
+    void close(std::uint16_t code = 200, std::string_view text = "Goodbye");
+
+    // ---- state --------------------------------------------------------------------------------
+
+    connection_state state() const noexcept { return state_; }
+    bool is_open() const noexcept { return state_ == connection_state::open; }
+    bool is_channel_open(std::uint16_t id) const noexcept;
+    bool is_blocked() const noexcept { return blocked_; }
+    std::uint32_t frame_max() const noexcept { return frame_max_; }
+    std::uint16_t channel_max() const noexcept { return channel_max_; }
+    std::uint16_t heartbeat() const noexcept { return heartbeat_; }
+    /// The broker's server-properties table as received (empty before connection.start).
+    table_view server_properties() const noexcept { return {server_properties_}; }
+    const connection_options& options() const noexcept { return opts_; }
+
+    void set_frame_observer(frame_observer f) { observer_ = std::move(f); }
+
+private:
+    struct pending_sync {
+        byte_buffer frame;  // the encoded method frame, sent when it reaches the front
+        std::uint16_t reply_class = 0;
+        std::uint16_t reply_method = 0;
+    };
+    enum class channel_phase : std::uint8_t { opening, open, closing };
+    enum class content_stage : std::uint8_t { none, header, body };
+    struct channel_state {
+        channel_phase phase = channel_phase::opening;
+        std::deque<pending_sync> sync;
+        bool front_sent = false;
+        // Our channel.close is on the wire: discard everything but close and close-ok.
+        bool close_sent = false;
+        // A close we sent on our own (local fault) or after a broker close crossed ours: its
+        // close-ok ends the channel silently.
+        bool silent_close = false;
+        // Content assembly: copies of the method and header payloads (the decoder's views die
+        // with the next feed), and the body so far. Reused from message to message.
+        content_stage stage = content_stage::none;
+        bool discard = false;  // content on a closing channel, or refused as too large
+        std::uint16_t content_class = 0;
+        std::uint64_t body_remaining = 0;
+        byte_buffer method_payload;
+        byte_buffer header_payload;
+        byte_buffer body;
+    };
+
+    bool handle_frame(const frame_view& f, event& ev);
+    bool handle_connection_method(const method& m, event& ev);
+    bool handle_channel_method(std::uint16_t id, channel_state& ch, const method& m, event& ev);
+    bool handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
+    bool handle_body(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
+    bool complete_content(std::uint16_t id, channel_state& ch, event& ev);
+    void on_start(const connection_start& m);
+    void on_tune(const connection_tune& m);
+    void send_next_sync(std::uint16_t id, channel_state& ch);
+    void close_channel_locally(std::uint16_t id, channel_state& ch, std::uint16_t code, std::string text,
+                               error_code ec, std::uint16_t class_id, std::uint16_t method_id);
+
+    // Faults: a protocol fault we detected (connection.close with `code` goes out), or a local end.
+    void fail(reply_code code, std::string text, std::uint16_t class_id = 0, std::uint16_t method_id = 0);
+    void finish(close_reason reason, bool close_transport);
+    void queue_event(event ev);
+
+    error_code append_method(std::uint16_t channel, const method& m);
+    void observe_output(std::size_t from);
+    void sent_something(std::size_t from);
+
+    connection_options opts_;
+    connection_state state_ = connection_state::idle;
+    frame_decoder decoder_;
+    diagnostics diag_;
+    byte_buffer out_;
+    std::deque<event> queued_;
+    std::map<std::uint16_t, channel_state> channels_;
+    frame_observer observer_;
+
+    // Before the first frame: the peer's first bytes, to tell a protocol header from frames.
+    std::array<std::uint8_t, 8> preamble_{};
+    std::size_t preamble_size_ = 0;
+    bool preamble_done_ = false;
+
+    byte_buffer server_properties_;
+    byte_buffer scratch_;  // encoding of client properties etc.
+    std::uint32_t frame_max_ = frame_min_size;
+    std::uint16_t channel_max_ = 0;
+    std::uint16_t heartbeat_ = 0;
+    bool blocked_ = false;
+    bool close_transport_ = false;
+    bool closed_reported_ = false;
+    time_point last_recv_{};
+    time_point last_send_{};
+    time_point now_{};
+};
+
+}  // namespace amqp::protocol

@@ -1,0 +1,55 @@
+// What the connection state machine reports back to whoever drives it (the Asio transport, a
+// unit test, a fuzzer): one event at a time, pulled with connection_machine::next_event().
+#pragma once
+
+#include <amqp/client_error.hpp>
+#include <amqp/methods.hpp>
+#include <amqp/properties.hpp>
+#include <amqp/types.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace amqp::protocol {
+
+/// The machine has no clock of its own: callers pass the time in, as a steady_clock point.
+using clock = std::chrono::steady_clock;
+using time_point = clock::time_point;
+
+/// Which kind of event, and so which fields of `event` are meaningful.
+enum class event_kind : std::uint8_t {
+    none,                ///< nothing to report until more input (or time) arrives
+    opened,              ///< connection.open-ok: the connection is usable
+    reply,               ///< `reply` answers the oldest synchronous request on `channel`
+    delivery,            ///< basic.deliver: `deliver`, `properties`, `body`
+    returned,            ///< basic.return: `returned`, `properties`, `body`
+    consumer_cancelled,  ///< the broker cancelled consumer `text` (basic.cancel from the server)
+    flow,                ///< channel.flow: `active` (flow-ok already queued)
+    blocked,             ///< connection.blocked with reason `text`
+    unblocked,           ///< connection.unblocked
+    confirm,             ///< publisher confirm: basic.ack (`ack` true) or basic.nack, `delivery_tag`, `multiple`
+    channel_closed,      ///< `channel` is gone: `reason` (broker channel.close, or a local fault)
+    closed,              ///< the connection is over: `reason` (empty code after our own clean close)
+};
+
+/// One event. Views (method arguments, properties, body, text) point into the machine's buffers
+/// and stay valid until the next call to the machine's input side (feed, next_event, on_timer,
+/// on_transport_closed); commands (publish, send_sync...) do not invalidate them.
+struct event {
+    event_kind kind = event_kind::none;
+    std::uint16_t channel = 0;
+    method reply;             ///< for `reply`
+    basic_deliver deliver;    ///< for `delivery`
+    basic_return returned;    ///< for `returned`
+    basic_properties properties;
+    bytes_view body;
+    std::string_view text;
+    bool active = false;
+    bool ack = false;
+    bool multiple = false;
+    std::uint64_t delivery_tag = 0;
+    close_reason reason;  ///< for `channel_closed` and `closed`
+};
+
+}  // namespace amqp::protocol

@@ -1,0 +1,81 @@
+// The "amqp.client" category and close_reason's human form. Lives in amqp_core (not the
+// transport) because the state machine reports these errors and must link without Asio.
+#include <amqp/client_error.hpp>
+#include <amqp/methods.hpp>
+
+#include <string>
+
+namespace amqp {
+namespace {
+
+class client_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "amqp.client"; }
+    std::string message(int code) const override {
+        switch (static_cast<client_error>(code)) {
+            case client_error::connection_lost: return "connection lost";
+            case client_error::connect_timeout: return "connection timed out";
+            case client_error::missed_heartbeats: return "missed heartbeats from the broker";
+            case client_error::protocol_version_mismatch: return "broker speaks another AMQP version";
+            case client_error::authentication_failed: return "authentication failed";
+            case client_error::no_supported_mechanism: return "broker offers no supported SASL mechanism";
+            case client_error::connection_closed: return "connection closed by broker";
+            case client_error::channel_closed: return "channel closed by broker";
+            case client_error::not_open: return "connection or channel not open";
+            case client_error::message_too_large: return "message too large";
+            case client_error::tls_error: return "TLS error";
+            case client_error::invalid_uri: return "invalid AMQP URI";
+            case client_error::operation_aborted: return "operation aborted";
+        }
+        return "unknown amqp.client error " + std::to_string(code);
+    }
+};
+
+}  // namespace
+
+const boost::system::error_category& client_category() noexcept {
+    static const client_category_impl instance;
+    return instance;
+}
+
+std::string close_reason::to_string() const {
+    std::string s;
+    if (from_broker) {
+        if (code.category() == client_category()) {
+            s = code.message();
+        } else {
+            s = is_connection_error(reply_code) || reply_code == 200 ? "connection closed by broker"
+                                                                       : "channel closed by broker";
+        }
+    } else if (code) {
+        s = code.message();
+    } else {
+        s = "closed";
+    }
+    if (reply_code != 0) {
+        s += from_broker ? ": " : ": sent ";
+        s += std::to_string(reply_code);
+        s += ' ';
+        s += reply_code_name(reply_code);
+        if (!reply_text.empty()) {
+            s += " - ";
+            s += reply_text;
+        }
+    } else if (!reply_text.empty()) {
+        s += ": ";
+        s += reply_text;
+    }
+    if (class_id != 0) {
+        const auto name = method_name(class_id, method_id);
+        s += " (";
+        if (name.empty()) {
+            s += "class " + std::to_string(class_id) + " method " + std::to_string(method_id);
+        } else {
+            s += name;
+        }
+        s += ')';
+    }
+    return s;
+}
+
+}  // namespace amqp
