@@ -246,7 +246,11 @@ cmd_start() {
 
     # Two starts at once must not pick the same ports: choose and bind them under one lock.
     # The lock is per machine, not per directory, and held only while the node boots.
-    exec 9>"${TMPDIR:-/tmp}/amqp-rpc-rabbitmq-ports.lock"
+    # World-writable so that every user on the machine shares it; if another user made it
+    # without that, fall back to one of our own (the retry below still covers a clash).
+    local lock=/tmp/amqp-rpc-rabbitmq-ports.lock
+    (umask 0 && : >>"$lock") 2>/dev/null || true
+    { exec 9>>"$lock"; } 2>/dev/null || exec 9>>"/tmp/amqp-rpc-rabbitmq-ports.$(id -u).lock"
     flock -w $((3 * BOOT_TIMEOUT)) 9 || { log "could not take the port lock"; return 1; }
     local attempt t0=$SECONDS
     for attempt in 1 2 3; do
