@@ -1,9 +1,11 @@
 #include "connection_impl.hpp"
 
 #include <amqp/field_table.hpp>
+#include <amqp/trace.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -47,7 +49,14 @@ connection_impl::connection_impl(asio::any_io_executor ex, connection_options op
       open_timer_(strand_),
       heartbeat_timer_(strand_),
       close_timer_(strand_),
-      read_buf_(read_chunk) {}
+      read_buf_(read_chunk) {
+    // --trace / AMQP_TRACE=1: every frame, annotated, to stderr. Off, the machine only tests
+    // that no observer is set.
+    if (opts_.trace || trace::enabled_by_environment())
+        machine_.set_frame_observer([](protocol::direction d, const frame_view& f) {
+            trace::format_frame(std::cerr, d == protocol::direction::in ? trace::direction::received : trace::direction::sent, f);
+        });
+}
 
 connection_impl::~connection_impl() = default;
 
@@ -250,6 +259,8 @@ void connection_impl::begin_amqp() {
     {
         std::lock_guard lk(mu_);
         machine_.start(now());
+        if (opts_.trace || trace::enabled_by_environment())
+            trace::format_protocol_header(std::cerr, trace::direction::sent, protocol_header);
         socket_ready_ = true;
         request_write_locked();
     }
