@@ -82,24 +82,24 @@ public:
         } catch (const amqp::error& e) {
             throw call_error(e.code(), e.what());
         }
-        running_ = true;
+        std::lock_guard lock(mutex_);
+        running_ = stop_reason_.empty();  // the connection may already have failed
     }
 
     void start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag, call_handler h) {
-        if (!running_) {
-            std::string why;
-            {
-                std::lock_guard lock(mutex_);
-                why = stop_reason_.empty() ? "RPC client not started" : stop_reason_;
-            }
-            complete(std::move(h), diag, stop_reason_code(), std::move(why));
-            return;
-        }
         const std::string id = ids_.next();
         if (diag) diag->correlation_id = id;
         auto call = std::make_shared<pending_call>(timer_strand_, std::move(h), diag);
         {
-            std::lock_guard lock(mutex_);
+            // Checked under the lock that fail_all takes: a call can not slip in after it.
+            std::unique_lock lock(mutex_);
+            if (!running_) {
+                const error_code ec = stop_reason_.empty() ? make_error_code(errc::not_started) : make_error_code(stop_code_);
+                std::string why = stop_reason_.empty() ? "RPC client not started" : stop_reason_;
+                lock.unlock();
+                complete(std::move(call->handler), diag, ec, std::move(why));
+                return;
+            }
             pending_.emplace(id, call);
         }
         std::weak_ptr<client_impl> weak = shared_from_this();
@@ -237,11 +237,6 @@ private:
             pending_.clear();
         }
         for (auto& call : calls) finish(std::move(call), code, why);
-    }
-
-    error_code stop_reason_code() {
-        std::lock_guard lock(mutex_);
-        return stop_reason_.empty() ? make_error_code(errc::not_started) : make_error_code(stop_code_);
     }
 
     // Whoever took the call out of pending_ completes it: exactly once.

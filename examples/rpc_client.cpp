@@ -1,0 +1,41 @@
+// The tutorial's rpc_client.py: ask for fib(N) once and print the answer.
+#include <rpc/cli.hpp>
+#include <rpc/rpc_client.hpp>
+
+#include <limits>
+#include <string>
+
+namespace {
+
+constexpr std::string_view usage =
+    "usage: rpc_client [--url URL] [--queue Q] [--direct-reply-to] [N]\n"
+    "Ask the server on queue Q (default rpc_queue) for fib(N) (default 30); wait up to 30 s.\n"
+    "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --direct-reply-to    receive the reply through amq.rabbitmq.reply-to\n";
+
+int request(const rpc::cli::arguments& args) {
+    using namespace rpc::cli;
+    if (args.positionals.size() > 1) throw usage_error("unexpected argument '" + args.positionals[1] + "'");
+    const std::uint64_t n = args.positionals.empty()
+                                ? 30
+                                : parse_count(args.positionals[0], 0, std::numeric_limits<std::uint64_t>::max(), "N");
+    rpc::client_options opts;
+    opts.queue = args.value("queue").value_or("rpc_queue");
+    opts.direct_reply_to = args.flag("direct-reply-to");
+    const amqp::connection_options conn = broker_options(args);
+
+    io_thread io;
+    rpc::rpc_client client(io.executor(), conn, opts);
+    client.start();
+    say(" [x] Requesting fib(" + std::to_string(n) + ")");
+    const rpc::big_int value = client.call(n);
+    say(" [.] Got " + value.str());
+    client.close();
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"queue", true}, {"direct-reply-to", false}}, request);
+}

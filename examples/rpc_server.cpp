@@ -1,0 +1,85 @@
+// The tutorial's rpc_server.py: serve fib(n) on a queue until SIGINT/SIGTERM.
+#include <rpc/cli.hpp>
+#include <rpc/fibonacci_service.hpp>
+#include <rpc/rpc_server.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <algorithm>
+#include <future>
+#include <iostream>
+#include <limits>
+#include <string>
+#include <thread>
+
+#include <boost/asio/signal_set.hpp>
+
+namespace {
+
+constexpr std::string_view usage =
+    "usage: rpc_server [--url URL] [--queue Q] [--prefetch N] [--max-n N] [--naive]\n"
+    "                  [--reply-format plain|json]\n"
+    "Serve fib(n) requests from queue Q (default rpc_queue) until SIGINT or SIGTERM.\n"
+    "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --prefetch N         unacked requests at once (default 1)\n"
+    "  --max-n N            largest n served (default 100000)\n"
+    "  --naive              the tutorial's exponential recursion (n <= 45)\n"
+    "  --reply-format F     plain: decimal text (default); json: {\"response\": N, \"error\": null}\n";
+
+int serve(const rpc::cli::arguments& args) {
+    using namespace rpc::cli;
+    if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
+    rpc::server_options opts;
+    opts.queue = args.value("queue").value_or("rpc_queue");
+    if (opts.queue.empty() || opts.queue.size() > 255) throw usage_error("--queue must be 1 to 255 characters");
+    if (auto p = args.value("prefetch")) opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
+    opts.workers = std::min<std::size_t>(opts.prefetch, std::max(1u, std::thread::hardware_concurrency()));
+
+    rpc::fibonacci_service_options fib;
+    if (auto m = args.value("max-n")) fib.max_n = parse_count(*m, 0, std::numeric_limits<std::uint64_t>::max(), "--max-n");
+    fib.naive = args.flag("naive");
+    if (auto f = args.value("reply-format")) {
+        if (*f == "json")
+            fib.format = rpc::reply_format::json;
+        else if (*f != "plain")
+            throw usage_error("--reply-format must be plain or json, got '" + *f + "'");
+    }
+    fib.on_request = [](std::uint64_t n) { say(" [.] fib(" + std::to_string(n) + ")"); };
+    fib.on_bad_request = [](std::string_view reason) { std::cerr << " [!] Bad request: " << reason << std::endl; };
+    const amqp::connection_options conn = broker_options(args);
+
+    io_thread io;
+    // Whichever comes first: a signal (clean stop, exit 0) or the loss of the connection (exit 1).
+    std::promise<std::string> ended;
+    std::atomic<bool> ended_once{false};
+    auto end = [&](std::string why) {
+        if (!ended_once.exchange(true)) ended.set_value(std::move(why));
+    };
+    boost::asio::signal_set signals(io.context(), SIGINT, SIGTERM);
+    signals.async_wait([&](const amqp::error_code& ec, int) {
+        if (!ec) end({});
+    });
+
+    rpc::rpc_server server(io.executor(), conn, opts, rpc::make_fibonacci_handler(std::move(fib)));
+    server.on_connection_lost([&](const amqp::close_reason& r) { end("connection lost: " + r.to_string()); });
+    server.start();
+    say(" [x] Awaiting RPC requests");
+
+    const std::string why = ended.get_future().get();
+    if (!why.empty()) {
+        print_error(why);
+        return exit_failure;
+    }
+    say("Interrupted");
+    server.stop();
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return rpc::cli::run(argc, argv, usage,
+                         {{"url", true}, {"queue", true}, {"prefetch", true}, {"max-n", true}, {"naive", false},
+                          {"reply-format", true}},
+                         serve);
+}

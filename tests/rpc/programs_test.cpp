@@ -1,0 +1,218 @@
+// The four programs' command-line contract (issue 5): outputs, exit statuses, usage, the URL rule,
+// signals, and a server killed mid-request whose request another server then answers.
+#include "child_process.hpp"
+#include "rpc_fixture.hpp"
+
+#include <boost/asio/use_future.hpp>
+
+#include <regex>
+
+#ifndef RPC_SERVER_BIN
+#error "RPC_SERVER_BIN etc. come from tests/rpc/CMakeLists.txt"
+#endif
+
+namespace {
+
+using namespace rpc_test;
+using namespace std::chrono_literals;
+
+const std::string server_bin = RPC_SERVER_BIN;
+const std::string client_bin = RPC_CLIENT_BIN;
+const std::string timeout_bin = RPC_CLIENT_TIMEOUT_BIN;
+const std::string async_bin = RPC_ASYNC_CLIENT_BIN;
+
+/// Run a program to completion with AMQP_URL set to `url` ("" = unset).
+struct finished {
+    exit_info exit;
+    std::string out, err;
+};
+finished run(std::vector<std::string> argv, const std::string& url = broker_url()) {
+    child_process p(std::move(argv), {{"AMQP_URL", url}});
+    finished f;
+    f.exit = p.wait(120s);
+    f.out = p.out();
+    f.err = p.err();
+    return f;
+}
+
+/// A server program on `queue`, ready when it has said so.
+struct server_program {
+    server_program(const std::string& queue, std::vector<std::string> extra = {})
+        : proc([&] {
+              std::vector<std::string> argv{server_bin, "--url", broker_url(), "--queue", queue};
+              argv.insert(argv.end(), extra.begin(), extra.end());
+              return argv;
+          }()) {
+        ready = proc.wait_for_stdout(" [x] Awaiting RPC requests\n");
+    }
+    child_process proc;
+    bool ready = false;
+};
+
+TEST(Programs, HelpGoesToStdoutWithStatus0) {
+    for (const auto& [bin, name] : {std::pair{server_bin, "rpc_server"}, std::pair{client_bin, "rpc_client"},
+                                    std::pair{timeout_bin, "rpc_client_timeout"}, std::pair{async_bin, "rpc_async_client"}}) {
+        const auto r = run({bin, "--help"});
+        EXPECT_TRUE(r.exit.exited);
+        EXPECT_EQ(r.exit.status, 0) << name;
+        EXPECT_EQ(r.out.rfind(std::string("usage: ") + name, 0), 0u) << r.out;
+        EXPECT_TRUE(r.err.empty()) << r.err;
+    }
+}
+
+TEST(Programs, BadArgumentsPrintUsageOnStderrWithStatus2) {
+    const std::vector<std::vector<std::string>> cases = {
+        {server_bin, "--bogus"},          {server_bin, "--prefetch", "0"},   {server_bin, "--prefetch", "x"},
+        {server_bin, "--reply-format", "xml"}, {server_bin, "extra"},       {server_bin, "--max-n"},
+        {client_bin, "abc"},              {client_bin, "1", "2"},            {client_bin, "-5"},
+        {client_bin, "--url", "http://nope"}, {timeout_bin, "10", "0"},      {timeout_bin, "10", "abc"},
+        {timeout_bin, "1", "2", "3"},     {async_bin, "5"},                  {async_bin, "--timeout", "-1"},
+    };
+    for (const auto& argv : cases) {
+        const auto r = run(argv);
+        std::string line;
+        for (const auto& a : argv) line += a + " ";
+        EXPECT_TRUE(r.exit.exited) << line;
+        EXPECT_EQ(r.exit.status, 2) << line << "\n" << r.err;
+        EXPECT_NE(r.err.find("usage: "), std::string::npos) << line << "\n" << r.err;
+        EXPECT_TRUE(r.out.empty()) << line << "\n" << r.out;
+    }
+}
+
+class ProgramsWithBroker : public ::testing::Test {
+protected:
+    void SetUp() override { RPC_REQUIRE_BROKER(); }
+};
+
+TEST_F(ProgramsWithBroker, ServerAndClientFollowTheTutorialsOutput) {
+    const auto q = unique_queue("prog-basic");
+    server_program server(q);
+    ASSERT_TRUE(server.ready) << server.proc.out() << server.proc.err();
+
+    auto r = run({client_bin, "--queue", q, "30"});
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_EQ(r.out, " [x] Requesting fib(30)\n [.] Got 832040\n");
+    EXPECT_TRUE(r.err.empty()) << r.err;
+
+    r = run({client_bin, "--queue", q});  // default N = 30
+    EXPECT_EQ(r.out, " [x] Requesting fib(30)\n [.] Got 832040\n");
+
+    r = run({client_bin, "--queue", q, "--direct-reply-to", "1000"});
+    EXPECT_EQ(r.out, " [x] Requesting fib(1000)\n [.] Got " + rpc::fibonacci(1000).str() + "\n");
+
+    r = run({timeout_bin, "--queue", q});  // defaults N = 10, T = 30
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_EQ(r.out, " [x] Requesting fib(10) with timeout=30s\n [.] Got 55\n");
+
+    ASSERT_TRUE(server.proc.wait_for_stdout(" [.] fib(10)\n"));
+    server.proc.signal(SIGINT);
+    const auto e = server.proc.wait(60s);
+    EXPECT_TRUE(e.exited);
+    EXPECT_EQ(e.status, 0) << server.proc.err();
+    EXPECT_EQ(server.proc.out(),
+              " [x] Awaiting RPC requests\n [.] fib(30)\n [.] fib(30)\n [.] fib(1000)\n [.] fib(10)\nInterrupted\n");
+}
+
+TEST_F(ProgramsWithBroker, AsyncClientSendsFiveAndPrintsEveryResult) {
+    const auto q = unique_queue("prog-async");
+    server_program server(q, {"--prefetch", "5"});
+    ASSERT_TRUE(server.ready);
+    const auto r = run({async_bin, "--queue", q});
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    const std::regex expected(
+        "Sending requests\\.\\.\\.\n"
+        "( \\[x\\] Sent fib\\((10|15|20|25|30)\\), corr_id=[0-9a-f]{8}\\.\\.\\.\n){5}"
+        "\nWaiting for results\\.\\.\\.\n"
+        " \\[\\.\\] fib\\(10\\) = 55\n \\[\\.\\] fib\\(15\\) = 610\n \\[\\.\\] fib\\(20\\) = 6765\n"
+        " \\[\\.\\] fib\\(25\\) = 75025\n \\[\\.\\] fib\\(30\\) = 832040\n");
+    EXPECT_TRUE(std::regex_match(r.out, expected)) << r.out;
+    for (const char* n : {"10", "15", "20", "25", "30"})
+        EXPECT_NE(r.out.find(std::string(" [x] Sent fib(") + n + ")"), std::string::npos);
+}
+
+TEST_F(ProgramsWithBroker, TimeoutIsAFailureNamingTheSeconds) {
+    const auto q = unique_queue("prog-timeout");
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    peer.declare(q);  // no server
+    const auto r = run({timeout_bin, "--queue", q, "10", "1"});
+    EXPECT_TRUE(r.exit.exited);
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.out, " [x] Requesting fib(10) with timeout=1s\n");
+    EXPECT_EQ(r.err, " [!] Error: RPC call timed out after 1 seconds\n");
+}
+
+TEST_F(ProgramsWithBroker, ErrorRepliesAndNoRouteAreFailures) {
+    const auto q = unique_queue("prog-errors");
+    server_program server(q, {"--naive", "--reply-format", "json"});
+    ASSERT_TRUE(server.ready);
+    auto r = run({client_bin, "--queue", q, "100001"});
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.err, " [!] Error: n must be <= 45, got 100001 (naive algorithm)\n");
+    r = run({client_bin, "--queue", q, "20"});
+    EXPECT_EQ(r.out, " [x] Requesting fib(20)\n [.] Got 6765\n");
+
+    r = run({client_bin, "--queue", unique_queue("prog-nobody"), "5"});
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.err.rfind(" [!] Error: request returned by the broker: 312 NO_ROUTE", 0), 0u) << r.err;
+    server.proc.signal(SIGINT);
+    server.proc.wait(60s);
+    EXPECT_NE(server.proc.err().find(" [!] Bad request: n must be <= 45, got 100001"), std::string::npos)
+        << server.proc.err();
+}
+
+TEST_F(ProgramsWithBroker, UrlComesFromFlagThenEnvironmentThenDefault) {
+    const auto q = unique_queue("prog-url");
+    server_program server(q);
+    ASSERT_TRUE(server.ready);
+    const std::string dead = "amqp://guest:guest@127.0.0.1:1/";
+    // --url wins over a broken AMQP_URL.
+    auto r = run({client_bin, "--url", broker_url(), "--queue", q, "10"}, dead);
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_EQ(r.out, " [x] Requesting fib(10)\n [.] Got 55\n");
+    // AMQP_URL is used without --url.
+    r = run({client_bin, "--queue", q, "11"}, broker_url());
+    EXPECT_EQ(r.out, " [x] Requesting fib(11)\n [.] Got 89\n");
+    r = run({client_bin, "--queue", q, "10"}, dead);
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.err.rfind(" [!] Error: ", 0), 0u) << r.err;
+    // Neither: amqp://guest:guest@localhost:5672/ (no broker there in the tests; a failure either way).
+    r = run({client_bin, "--queue", q, "10"}, "");
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.err.rfind(" [!] Error: ", 0), 0u) << r.err;
+    r = run({server_bin, "--queue", q}, dead);
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.err.rfind(" [!] Error: ", 0), 0u) << r.err;
+}
+
+TEST_F(ProgramsWithBroker, SigtermStopsTheServerCleanly) {
+    const auto q = unique_queue("prog-term");
+    server_program server(q);
+    ASSERT_TRUE(server.ready);
+    server.proc.signal(SIGTERM);
+    const auto e = server.proc.wait(60s);
+    EXPECT_TRUE(e.exited);
+    EXPECT_EQ(e.status, 0);
+}
+
+TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {
+    const auto q = unique_queue("prog-kill");
+    constexpr std::uint64_t n = 45;  // naive, the largest allowed: long enough (seconds) to be killed in the middle
+    auto first = std::make_unique<server_program>(q, std::vector<std::string>{"--naive"});
+    ASSERT_TRUE(first->ready);
+    rpc::cli::io_thread io;
+    auto client = make_client(io.executor(), q);
+    auto result = client->async_call(n, 300s, boost::asio::use_future);
+    ASSERT_TRUE(first->proc.wait_for_stdout(" [.] fib(45)\n"));
+    first->proc.signal(SIGKILL);
+    const auto e = first->proc.wait(30s);
+    EXPECT_EQ(e.signal, SIGKILL);
+
+    server_program second(q, {"--naive"});
+    ASSERT_TRUE(second.ready);
+    ASSERT_EQ(result.wait_for(300s), std::future_status::ready);
+    EXPECT_EQ(result.get(), rpc::fibonacci(n));
+    EXPECT_TRUE(second.proc.wait_for_stdout(" [.] fib(45)\n", 1s));
+}
+
+}  // namespace
