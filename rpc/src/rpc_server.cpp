@@ -129,6 +129,9 @@ private:
             } catch (const std::exception& e) {
                 ++stats_.handler_failures;
                 r = make_error_reply(e.what());
+            } catch (...) {
+                ++stats_.handler_failures;
+                r = make_error_reply("internal error: the handler threw a non-standard exception");
             }
             amqp::basic_properties props;
             if (j.has_correlation_id) props.correlation_id = j.req.correlation_id;

@@ -2,6 +2,7 @@
 // signals, and a server killed mid-request whose request another server then answers.
 #include "child_process.hpp"
 #include "rpc_fixture.hpp"
+#include "tcp_proxy.hpp"
 
 #include <boost/asio/use_future.hpp>
 
@@ -193,6 +194,20 @@ TEST_F(ProgramsWithBroker, SigtermStopsTheServerCleanly) {
     const auto e = server.proc.wait(60s);
     EXPECT_TRUE(e.exited);
     EXPECT_EQ(e.status, 0);
+}
+
+TEST_F(ProgramsWithBroker, ServerExitsWithAnErrorWhenTheConnectionIsLost) {
+    auto conn = broker_options();
+    tcp_proxy proxy(conn.port);
+    const std::string via_proxy =
+        "amqp://" + conn.user + ":" + conn.password + "@127.0.0.1:" + std::to_string(proxy.port()) + "/";
+    child_process server({server_bin, "--url", via_proxy, "--queue", unique_queue("prog-lost")});
+    ASSERT_TRUE(server.wait_for_stdout(" [x] Awaiting RPC requests\n"));
+    proxy.cut_all();
+    const auto e = server.wait(60s);
+    EXPECT_TRUE(e.exited);
+    EXPECT_EQ(e.status, 1);
+    EXPECT_EQ(server.err().rfind(" [!] Error: connection lost", 0), 0u) << server.err();
 }
 
 TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {

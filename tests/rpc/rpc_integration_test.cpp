@@ -379,6 +379,25 @@ TEST_F(RpcIntegration, ServerReportsALostConnection) {
     EXPECT_FALSE(why.get().empty());
 }
 
+TEST_F(RpcIntegration, LongHandlerDoesNotStopHeartbeats) {
+    const auto q = unique_queue("heartbeat");
+    auto conn = broker_options();
+    conn.heartbeat = 1;  // the broker drops a peer silent for ~2 heartbeats
+    auto slow = [](const rpc::request&) {
+        std::this_thread::sleep_for(4s);  // on a worker: the I/O thread keeps heartbeating
+        return rpc::make_value_reply(7, rpc::reply_format::plain);
+    };
+    rpc::rpc_server server(io.executor(), conn, fib_server::options(q, 1), slow);
+    std::atomic<bool> lost{false};
+    server.on_connection_lost([&](const amqp::close_reason&) { lost = true; });
+    server.start();
+    auto client = make_client(io.executor(), q, false, conn);
+    EXPECT_EQ(client->call(1, 60s), 7);
+    EXPECT_FALSE(lost);
+    EXPECT_TRUE(client->is_running());
+    server.stop();
+}
+
 TEST_F(RpcIntegration, ClientNotStartedFailsCallsAtOnce) {
     rpc::rpc_client client(io.executor(), broker_options());
     try {
