@@ -29,22 +29,15 @@ namespace amqp {
     template <class M, class V>                                              \
         requires std::same_as<std::remove_const_t<M>, T>                     \
     constexpr bool for_each_field(M& m, V&& v)
-// Each field expands to a call whose result decides whether to go on.
+// Each field expands to a call whose result (if not void) decides whether to go on. No lambda
+// in between, so nothing stands in the way of inlining the visitor.
 #define AMQP_F(KIND, NAME, MEMBER)                                           \
-    if (!detail::keep_going_call([&] { return v.KIND(NAME, m.MEMBER); })) return false
-#define AMQP_END return true
-
-namespace detail {
-template <class F>
-constexpr bool keep_going_call(F&& f) {
-    if constexpr (std::is_void_v<decltype(f())>) {
-        f();
-        return true;
-    } else {
-        return static_cast<bool>(f());
+    if constexpr (std::is_void_v<decltype(v.KIND(NAME, m.MEMBER))>) {        \
+        v.KIND(NAME, m.MEMBER);                                              \
+    } else if (!v.KIND(NAME, m.MEMBER)) {                                    \
+        return false;                                                        \
     }
-}
-}  // namespace detail
+#define AMQP_END return true
 
 // ---- connection -------------------------------------------------------------------------------
 AMQP_FIELDS(connection_start) {

@@ -43,7 +43,10 @@ public:
             if constexpr (Build) v = &out->emplace_back();
             if (!value(r, depth, v, {})) {
                 // Named only on failure: validation must not allocate.
-                std::string path = "[" + std::to_string(i) + "]";
+                // Built piecewise: gcc 12 -O3 warns falsely (-Wrestrict) on "[" + std::string.
+                std::string path(1, '[');
+                path += std::to_string(i);
+                path += ']';
                 if (!diag_.field.empty()) {
                     path += '.';
                     path += diag_.field;

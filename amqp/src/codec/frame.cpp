@@ -1,5 +1,5 @@
-// Frame boundaries: the one-shot `decode_frame`, the protocol-header check, and the frame
-// header writer. The streaming decoder is in frame_decoder.cpp.
+// Frame boundaries: decode_frame's error reporting (the function itself is inline in
+// frame.hpp), the protocol-header check, and the frame header writer. The streaming decoder is in frame_decoder.cpp.
 #include "wire_writer.hpp"
 
 #include <amqp/frame.hpp>
@@ -10,68 +10,36 @@
 #include <string>
 
 namespace amqp {
-namespace {
+namespace detail {
 
-bool known_type(std::uint8_t t) noexcept {
-    switch (static_cast<frame_type>(t)) {
-        case frame_type::method:
-        case frame_type::header:
-        case frame_type::body:
-        case frame_type::heartbeat:
-            return true;
+// Error paths are out of line and cold, so the inline hot path keeps no strings.
+void fail_frame(frame_result& r, diagnostics& diag, frame_fault f, std::uint64_t value, std::uint64_t limit,
+                std::size_t offset) noexcept {
+    switch (f) {
+        case frame_fault::type:
+            diag.message = "unknown frame type " + std::to_string(value);
+            diag.field = "frame.type";
+            break;
+        case frame_fault::size:
+            diag.message = "frame payload of " + std::to_string(value) + " bytes exceeds frame_max " +
+                           std::to_string(limit) + " - 8";
+            diag.field = "frame.size";
+            break;
+        case frame_fault::heartbeat:
+            diag.message = "heartbeat frame with a " + std::to_string(value) + "-byte payload";
+            diag.field = "frame.size";
+            break;
+        case frame_fault::end:
+            diag.message = "frame-end octet is " + std::to_string(value) + ", not 206 (0xCE)";
+            diag.field = "frame.end";
+            break;
     }
-    return false;
-}
-
-frame_result fail(diagnostics& diag, std::string msg, std::size_t offset, const char* field) noexcept {
-    diag.message = std::move(msg);
     diag.offset = offset;
-    diag.field = field;
-    frame_result r;
     r.status = decode_status::error;
     r.ec = reply_code::frame_error;
-    return r;
 }
 
-}  // namespace
-
-frame_result decode_frame(bytes_view in, std::uint32_t frame_max, diagnostics& diag) noexcept {
-    // Below the spec's minimum, `frame_max - overhead` could wrap (rabbitmq-c GHSA-jh48-qjf5-fx5v).
-    frame_max = std::max(frame_max, frame_min_size);
-    frame_result r;
-    if (in.empty()) return r;
-    if (!known_type(in[0]))
-        return fail(diag, "unknown frame type " + std::to_string(in[0]), 0, "frame.type");
-    if (in.size() < frame_header_size) return r;
-
-    const auto type = static_cast<frame_type>(in[0]);
-    const std::uint16_t channel = boost::endian::load_big_u16(in.data() + 1);
-    const std::uint32_t size = boost::endian::load_big_u32(in.data() + 3);
-    // Decided from the header alone, so a claimed 4 GiB frame fails now rather than after we
-    // have waited for (and buffered) its payload. No `size + 8` here: it could wrap.
-    const std::uint32_t max_payload = frame_max - static_cast<std::uint32_t>(frame_overhead);
-    if (size > max_payload)
-        return fail(diag,
-                    "frame payload of " + std::to_string(size) + " bytes exceeds frame_max " +
-                        std::to_string(frame_max) + " - 8",
-                    3, "frame.size");
-    if (type == frame_type::heartbeat && size != 0)
-        return fail(diag, "heartbeat frame with a " + std::to_string(size) + "-byte payload", 3,
-                    "frame.size");
-    // Whole frame present iff size + 1 <= in.size() - 7.
-    if (size >= in.size() - frame_header_size) return r;
-    const std::size_t end_at = frame_header_size + size;
-    if (in[end_at] != frame_end)
-        return fail(diag, "frame-end octet is " + std::to_string(in[end_at]) + ", not 206 (0xCE)",
-                    end_at, "frame.end");
-
-    r.status = decode_status::ok;
-    r.frame.type = type;
-    r.frame.channel = channel;
-    r.frame.payload = in.subspan(frame_header_size, size);
-    r.consumed = end_at + 1;
-    return r;
-}
+}  // namespace detail
 
 header_check check_protocol_header(bytes_view in, std::array<std::uint8_t, 4>* version) noexcept {
     static constexpr std::uint8_t amqp[4] = {'A', 'M', 'Q', 'P'};

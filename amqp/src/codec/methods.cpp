@@ -57,27 +57,38 @@ std::size_t find_alternative(std::uint16_t class_id, std::uint16_t method_id) no
     return (it != keys.end() && it->key == k) ? it->index : method_count;
 }
 
+// Error paths: out of line and cold, formatting only here, so the hot path carries no strings.
+[[gnu::cold, gnu::noinline]] error_code trailing_bytes(diagnostics& diag, std::size_t offset, std::size_t n,
+                                                       std::string_view method) noexcept {
+    diag.message = std::to_string(n) + " trailing byte(s) after the last argument";
+    diag.offset = offset;
+    diag.field.assign(method);
+    return reply_code::syntax_error;
+}
+[[gnu::cold, gnu::noinline]] error_code too_short(diagnostics& diag, std::size_t size) noexcept {
+    diag.message = "method payload of " + std::to_string(size) +
+                   " byte(s) is shorter than the 4-byte class and method ids";
+    diag.offset = 0;
+    diag.field = "method";
+    return reply_code::frame_error;
+}
+[[gnu::cold, gnu::noinline]] error_code unknown_method(diagnostics& diag, std::uint16_t class_id,
+                                                       std::uint16_t method_id) noexcept {
+    diag.message = "unknown method " + std::to_string(class_id) + "." + std::to_string(method_id);
+    diag.offset = 0;
+    diag.field = "method";
+    return reply_code::not_implemented;
+}
+
 template <class T>
 error_code decode_as(detail::wire_reader& r, method& out, diagnostics& diag) noexcept {
     T& m = out.emplace<T>();
     detail::method_decoder d(r, T::name, diag);
     if (!for_each_field(m, d)) return d.error();
-    if (!r.at_end()) {
-        diag.message = std::to_string(r.remaining()) + " trailing byte(s) after the last argument";
-        diag.offset = r.offset();
-        diag.field.assign(T::name);
-        return reply_code::syntax_error;
-    }
+    if (!r.at_end()) [[unlikely]]
+        return trailing_bytes(diag, r.offset(), r.remaining(), T::name);
     return {};
 }
-
-using decode_fn = error_code (*)(detail::wire_reader&, method&, diagnostics&) noexcept;
-
-template <std::size_t... I>
-constexpr std::array<decode_fn, method_count> make_decoders(std::index_sequence<I...>) {
-    return {{&decode_as<std::variant_alternative_t<I, method>>...}};
-}
-constexpr auto decoders = make_decoders(std::make_index_sequence<method_count>{});
 
 template <std::size_t... I>
 constexpr std::array<std::string_view, method_count> make_names(std::index_sequence<I...>) {
@@ -108,21 +119,50 @@ error_code decode_method(bytes_view payload, method& out, diagnostics& diag) noe
     detail::wire_reader r(payload);
     std::uint16_t class_id = 0;
     std::uint16_t method_id = 0;
-    if (!r.u16(class_id) || !r.u16(method_id)) {
-        diag.message = "method payload of " + std::to_string(payload.size()) +
-                       " byte(s) is shorter than the 4-byte class and method ids";
-        diag.offset = 0;
-        diag.field = "method";
-        return reply_code::frame_error;
+    if (!r.u16(class_id) || !r.u16(method_id)) [[unlikely]]
+        return too_short(diag, payload.size());
+    // Switches rather than the sorted table: one per level keeps each dense enough for a jump
+    // table, and each decoder is inlined (the table lookup plus indirect call was a fifth of
+    // a deliver's decode time). A missing case shows up as 540 in the golden tests; a
+    // duplicate does not compile.
+#define AMQP_CASE(T) \
+    case T::method_index: return decode_as<T>(r, out, diag);
+    switch (class_id) {
+        case 10:
+            switch (method_id) {
+                AMQP_CASE(connection_start) AMQP_CASE(connection_start_ok) AMQP_CASE(connection_secure)
+                AMQP_CASE(connection_secure_ok) AMQP_CASE(connection_tune) AMQP_CASE(connection_tune_ok)
+                AMQP_CASE(connection_open) AMQP_CASE(connection_open_ok) AMQP_CASE(connection_close)
+                AMQP_CASE(connection_close_ok) AMQP_CASE(connection_blocked) AMQP_CASE(connection_unblocked)
+            }
+            break;
+        case 20:
+            switch (method_id) {
+                AMQP_CASE(channel_open) AMQP_CASE(channel_open_ok) AMQP_CASE(channel_flow)
+                AMQP_CASE(channel_flow_ok) AMQP_CASE(channel_close) AMQP_CASE(channel_close_ok)
+            }
+            break;
+        case 50:
+            switch (method_id) {
+                AMQP_CASE(queue_declare) AMQP_CASE(queue_declare_ok) AMQP_CASE(queue_purge)
+                AMQP_CASE(queue_purge_ok) AMQP_CASE(queue_delete) AMQP_CASE(queue_delete_ok)
+            }
+            break;
+        case 60:
+            switch (method_id) {
+                AMQP_CASE(basic_qos) AMQP_CASE(basic_qos_ok) AMQP_CASE(basic_consume) AMQP_CASE(basic_consume_ok)
+                AMQP_CASE(basic_cancel) AMQP_CASE(basic_cancel_ok) AMQP_CASE(basic_publish) AMQP_CASE(basic_return)
+                AMQP_CASE(basic_deliver) AMQP_CASE(basic_get) AMQP_CASE(basic_get_ok) AMQP_CASE(basic_get_empty)
+                AMQP_CASE(basic_ack) AMQP_CASE(basic_reject) AMQP_CASE(basic_recover) AMQP_CASE(basic_recover_ok)
+                AMQP_CASE(basic_nack)
+            }
+            break;
+        case 85:
+            switch (method_id) { AMQP_CASE(confirm_select) AMQP_CASE(confirm_select_ok) }
+            break;
     }
-    const std::size_t i = find_alternative(class_id, method_id);
-    if (i == method_count) {
-        diag.message = "unknown method " + std::to_string(class_id) + "." + std::to_string(method_id);
-        diag.offset = 0;
-        diag.field = "method";
-        return reply_code::not_implemented;
-    }
-    return decoders[i](r, out, diag);
+    return unknown_method(diag, class_id, method_id);
+#undef AMQP_CASE
 }
 
 std::size_t method_payload_size(const method& m) noexcept {

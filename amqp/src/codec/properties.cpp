@@ -40,52 +40,63 @@ public:
     property_decoder(detail::wire_reader& r, std::uint16_t flags, diagnostics& diag) noexcept
         : r_(r), flags_(flags), diag_(diag) {}
 
-    bool shortstr(int bit, const char* n, std::optional<std::string_view>& p) noexcept {
-        if (!present(bit)) return true;
+    // Absent properties are reset here rather than by assigning a fresh basic_properties,
+    // which zeroed and copied ~300 bytes per header.
+    [[gnu::always_inline]] bool shortstr(int bit, const char* n, std::optional<std::string_view>& p) noexcept {
+        if (!present(bit)) return absent(p);
         std::string_view s;
         if (!r_.shortstr(s)) return fail(n, r_.offset(), "shortstr runs past the end of the payload");
         p = s;
         return true;
     }
-    bool u8(int bit, const char* n, std::optional<std::uint8_t>& p) noexcept {
-        if (!present(bit)) return true;
+    [[gnu::always_inline]] bool u8(int bit, const char* n, std::optional<std::uint8_t>& p) noexcept {
+        if (!present(bit)) return absent(p);
         std::uint8_t v = 0;
         if (!r_.u8(v)) return fail(n, r_.offset(), "octet runs past the end of the payload");
         p = v;
         return true;
     }
-    bool u64(int bit, const char* n, std::optional<std::uint64_t>& p) noexcept {
-        if (!present(bit)) return true;
+    [[gnu::always_inline]] bool u64(int bit, const char* n, std::optional<std::uint64_t>& p) noexcept {
+        if (!present(bit)) return absent(p);
         std::uint64_t v = 0;
         if (!r_.u64(v)) return fail(n, r_.offset(), "timestamp runs past the end of the payload");
         p = v;
         return true;
     }
-    bool table(int bit, const char* n, std::optional<table_view>& p) noexcept {
-        if (!present(bit)) return true;
+    [[gnu::always_inline]] bool table(int bit, const char* n, std::optional<table_view>& p) noexcept {
+        if (!present(bit)) return absent(p);
         const std::size_t at = r_.offset();
         bytes_view raw;
         if (!r_.longbytes(raw)) return fail(n, at, "table length runs past the end of the payload");
-        if (validate_table(raw, diag_)) {
-            diag_.offset += at + 4;
-            std::string inner = std::move(diag_.field);
-            diag_.field = std::string("basic.properties.") + n;
-            if (!inner.empty()) {
-                diag_.field += '.';
-                diag_.field += inner;
-            }
-            return false;
-        }
+        if (validate_table(raw, diag_)) return table_fail(n, at);
         p = table_view{raw};
         return true;
     }
 
 private:
     bool present(int bit) const noexcept { return (flags_ >> bit) & 1u; }
-    bool fail(const char* n, std::size_t at, const char* msg) noexcept {
+    template <class T>
+    static bool absent(std::optional<T>& p) noexcept {
+        p.reset();
+        return true;
+    }
+    [[gnu::cold, gnu::noinline]] bool table_fail(const char* n, std::size_t at) noexcept {
+        diag_.offset += at + 4;  // validate_table's offsets are relative to the table body
+        std::string inner = std::move(diag_.field);
+        diag_.field = "basic.properties.";
+        diag_.field += n;
+        if (!inner.empty()) {
+            diag_.field += '.';
+            diag_.field += inner;
+        }
+        return false;
+    }
+    // Out of line and cold: the hot path keeps no string handling.
+    [[gnu::cold, gnu::noinline]] bool fail(const char* n, std::size_t at, const char* msg) noexcept {
         diag_.message = msg;
         diag_.offset = at;
-        diag_.field = std::string("basic.properties.") + n;
+        diag_.field = "basic.properties.";
+        diag_.field += n;
         return false;
     }
     detail::wire_reader& r_;
@@ -172,6 +183,33 @@ private:
     }
 };
 
+// Error paths: out of line and cold, formatting only here, so the hot path carries no strings.
+enum class header_fault : std::uint8_t { short_payload, continuation, bit1, trailing };
+
+[[gnu::cold, gnu::noinline]] error_code header_fail(diagnostics& diag, header_fault f, std::size_t offset,
+                                                    std::size_t n) noexcept {
+    diag.offset = offset;
+    switch (f) {
+        case header_fault::short_payload:
+            diag.message = "content header payload of " + std::to_string(n) + " byte(s) is shorter than 14";
+            diag.field = "content-header";
+            return reply_code::frame_error;
+        case header_fault::continuation:
+            diag.message = "property flags continuation bit set";
+            diag.field = "content-header.property-flags";
+            break;
+        case header_fault::bit1:
+            diag.message = "property flag bit 1 set (no such basic property)";
+            diag.field = "content-header.property-flags";
+            break;
+        case header_fault::trailing:
+            diag.message = std::to_string(n) + " trailing byte(s) after the last property";
+            diag.field = "content-header";
+            break;
+    }
+    return reply_code::syntax_error;
+}
+
 }  // namespace
 
 std::uint16_t basic_properties::flags() const noexcept {
@@ -184,35 +222,20 @@ error_code decode_content_header(bytes_view payload, content_header& out,
                                       diagnostics& diag) noexcept {
     detail::wire_reader r(payload);
     std::uint16_t flags = 0;
-    if (payload.size() < fixed_part) {
-        diag.message = "content header payload of " + std::to_string(payload.size()) +
-                       " byte(s) is shorter than 14";
-        diag.offset = 0;
-        diag.field = "content-header";
-        return reply_code::frame_error;
-    }
+    if (payload.size() < fixed_part) [[unlikely]]
+        return header_fail(diag, header_fault::short_payload, 0, payload.size());
     r.u16(out.class_index);
     r.u16(out.weight);
     r.u64(out.body_size);
     r.u16(flags);
-    if ((flags & ~known_flags) != 0) {
+    if ((flags & ~known_flags) != 0) [[unlikely]]
         // Bit 0 would announce a second flags word (no class has more than 15 properties) and
         // bit 1 names no basic property; either way we could not re-encode what we read.
-        diag.message = (flags & 1u) ? "property flags continuation bit set"
-                                    : "property flag bit 1 set (no such basic property)";
-        diag.offset = 12;
-        diag.field = "content-header.property-flags";
-        return reply_code::syntax_error;
-    }
-    out.properties = basic_properties{};
+        return header_fail(diag, (flags & 1u) ? header_fault::continuation : header_fault::bit1, 12, 0);
     property_decoder d(r, flags, diag);
     if (!for_each_property(out.properties, d)) return reply_code::syntax_error;
-    if (!r.at_end()) {
-        diag.message = std::to_string(r.remaining()) + " trailing byte(s) after the last property";
-        diag.offset = r.offset();
-        diag.field = "content-header";
-        return reply_code::syntax_error;
-    }
+    if (!r.at_end()) [[unlikely]]
+        return header_fail(diag, header_fault::trailing, r.offset(), r.remaining());
     return {};
 }
 
