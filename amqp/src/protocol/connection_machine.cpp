@@ -98,6 +98,9 @@ bool connection_machine::next_event(event& ev) {
             if (r.status == decode_status::need_more) break;
             if (r.status == decode_status::error) {
                 fail(as_reply_code(r.ec), "malformed frame: " + decoder_.diag().to_string());
+                // The stream cannot be framed any more, so close-ok could never be read: close
+                // once connection.close is written.
+                close_transport_ = true;
                 break;
             }
             if (observer_) observer_(direction::in, r.frame);
@@ -299,6 +302,11 @@ bool connection_machine::handle_frame(const frame_view& f, event& ev) {
     if (method_class_id(m) == 10) {
         fail(reply_code::command_invalid, std::string(method_name(m)) + " on channel " + std::to_string(f.channel));
         return false;
+    }
+    if (ch->stage != content_stage::none && ch->discard && ch->close_sent) {
+        // Content we were skipping on a channel we closed: the peer may stop sending it.
+        ch->stage = content_stage::none;
+        ch->discard = false;
     }
     if (ch->stage != content_stage::none) {
         fail(reply_code::unexpected_frame, std::string(method_name(m)) + " on channel " + std::to_string(f.channel) +
