@@ -110,13 +110,14 @@ class RawClient:
         except socket.timeout:
             return None
 
-    def read_until_quiet(self, quiet=1.0, limit=5.0):
-        """Everything the broker sends until `quiet` seconds pass without data, or EOF."""
+    def read_until_quiet(self, quiet=1.0, limit=8.0, first=4.0):
+        """Everything the broker sends until `quiet` seconds pass without data, or EOF. The
+        first byte may take up to `first` seconds (a loaded machine delays the broker)."""
         data, eof = self.buf, False
         self.buf = b""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            chunk = self.recv_some(quiet)
+            chunk = self.recv_some(quiet if data else first)
             if chunk is None:
                 break
             if chunk == b"":
@@ -275,24 +276,23 @@ class PikaScenarios(unittest.TestCase):
             with self.assertRaises(pika.exceptions.IncompatibleProtocolError):
                 pika_call(fb.port)
 
-    def test_framing_faults_break_pika_quickly(self):
-        # pika detects these at once; the others it only notices when the broker gives up.
+    def test_framing_faults_break_pika(self):
+        # pika names these faults; the others it only notices when the broker gives up, and
+        # then it reports a lost stream, which the texts below would not match.
         for scenario, text in (("bad_frame_end", "FRAME_END"),
                                ("body_longer_than_declared", "BodyTooLong"),
                                ("unknown_table_tag", "b'Z'"),
                                ("deep_table_deliver", "RecursionError")):
             with self.subTest(scenario), FakeBroker(scenario) as fb:
-                t0 = time.monotonic()
                 with self.assertRaises(pika.exceptions.AMQPError) as cm:
                     pika_call(fb.port)
-                self.assertLess(time.monotonic() - t0, 2.5)
                 self.assertIn(text, str(cm.exception))
 
 
 class RawScenarios(unittest.TestCase):
     """The exact bytes of each fault, read by a pamqp client that does not interpret them."""
 
-    def fault_bytes(self, scenario, quiet=1.0):
+    def fault_bytes(self, scenario, quiet=1.0, first=4.0):
         """Handshake, one request, then the raw bytes that follow (and whether EOF came)."""
         fb = FakeBroker(scenario)
         self.addCleanup(fb.__exit__)
@@ -300,7 +300,7 @@ class RawScenarios(unittest.TestCase):
         self.addCleanup(c.sock.close)
         self.assertEqual(c.handshake(), "open")
         c.request()
-        data, eof = c.read_until_quiet(quiet=quiet)
+        data, eof = c.read_until_quiet(quiet=quiet, first=first)
         return fb, c, data, eof
 
     def test_ok_reply_frames(self):
@@ -385,7 +385,7 @@ class RawScenarios(unittest.TestCase):
         self.assertTrue(eof)
 
     def test_silence_after_heartbeat(self):
-        _, c, data, eof = self.fault_bytes("silence_after_heartbeat", quiet=2.5)
+        _, c, data, eof = self.fault_bytes("silence_after_heartbeat", first=2.5)
         self.assertEqual(c.tune.heartbeat, 1)
         self.assertEqual((data, eof), (b"", False))
 
