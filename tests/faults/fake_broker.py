@@ -92,7 +92,6 @@ import time
 from pamqp import base as pbase
 from pamqp import body as pbody
 from pamqp import commands
-from pamqp import constants
 from pamqp import exceptions as pexc
 from pamqp import frame as pframe
 from pamqp import header as pheader
