@@ -69,6 +69,22 @@ TEST_F(Interop, PikaClientReadsOurPlainReplies) {
                                 "client=0 n=1000 value=" + rpc::fibonacci(1000).str(), "client=0 n=30 value=832040"}));
 }
 
+// Both sides with the tutorial's defaults: queue rpc_queue (RESOURCE_LOCK rpc_queue in CMake).
+TEST_F(Interop, TutorialDefaultsOnRpcQueue) {
+    {
+        server_process server({server_bin, "--url", broker_url()});
+        ASSERT_TRUE(server.ready);
+        const auto r = run({python, pika_client, "--url", broker_url(), "30"});
+        ASSERT_EQ(r.exit.status, 0) << r.err;
+        EXPECT_EQ(r.out, "client=0 n=30 value=832040\n");
+    }
+    server_process server({python, pika_server, "--url", broker_url()});
+    ASSERT_TRUE(server.ready);
+    const auto r = run({client_bin, "30"});
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_EQ(r.out, " [x] Requesting fib(30)\n [.] Got 832040\n");
+}
+
 TEST_F(Interop, PikaClientReadsOurJsonReplies) {
     const auto q = unique_queue("pika-json");
     server_process server({server_bin, "--url", broker_url(), "--queue", q, "--reply-format", "json"});

@@ -114,6 +114,22 @@ TEST_F(ProgramsWithBroker, ServerAndClientFollowTheTutorialsOutput) {
               " [x] Awaiting RPC requests\n [.] fib(30)\n [.] fib(30)\n [.] fib(1000)\n [.] fib(10)\nInterrupted\n");
 }
 
+// The tutorial's own setting: no --queue anywhere, so rpc_queue (ctest serialises this binary
+// with every other user of rpc_queue through RESOURCE_LOCK).
+TEST_F(ProgramsWithBroker, DefaultsUseTheTutorialsRpcQueue) {
+    child_process server({server_bin, "--url", broker_url()});
+    ASSERT_TRUE(server.wait_for_stdout(" [x] Awaiting RPC requests\n"));
+    auto r = run({client_bin, "12"});
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_EQ(r.out, " [x] Requesting fib(12)\n [.] Got 144\n");
+    r = run({async_bin});
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_NE(r.out.find(" [.] fib(25) = 75025\n"), std::string::npos) << r.out;
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait(60s).status, 0);
+    EXPECT_NE(server.out().find(" [.] fib(12)\n"), std::string::npos);
+}
+
 TEST_F(ProgramsWithBroker, AsyncClientSendsFiveAndPrintsEveryResult) {
     const auto q = unique_queue("prog-async");
     server_program server(q, {"--prefetch", "5"});
