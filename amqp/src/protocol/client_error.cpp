@@ -47,6 +47,8 @@ std::string close_reason::to_string() const {
             s = is_connection_error(reply_code) || reply_code == 200 ? "connection closed by broker"
                                                                        : "channel closed by broker";
         }
+    } else if (code && code.category() == reply_category()) {
+        s = "protocol fault";
     } else if (code) {
         s = code.message();
     } else {

@@ -1,0 +1,131 @@
+// AMQP URI parsing (RabbitMQ's URI spec and query parameters) and the password-free display form.
+#include <amqp/connection_options.hpp>
+#include <amqp/client_error.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+amqp::connection_options parse_ok(std::string_view uri) {
+    amqp::connection_options o;
+    std::string why;
+    const auto ec = amqp::parse_uri(uri, o, &why);
+    EXPECT_FALSE(ec) << uri << ": " << why;
+    return o;
+}
+
+std::string parse_error(std::string_view uri) {
+    amqp::connection_options o;
+    std::string why;
+    const auto ec = amqp::parse_uri(uri, o, &why);
+    EXPECT_EQ(ec, amqp::client_error::invalid_uri) << uri;
+    EXPECT_FALSE(why.empty());
+    return why;
+}
+
+TEST(Uri, Defaults) {
+    const auto o = parse_ok("amqp://");
+    EXPECT_EQ(o.host, "localhost");
+    EXPECT_EQ(o.port, 5672);
+    EXPECT_EQ(o.user, "guest");
+    EXPECT_EQ(o.password, "guest");
+    EXPECT_EQ(o.vhost, "/");
+    EXPECT_FALSE(o.use_tls);
+}
+
+TEST(Uri, FullForm) {
+    const auto o = parse_ok("amqp://alice:s%40cret@broker.example:5673/prod");
+    EXPECT_EQ(o.user, "alice");
+    EXPECT_EQ(o.password, "s@cret");
+    EXPECT_EQ(o.host, "broker.example");
+    EXPECT_EQ(o.port, 5673);
+    EXPECT_EQ(o.vhost, "prod");
+}
+
+TEST(Uri, VhostForms) {
+    EXPECT_EQ(parse_ok("amqp://h").vhost, "/");
+    EXPECT_EQ(parse_ok("amqp://h/").vhost, "/");
+    EXPECT_EQ(parse_ok("amqp://h/%2f").vhost, "/");
+    EXPECT_EQ(parse_ok("amqp://h/%2Fa%20b").vhost, "/a b");
+    parse_error("amqp://h/a/b");
+}
+
+TEST(Uri, AmqpsDefaultsToTlsOn5671) {
+    const auto o = parse_ok("amqps://h");
+    EXPECT_TRUE(o.use_tls);
+    EXPECT_EQ(o.port, 5671);
+    EXPECT_TRUE(o.tls.verify_peer);
+}
+
+TEST(Uri, Ipv6Host) {
+    const auto o = parse_ok("amqp://[::1]:5672");
+    EXPECT_EQ(o.host, "::1");
+}
+
+TEST(Uri, QueryParameters) {
+    const auto o = parse_ok(
+        "amqps://u:p@h/v?heartbeat=5&frame_max=8192&channel_max=10&connection_timeout=2500"
+        "&auth_mechanism=EXTERNAL&cacertfile=/tmp/ca.pem&certfile=/tmp/c.pem&keyfile=/tmp/c.key"
+        "&verify=verify_none&server_name_indication=broker.local");
+    EXPECT_EQ(o.heartbeat, 5);
+    EXPECT_EQ(o.frame_max, 8192u);
+    EXPECT_EQ(o.channel_max, 10);
+    EXPECT_EQ(o.connection_timeout, std::chrono::milliseconds(2500));
+    EXPECT_EQ(o.auth_mechanism, "EXTERNAL");
+    EXPECT_EQ(o.tls.ca_file, "/tmp/ca.pem");
+    EXPECT_EQ(o.tls.cert_file, "/tmp/c.pem");
+    EXPECT_EQ(o.tls.key_file, "/tmp/c.key");
+    EXPECT_FALSE(o.tls.verify_peer);
+    EXPECT_EQ(o.tls.server_name, "broker.local");
+}
+
+TEST(Uri, BadInputsAreRefusedWithoutTheirPassword) {
+    parse_error("http://h");
+    parse_error("amqp://h:99999");
+    parse_error("amqp://h:0");
+    parse_error("amqp://h?heartbeat=x");
+    parse_error("amqp://h?frame_max=100");
+    parse_error("amqp://h?connection_timeout=0");
+    parse_error("amqp://h?nonsense=1");
+    parse_error("amqp://h?verify=maybe");
+    for (const char* uri : {"amqp://u:hunter2@h:99999", "amqp://u:hunter2@h?heartbeat=-1", "amqp://u:hunter2@h/a/b",
+                            "amqp://u:hunter2@h?x=y", "amqp://u:hunter2@[::1"}) {
+        const auto why = parse_error(uri);
+        EXPECT_EQ(why.find("hunter2"), std::string::npos) << why;
+    }
+}
+
+TEST(Uri, FailureLeavesTheOptionsUntouched) {
+    amqp::connection_options o;
+    o.host = "keep";
+    EXPECT_TRUE(amqp::parse_uri("amqp://other:99999", o));
+    EXPECT_EQ(o.host, "keep");
+}
+
+TEST(Uri, DisplayStringMasksThePassword) {
+    const auto o = parse_ok("amqp://alice:hunter2@h:5673/my%2fvhost");
+    const auto s = o.to_display_string();
+    EXPECT_EQ(s.find("hunter2"), std::string::npos) << s;
+    EXPECT_EQ(s, "amqp://alice:***@h:5673/my%2Fvhost");
+}
+
+TEST(ClientError, CategoryAndMessages) {
+    const amqp::error_code ec = amqp::client_error::missed_heartbeats;
+    EXPECT_STREQ(ec.category().name(), "amqp.client");
+    EXPECT_FALSE(ec.message().empty());
+    amqp::close_reason r;
+    r.code = amqp::reply_code::not_found;
+    r.reply_code = 404;
+    r.reply_text = "NOT_FOUND - no queue 'x' in vhost '/'";
+    r.class_id = 50;
+    r.method_id = 10;
+    r.from_broker = true;
+    EXPECT_EQ(r.to_string(), "channel closed by broker: 404 NOT_FOUND - NOT_FOUND - no queue 'x' in vhost '/' (queue.declare)");
+    amqp::close_reason ours;
+    ours.code = amqp::reply_code::frame_error;
+    ours.reply_code = 501;
+    ours.reply_text = "bad frame end";
+    EXPECT_EQ(ours.to_string(), "protocol fault: sent 501 FRAME_ERROR - bad frame end");
+}
+
+}  // namespace
