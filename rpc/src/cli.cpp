@@ -6,6 +6,14 @@
 #include <iostream>
 
 namespace rpc::cli {
+namespace {
+
+// Options every program accepts, on top of its own.
+constexpr option_spec common_trace_option{"trace", false};
+constexpr std::string_view trace_usage =
+    "  --trace              print every AMQP frame sent and received to stderr (or AMQP_TRACE=1)\n";
+
+}  // namespace
 
 std::optional<std::string> arguments::value(std::string_view name) const {
     auto it = values.find(name);
@@ -40,6 +48,11 @@ arguments parse_arguments(int argc, const char* const* argv, std::initializer_li
         if (auto eq = name.find('='); eq != std::string_view::npos) {
             inline_value = name.substr(eq + 1);
             name = name.substr(0, eq);
+        }
+        if (name == common_trace_option.name) {  // every program has --trace
+            if (inline_value) throw usage_error("option '--trace' takes no value");
+            out.flags.emplace_back(name);
+            continue;
         }
         const auto spec = std::find_if(options.begin(), options.end(), [&](const option_spec& s) { return s.name == name; });
         if (spec == options.end()) throw usage_error("unknown option '--" + std::string(name) + "'");
@@ -111,12 +124,12 @@ int run(int argc, const char* const* argv, std::string_view usage, std::initiali
     try {
         const arguments args = parse_arguments(argc, argv, options);
         if (args.help) {
-            std::cout << usage << std::flush;
+            std::cout << usage << trace_usage << std::flush;
             return exit_ok;
         }
         return body(args);
     } catch (const usage_error& e) {
-        std::cerr << prog << ": " << e.what() << "\n" << usage << std::flush;
+        std::cerr << prog << ": " << e.what() << "\n" << usage << trace_usage << std::flush;
         return exit_usage;
     } catch (const call_error& e) {
         print_error(e.reason());
