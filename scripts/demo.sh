@@ -124,6 +124,12 @@ if [[ ${#server_pids[@]} -gt 0 ]]; then
     for pid in "${server_pids[@]}"; do
         kill -0 "$pid" 2>/dev/null || { echo "demo.sh: a server (pid $pid) had already exited"; failures=$((failures + 1)); }
     done
+    kill "${server_pids[@]}" 2>/dev/null || true
+    wait "${server_pids[@]}" 2>/dev/null || true
+    server_pids=()
+    # The followers end with their servers (tail --pid); wait so their last lines come first.
+    wait "${tail_pids[@]}" 2>/dev/null || true
+    tail_pids=()
 fi
 
 built=0
