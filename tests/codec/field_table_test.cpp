@@ -247,3 +247,56 @@ TEST(FieldTableLimits, EncodeRejectsTooDeepNamesTooLong) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace amqp;
+
+TEST(TableView, EntriesInPlaceMatchTheValueModel) {
+    const auto bytes = hex(all_tags_hex);
+    const auto model = all_tags_value();
+    std::size_t i = 0;
+    for_each_entry(table_view{bytes}, [&](std::string_view name, const field_value_view& v) {
+        ASSERT_LT(i, model.size());
+        EXPECT_EQ(name, model[i].first);
+        EXPECT_EQ(v.tag, model[i].second.tag());
+        EXPECT_EQ(v.to_value(), model[i].second) << name;
+        // Views point into the input.
+        EXPECT_GE(v.raw.data(), bytes.data());
+        EXPECT_LE(v.raw.data() + v.raw.size(), bytes.data() + bytes.size());
+        ++i;
+    });
+    EXPECT_EQ(i, model.size());
+}
+
+TEST(TableView, TypedAccessors) {
+    const auto bytes = hex(all_tags_hex);
+    const table_view t{bytes};
+    EXPECT_TRUE(find_entry(t, "t").as_bool());
+    EXPECT_EQ(find_entry(t, "b").as_int(), -5);
+    EXPECT_EQ(find_entry(t, "B").as_int(), 250);
+    EXPECT_EQ(find_entry(t, "s").as_int(), -300);
+    EXPECT_EQ(find_entry(t, "u").as_int(), 65000);
+    EXPECT_EQ(find_entry(t, "I").as_int(), -70000);
+    EXPECT_EQ(find_entry(t, "i").as_int(), 4000000000);
+    EXPECT_EQ(find_entry(t, "l").as_int(), -5000000000);
+    EXPECT_EQ(find_entry(t, "f").as_double(), 1.5);
+    EXPECT_EQ(find_entry(t, "d").as_double(), -2.25);
+    EXPECT_EQ(find_entry(t, "S").as_string(), "hi");
+    EXPECT_EQ(find_entry(t, "x").as_string(), std::string_view("\x00\xff", 2));
+    bool found = false;
+    EXPECT_EQ(find_entry(find_entry(t, "F").as_table(), "n", &found).tag, 'V');
+    EXPECT_TRUE(found);
+    find_entry(t, "missing", &found);
+    EXPECT_FALSE(found);
+    EXPECT_EQ(find_entry(t, "S").as_int(), 0);  // wrong type: neutral value, no throw
+}
+
+TEST(TableView, StopsOnMalformedBytes) {
+    const auto bytes = hex("01 61 74 01 | 01 62 5a 00");
+    std::size_t n = 0;
+    for_each_entry(table_view{bytes}, [&](std::string_view, const field_value_view&) { ++n; });
+    EXPECT_EQ(n, 1u);
+}
+
+}  // namespace

@@ -1,4 +1,6 @@
 // Whole frames: a method frame, or method + content header + body frames in one buffer.
+#include "method_codec.hpp"
+#include "properties_codec.hpp"
 #include "wire_writer.hpp"
 
 #include <amqp/frame.hpp>
@@ -53,43 +55,53 @@ std::size_t message_size(const method& m, const basic_properties& props, std::si
            body_frames_size(body_size, frame_max);
 }
 
+namespace {
+
+// One message, with the method's type known: sizes and checks first, then one resize and
+// straight writes (no content_header temporary, one pass per part).
+template <class T>
+error_code append_message_as(byte_buffer& out, std::uint16_t channel, const T& m, const basic_properties& props,
+                             bytes_view body, std::uint32_t frame_max) {
+    if constexpr (!T::has_content) {
+        return reply_code::command_invalid;
+    } else {
+        frame_max = std::max(frame_max, frame_min_size);
+        const std::size_t max_payload = frame_max - frame_overhead;
+        if (!detail::method_encodable(m)) return reply_code::syntax_error;
+        const std::size_t header_payload = detail::header_payload_size_checked(props);
+        if (header_payload == 0) return reply_code::syntax_error;
+        const std::size_t method_payload = detail::method_size(m);
+        // The peer would answer an oversized method or header frame with 501; fail here instead.
+        if (method_payload > max_payload || header_payload > max_payload) return reply_code::frame_error;
+
+        const std::size_t old = out.size();
+        out.resize(old + 2 * frame_overhead + method_payload + header_payload +
+                   body_frames_size(body.size(), frame_max));
+        std::uint8_t* p = out.data() + old;
+        write_frame_header(p, frame_type::method, channel, static_cast<std::uint32_t>(method_payload));
+        detail::write_method(m, p + frame_header_size);
+        p += frame_header_size + method_payload;
+        *p++ = frame_end;
+        write_frame_header(p, frame_type::header, channel, static_cast<std::uint32_t>(header_payload));
+        detail::write_header_payload(p + frame_header_size, T::class_index, 0, body.size(), props);
+        p += frame_header_size + header_payload;
+        *p++ = frame_end;
+        for (std::size_t off = 0; off < body.size(); off += max_payload) {
+            const std::size_t n = std::min(max_payload, body.size() - off);
+            write_frame_header(p, frame_type::body, channel, static_cast<std::uint32_t>(n));
+            std::memcpy(p + frame_header_size, body.data() + off, n);
+            p += frame_header_size + n;
+            *p++ = frame_end;
+        }
+        return {};
+    }
+}
+
+}  // namespace
+
 error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m,
-                               const basic_properties& props, bytes_view body,
-                               std::uint32_t frame_max) {
-    if (!method_has_content(m)) return reply_code::command_invalid;
-    frame_max = std::max(frame_max, frame_min_size);
-    const std::size_t max_payload = frame_max - frame_overhead;
-
-    content_header h;
-    h.class_index = 60;
-    h.body_size = body.size();
-    h.properties = props;
-    const std::size_t method_payload = method_payload_size(m);
-    const std::size_t header_payload = content_header_payload_size(h);
-    // The peer would answer an oversized method or header frame with 501; fail here instead.
-    if (method_payload > max_payload || header_payload > max_payload) return reply_code::frame_error;
-
-    const std::size_t old = out.size();
-    out.resize(old + 2 * frame_overhead + method_payload + header_payload +
-               body_frames_size(body.size(), frame_max));
-    std::uint8_t* p = out.data() + old;
-    error_code ec = put_frame(p, frame_type::method, channel, method_payload,
-                                   [&](std::uint8_t* at) { return encode_method(m, at); });
-    if (!ec)
-        ec = put_frame(p, frame_type::header, channel, header_payload,
-                       [&](std::uint8_t* at) { return encode_content_header(h, at); });
-    if (ec) {
-        out.resize(old);
-        return ec;
-    }
-    for (std::size_t off = 0; off < body.size(); off += max_payload) {
-        const std::size_t n = std::min(max_payload, body.size() - off);
-        put_frame(p, frame_type::body, channel, n, [&](std::uint8_t* at) {
-            std::memcpy(at, body.data() + off, n);
-            return error_code{};
-        });
-    }
-    return {};
+                          const basic_properties& props, bytes_view body, std::uint32_t frame_max) {
+    return std::visit([&](const auto& x) { return append_message_as(out, channel, x, props, body, frame_max); }, m);
 }
 
 }  // namespace amqp

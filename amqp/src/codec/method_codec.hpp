@@ -9,6 +9,7 @@
 
 #include <amqp/error.hpp>
 #include <amqp/field_table.hpp>
+#include <amqp/method_fields.hpp>
 #include <amqp/types.hpp>
 
 #include <cstddef>
@@ -198,5 +199,30 @@ private:
     std::uint8_t* bit_octet_ = nullptr;
     int bit_pos_ = 8;
 };
+
+/// Payload size of method `m` (ids included).
+template <class T>
+std::size_t method_size(const T& m) noexcept {
+    method_sizer s;
+    for_each_field(m, s);
+    return 4 + s.size();
+}
+
+/// False if an argument is too long for the wire.
+template <class T>
+bool method_encodable(const T& m) noexcept {
+    method_checker c(T::name, nullptr);
+    return for_each_field(m, c);
+}
+
+/// Write ids and arguments at `out` (room for method_size(m); method_encodable(m) holds).
+template <class T>
+void write_method(const T& m, std::uint8_t* out) noexcept {
+    wire_writer ids(out);
+    ids.u16(T::class_index);
+    ids.u16(T::method_index);
+    method_writer w(out + 4);
+    for_each_field(m, w);
+}
 
 }  // namespace amqp::detail

@@ -166,26 +166,14 @@ error_code decode_method(bytes_view payload, method& out, diagnostics& diag) noe
 }
 
 std::size_t method_payload_size(const method& m) noexcept {
-    return std::visit(
-        [](const auto& x) {
-            detail::method_sizer s;
-            for_each_field(x, s);
-            return 4 + s.size();
-        },
-        m);
+    return std::visit([](const auto& x) { return detail::method_size(x); }, m);
 }
 
 error_code encode_method(const method& m, std::uint8_t* out) noexcept {
     return std::visit(
         [out](const auto& x) -> error_code {
-            using T = std::remove_cvref_t<decltype(x)>;
-            detail::method_checker check(T::name, nullptr);
-            if (!for_each_field(x, check)) return reply_code::syntax_error;
-            detail::method_writer w(out + 4);
-            detail::wire_writer ids(out);
-            ids.u16(T::class_index);
-            ids.u16(T::method_index);
-            for_each_field(x, w);
+            if (!detail::method_encodable(x)) return reply_code::syntax_error;
+            detail::write_method(x, out);
             return {};
         },
         m);

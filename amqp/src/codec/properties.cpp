@@ -1,5 +1,6 @@
 // Content header payloads: class id, weight, body size, property flags, then the present
 // basic properties in flag order (bit 15 first).
+#include "properties_codec.hpp"
 #include "wire_reader.hpp"
 #include "wire_writer.hpp"
 
@@ -104,10 +105,14 @@ private:
     diagnostics& diag_;
 };
 
+// Sizes and checks in one pass.
 class property_sizer {
 public:
     bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
-        if (p) size_ += 1 + p->size();
+        if (p) {
+            size_ += 1 + p->size();
+            ok_ &= p->size() <= 255;
+        }
         return true;
     }
     bool u8(int, const char*, const std::optional<std::uint8_t>& p) noexcept {
@@ -119,49 +124,46 @@ public:
         return true;
     }
     bool table(int, const char*, const std::optional<table_view>& p) noexcept {
-        if (p) size_ += 4 + p->raw.size();
+        if (p) {
+            size_ += 4 + p->raw.size();
+            ok_ &= p->raw.size() <= std::numeric_limits<std::uint32_t>::max();
+        }
         return true;
     }
     std::size_t size() const noexcept { return size_; }
+    bool ok() const noexcept { return ok_; }
 
 private:
     std::size_t size_ = 0;
+    bool ok_ = true;
 };
 
-class property_checker {
-public:
-    bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
-        return !p || p->size() <= 255;
-    }
-    bool u8(int, const char*, const std::optional<std::uint8_t>&) noexcept { return true; }
-    bool u64(int, const char*, const std::optional<std::uint64_t>&) noexcept { return true; }
-    bool table(int, const char*, const std::optional<table_view>& p) noexcept {
-        return !p || p->raw.size() <= std::numeric_limits<std::uint32_t>::max();
-    }
-};
-
+// Writes the present properties and collects their flag bits on the way.
 class property_writer {
 public:
     explicit property_writer(std::uint8_t* out) noexcept : w_(out) {}
-    bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
-        if (p) w_.shortstr(*p);
+    bool shortstr(int bit, const char*, const std::optional<std::string_view>& p) noexcept {
+        if (p) w_.shortstr(*p), flag(bit);
         return true;
     }
-    bool u8(int, const char*, const std::optional<std::uint8_t>& p) noexcept {
-        if (p) w_.u8(*p);
+    bool u8(int bit, const char*, const std::optional<std::uint8_t>& p) noexcept {
+        if (p) w_.u8(*p), flag(bit);
         return true;
     }
-    bool u64(int, const char*, const std::optional<std::uint64_t>& p) noexcept {
-        if (p) w_.u64(*p);
+    bool u64(int bit, const char*, const std::optional<std::uint64_t>& p) noexcept {
+        if (p) w_.u64(*p), flag(bit);
         return true;
     }
-    bool table(int, const char*, const std::optional<table_view>& p) noexcept {
-        if (p) w_.longbytes(p->raw.data(), p->raw.size());
+    bool table(int bit, const char*, const std::optional<table_view>& p) noexcept {
+        if (p) w_.longbytes(p->raw.data(), p->raw.size()), flag(bit);
         return true;
     }
+    std::uint16_t flags() const noexcept { return flags_; }
 
 private:
+    void flag(int bit) noexcept { flags_ = static_cast<std::uint16_t>(flags_ | (1u << bit)); }
     detail::wire_writer w_;
+    std::uint16_t flags_ = 0;
 };
 
 class flag_collector {
@@ -239,6 +241,28 @@ error_code decode_content_header(bytes_view payload, content_header& out,
     return {};
 }
 
+namespace detail {
+
+std::size_t header_payload_size_checked(const basic_properties& p) noexcept {
+    property_sizer s;
+    for_each_property(p, s);
+    return s.ok() ? fixed_part + s.size() : 0;
+}
+
+void write_header_payload(std::uint8_t* out, std::uint16_t class_index, std::uint16_t weight,
+                          std::uint64_t body_size, const basic_properties& p) noexcept {
+    wire_writer w(out);
+    w.u16(class_index);
+    w.u16(weight);
+    w.u64(body_size);
+    property_writer pw(out + fixed_part);
+    for_each_property(p, pw);
+    // The flags precede the properties but are known only after writing them.
+    boost::endian::store_big_u16(out + fixed_part - 2, pw.flags());
+}
+
+}  // namespace detail
+
 std::size_t content_header_payload_size(const content_header& h) noexcept {
     property_sizer s;
     for_each_property(h.properties, s);
@@ -246,15 +270,8 @@ std::size_t content_header_payload_size(const content_header& h) noexcept {
 }
 
 error_code encode_content_header(const content_header& h, std::uint8_t* out) noexcept {
-    property_checker check;
-    if (!for_each_property(h.properties, check)) return reply_code::syntax_error;
-    detail::wire_writer w(out);
-    w.u16(h.class_index);
-    w.u16(h.weight);
-    w.u64(h.body_size);
-    w.u16(h.properties.flags());
-    property_writer pw(w.position());
-    for_each_property(h.properties, pw);
+    if (detail::header_payload_size_checked(h.properties) == 0) return reply_code::syntax_error;
+    detail::write_header_payload(out, h.class_index, h.weight, h.body_size, h.properties);
     return {};
 }
 
