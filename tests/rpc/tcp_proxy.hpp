@@ -93,9 +93,10 @@ private:
                 cut_ = false;
                 continue;
             }
-            if (fds[0].revents & POLLIN) accept_one();
+            // Only the pairs that were polled: accept_one() may append one.
+            const std::size_t polled = pairs_.size();
             std::vector<std::size_t> dead;
-            for (std::size_t i = 0; i < pairs_.size(); ++i) {
+            for (std::size_t i = 0; i < polled; ++i) {
                 const auto& f1 = fds[2 + 2 * i];
                 const auto& f2 = fds[3 + 2 * i];
                 bool ok = true;
@@ -103,6 +104,7 @@ private:
                 if (ok && f2.revents) ok = relay(pairs_[i].second, pairs_[i].first);
                 if (!ok) dead.push_back(i);
             }
+            if (fds[0].revents & POLLIN) accept_one();
             for (auto it = dead.rbegin(); it != dead.rend(); ++it) {
                 close(pairs_[*it].first);
                 close(pairs_[*it].second);
