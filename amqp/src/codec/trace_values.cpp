@@ -112,7 +112,10 @@ public:
         if (depth > max_table_depth) return stop();
         amqp::detail::wire_reader r(raw);
         for (std::size_t i = 0; !r.at_end(); ++i) {
-            const std::string item = "[" + std::to_string(i) + "]";
+            // Appended piecewise: gcc 12 -O2 warns (-Wrestrict, a false positive) on "[" + string&&.
+            std::string item(1, '[');
+            item += std::to_string(i);
+            item += ']';
             if (!value(r, base, r.offset(), path + item, item, indent, depth)) return false;
         }
         return true;
