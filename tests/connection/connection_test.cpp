@@ -1,5 +1,6 @@
 // Integration tests against the fixture's RabbitMQ: open/close, the queue/consume/publish/ack
 // cycle, broker errors with their reply codes, heartbeats, multi-frame bodies, TLS, auth.
+#include "tcp_relay.hpp"
 #include "test_broker.hpp"
 
 #include <amqp/connection.hpp>
@@ -328,6 +329,94 @@ TEST(Connection, TlsRejectsABrokerNotSignedByOurCa) {
     } catch (const amqp::error& e) {
         EXPECT_EQ(e.code(), amqp::client_error::tls_error) << e.what();
     }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ConnectionLoss, LostSocketFailsPendingOperationsAndCallsOnClose) {
+    REQUIRE_BROKER(opts);
+    amqp_test::tcp_relay relay(opts.host, opts.port);
+    opts.host = "127.0.0.1";
+    opts.port = relay.port();
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    std::promise<amqp::close_reason> conn_closed, chan_closed;
+    c.on_close([&](const amqp::close_reason& r) { conn_closed.set_value(r); });
+    c.open();
+    auto ch = c.open_channel();
+    ch.on_close([&](const amqp::close_reason& r) { chan_closed.set_value(r); });
+    const auto q = ch.declare_queue(queue("", true));
+    std::atomic<int> deliveries{0};
+    ch.consume(consumer(q.name, true), [&](const amqp::delivered_message&) { ++deliveries; });
+    relay.cut();
+    auto fc = conn_closed.get_future();
+    ASSERT_TRUE(ready_within(fc));
+    const auto r = fc.get();
+    EXPECT_EQ(r.code, amqp::client_error::connection_lost) << r.to_string();
+    auto fch = chan_closed.get_future();
+    ASSERT_TRUE(ready_within(fch));
+    EXPECT_EQ(fch.get().code, amqp::client_error::connection_lost);
+    EXPECT_FALSE(c.is_open());
+    EXPECT_FALSE(ch.is_open());
+    EXPECT_EQ(ch.publish(to(q.name), {}, amqp::as_bytes("x")), amqp::client_error::not_open);
+    auto fd = ch.async_declare_queue(queue("", true), boost::asio::use_future);
+    ASSERT_TRUE(ready_within(fd));
+    EXPECT_THROW(fd.get(), boost::system::system_error);
+    c.close();  // already closed: completes at once
+}
+
+TEST(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
+    REQUIRE_BROKER(opts);
+    amqp_test::tcp_relay relay(opts.host, opts.port);
+    opts.host = "127.0.0.1";
+    opts.port = relay.port();
+    opts.heartbeat = 1;
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    std::promise<amqp::close_reason> closed;
+    c.on_close([&](const amqp::close_reason& r) { closed.set_value(r); });
+    c.open();
+    auto ch = c.open_channel();
+    // A request that will never be answered: it must fail when the peer is declared dead.
+    relay.freeze();
+    auto fd = ch.async_declare_queue(queue("", true), boost::asio::use_future);
+    auto fc = closed.get_future();
+    ASSERT_TRUE(ready_within(fc, 20s));
+    EXPECT_EQ(fc.get().code, amqp::client_error::missed_heartbeats);
+    ASSERT_TRUE(ready_within(fd, 5s));
+    try {
+        fd.get();
+        FAIL() << "declare succeeded through a frozen relay";
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), amqp::client_error::missed_heartbeats);
+    }
+}
+
+TEST(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
+    REQUIRE_BROKER(opts);
+    amqp_test::tcp_relay relay(opts.host, opts.port);
+    opts.host = "127.0.0.1";
+    opts.port = relay.port();
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    c.open();
+    auto ch = c.open_channel();
+    relay.freeze();
+    auto fd = ch.async_declare_queue(queue("", true), boost::asio::use_future);
+    // close-ok never comes through the frozen relay: close gives up after its bound.
+    auto fc = c.async_close(boost::asio::use_future);
+    ASSERT_TRUE(ready_within(fd, 20s));
+    try {
+        fd.get();
+        FAIL();
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), amqp::client_error::operation_aborted);
+    }
+    ASSERT_TRUE(ready_within(fc, 20s));
+    fc.get();
+    EXPECT_FALSE(c.is_open());
 }
 
 }  // namespace
