@@ -167,11 +167,13 @@ def mask_hex(hexpart):
 def mask_block(block):
     """Mask run-to-run values in one frame's lines. Values of fixed length keep their length (and so
     every offset and size); a masked value whose length can vary (the broker's version, platform and
-    cluster name) also masks the sizes that contain it and the offsets after it, shown as '....'."""
+    cluster name) is shown on one line whatever its length, and also masks the sizes that contain
+    it and the offsets after it, shown as '....'. The result does not depend on those lengths."""
     out = []
     variable = False      # a variable-length value has been masked in this frame
     tables_hit = set()    # top-level tables holding such a value
     masking_span = False  # the current hex span's bytes are masked (continuation lines too)
+    collapse_span = False # ... and its length varies: one line, continuation lines dropped
     current_arg = None    # the argument a decoded-view line belongs to
     # First pass: which top-level tables hold a variable field (their lengths must be masked too).
     for line in block:
@@ -187,8 +189,11 @@ def mask_block(block):
         if m:
             offset, rest = m.group(1), m.group(2)
             hexpart, label = rest[:HEX_WIDTH], rest[HEX_WIDTH:].strip()
+            if not label and collapse_span:
+                continue
             if label:
                 masking_span = False
+                collapse_span = False
                 for pat, rep in FIXED_LENGTH:
                     if pat.search(label):
                         label = pat.sub(rep, label)
@@ -196,12 +201,12 @@ def mask_block(block):
                 for pat in VARIABLE_VALUES:
                     if pat.search(label):
                         label = pat.sub(lambda mm: mm.group(0).split(".reply-to.")[0] + ".reply-to.<masked>", label)
-                        masking_span = True
+                        masking_span = collapse_span = True
                         variable = True
                 for f in VARIABLE_FIELDS:
                     if label.startswith(f + " = "):
                         label = re.sub(r'= ".*"', '= "<masked>"', label)
-                        masking_span = True
+                        masking_span = collapse_span = True
                         variable = True
                 for f in FIXED_FIELDS:
                     if label.startswith(f + " = "):
@@ -212,7 +217,9 @@ def mask_block(block):
                     label = re.sub(r"\d+", "N", label, count=1) if ": table length" in label \
                         else "payload size = <masked>"
                     masking_span = True
-            if masking_span:
+            if collapse_span:
+                hexpart = "<masked: length varies>"
+            elif masking_span:
                 hexpart = mask_hex(hexpart)
             if variable:
                 offset = "." * len(offset)

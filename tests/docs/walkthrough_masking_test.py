@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""The walkthrough generator's masking, without a broker: two real sessions (checked-in raw traces
+in walkthrough_runs/), and a third made from the first with a broker whose cluster name, version
+and platform have other lengths, must all give the same page, and none of their run-specific
+values may survive in it."""
+import pathlib
+import re
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1] / "scripts"))
+import gen_walkthrough  # noqa: E402
+
+RUNS = HERE / "walkthrough_runs"
+EXPLANATIONS = HERE.parents[1] / "docs" / "walkthrough" / "explanations.md"
+
+
+def load(run):
+    return (RUNS / run / "server.trace").read_text(), (RUNS / run / "client.trace").read_text()
+
+
+def other_broker(trace):
+    """The trace as another RabbitMQ install would make it: longer cluster name, other version and
+    platform (decoded view, hex labels, and one more hex line for each longer value)."""
+    out = []
+    swaps = {"cluster_name": "rabbit@a-much-longer-host-name.example.org",
+             "version": "3.12.13", "platform": "Erlang/OTP 26.2.5.1"}
+    current = None  # the argument a decoded-view line belongs to
+    for line in trace.splitlines():
+        top = re.match(r"^    (\S+)  ", line)
+        if top and not re.match(r"^    [0-9a-f]{4,}  ", line):
+            current = top.group(1)
+        for name, value in swaps.items():
+            if current == "server-properties":
+                line = re.sub(r'^(      ' + name + r': )".*"', r'\1"' + value + '"', line)
+            if f"server-properties.{name} = " in line:
+                line = re.sub(r'= ".*?"', f'= "{value}"', line)
+                out.append(line)
+                line = "    0000  00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff"  # an extra continuation line
+        line = re.sub(r"payload 504 bytes", "payload 537 bytes", line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def main():
+    explanations = gen_walkthrough.load_explanations(EXPLANATIONS)
+    s1, c1 = load("run1")
+    s2, c2 = load("run2")
+    pages = {
+        "run1": gen_walkthrough.render(s1, c1, explanations),
+        "run2": gen_walkthrough.render(s2, c2, explanations),
+        "run1 on another broker": gen_walkthrough.render(other_broker(s1), other_broker(c1), explanations),
+    }
+    failures = 0
+    base = pages["run1"]
+    for name, page in pages.items():
+        if page != base:
+            failures += 1
+            print(f"FAIL: {name} gives a different page than run1")
+            import difflib
+            sys.stdout.writelines(list(difflib.unified_diff(base.splitlines(True), page.splitlines(True),
+                                                            "run1", name))[:60])
+    # Nothing run-specific may remain.
+    raw = s1 + c1 + s2 + c2
+    specific = set(re.findall(r"amq\.(?:gen|ctag)-[A-Za-z0-9_-]{22}", raw))
+    specific |= set(re.findall(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", raw))
+    specific |= set(re.findall(r'cluster_name: "(.*)"', raw))
+    specific.discard("amq.gen-" + "X" * 22)
+    if len(specific) < 8:
+        failures += 1
+        print(f"FAIL: expected run-specific values in the raw traces, found {sorted(specific)}")
+    for value in sorted(specific):
+        if value in base:
+            failures += 1
+            print(f"FAIL: run-specific value {value!r} survives in the page")
+    frames = len(re.findall(r"^### \d+\. ", base, re.M))
+    if frames < 40:
+        failures += 1
+        print(f"FAIL: only {frames} frames in the page")
+    print("PASS" if not failures else f"{failures} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
