@@ -219,6 +219,8 @@ def mask_block(block):
                     masking_span = True
             if collapse_span:
                 hexpart = "<masked: length varies>"
+            elif masking_span and label and "(shortstr, " in label:
+                hexpart = hexpart[:2] + mask_hex(hexpart[2:])  # the length octet does not vary
             elif masking_span:
                 hexpart = mask_hex(hexpart)
             if variable:
