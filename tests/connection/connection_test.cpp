@@ -12,6 +12,9 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
@@ -416,6 +419,51 @@ TEST(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
     }
     ASSERT_TRUE(ready_within(fc, 20s));
     fc.get();
+    EXPECT_FALSE(c.is_open());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
+    REQUIRE_BROKER(opts);
+    amqp_test::tcp_relay relay(opts.host, opts.port);
+    opts.host = "127.0.0.1";
+    opts.port = relay.port();
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    c.open();
+    auto ch = c.open_channel();
+    relay.freeze();  // the reply will not come
+    boost::asio::cancellation_signal sig;
+    std::promise<amqp::error_code> done;
+    ch.async_declare_queue(queue("", true), boost::asio::bind_cancellation_slot(
+                                                sig.slot(), [&](amqp::error_code ec, amqp::queue_info) { done.set_value(ec); }));
+    auto f = done.get_future();
+    EXPECT_FALSE(ready_within(f, 200ms));
+    // Emitted from the connection's executor, as Asio's cancellation model expects.
+    boost::asio::post(c.get_executor(), [&] { sig.emit(boost::asio::cancellation_type::terminal); });
+    ASSERT_TRUE(ready_within(f, 5s));
+    EXPECT_EQ(f.get(), amqp::client_error::operation_aborted);
+}
+
+TEST(Cancellation, CancelledOpenGivesUp) {
+    REQUIRE_BROKER(opts);
+    amqp_test::tcp_relay relay(opts.host, opts.port);
+    relay.freeze();  // TCP connects, the AMQP handshake never answers
+    opts.host = "127.0.0.1";
+    opts.port = relay.port();
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    boost::asio::cancellation_signal sig;
+    std::promise<amqp::error_code> done;
+    c.async_open(boost::asio::bind_cancellation_slot(sig.slot(), [&](amqp::error_code ec) { done.set_value(ec); }));
+    auto f = done.get_future();
+    EXPECT_FALSE(ready_within(f, 300ms));
+    boost::asio::post(c.get_executor(), [&] { sig.emit(boost::asio::cancellation_type::terminal); });
+    ASSERT_TRUE(ready_within(f, 5s));
+    EXPECT_EQ(f.get(), amqp::client_error::operation_aborted);
     EXPECT_FALSE(c.is_open());
 }
 

@@ -1,5 +1,6 @@
 // The public connection/channel API: thin forwarding to connection_impl, the synchronous
 // wrappers, and the translation of replies into results.
+#include "cancellable_op.hpp"
 #include "connection_impl.hpp"
 
 #include <amqp/field_table.hpp>
@@ -9,6 +10,7 @@
 
 namespace amqp {
 
+using detail::cancellable_op;
 using detail::channel_impl;
 using detail::complete_on;
 using detail::connection_impl;
@@ -79,7 +81,8 @@ void channel::start_declare_queue(queue_options o,
     m.exclusive = o.exclusive;
     m.auto_delete = o.auto_delete;
     m.arguments = table_view{args};
-    sync_request(impl_, m, [ex = executor_of(impl_), h = std::move(h)](error_code ec, const method* r) mutable {
+    auto op = cancellable_op<queue_info>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op](error_code ec, const method* r) {
         queue_info info;
         if (!ec && r) {
             const auto& ok = std::get<queue_declare_ok>(*r);
@@ -87,15 +90,13 @@ void channel::start_declare_queue(queue_options o,
             info.message_count = ok.message_count;
             info.consumer_count = ok.consumer_count;
         }
-        complete_on(ex, std::move(h), ec, std::move(info));
+        op->finish(ec, std::move(info));
     });
 }
 
 void channel::start_qos(std::uint16_t n, asio::any_completion_handler<void(error_code)> h) {
-    sync_request(impl_, basic_qos{0, n, false},
-                 [ex = executor_of(impl_), h = std::move(h)](error_code ec, const method*) mutable {
-                     complete_on(ex, std::move(h), ec);
-                 });
+    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, basic_qos{0, n, false}, [op](error_code ec, const method*) { op->finish(ec); });
 }
 
 void channel::start_consume(consume_options o, delivery_handler on_message,
@@ -112,38 +113,43 @@ void channel::start_consume(consume_options o, delivery_handler on_message,
     m.exclusive = o.exclusive;
     m.arguments = table_view{args};
     std::weak_ptr<channel_impl> weak = impl_;
-    sync_request(impl_, m,
-                 [ex = executor_of(impl_), weak, on_message = std::move(on_message), h = std::move(h)](
-                     error_code ec, const method* r) mutable {
-                     std::string tag;
-                     if (!ec && r) {
-                         tag = std::string(std::get<basic_consume_ok>(*r).consumer_tag);
-                         // On the strand, before any delivery for this consumer is dispatched.
-                         if (auto ch = weak.lock()) ch->consumers[tag] = std::move(on_message);
-                     }
-                     complete_on(ex, std::move(h), ec, std::move(tag));
-                 });
+    auto op = cancellable_op<std::string>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op, weak, on_message = std::move(on_message)](error_code ec, const method* r) mutable {
+        auto handler = op->take();
+        std::string tag;
+        if (!ec && r) {
+            tag = std::string(std::get<basic_consume_ok>(*r).consumer_tag);
+            auto ch = weak.lock();
+            if (ch && !handler) {
+                // Cancelled while the broker was registering it: nobody will take its messages.
+                if (auto conn = ch->conn.lock()) (void)conn->send_async(*ch, basic_cancel{tag, true});
+            } else if (ch) {
+                // On the strand, before any delivery for this consumer is dispatched.
+                ch->consumers[tag] = std::move(on_message);
+            }
+        }
+        if (handler) complete_on(op->executor(), std::move(*handler), ec, std::move(tag));
+    });
 }
 
 void channel::start_cancel(std::string tag, asio::any_completion_handler<void(error_code)> h) {
     std::weak_ptr<channel_impl> weak = impl_;
     basic_cancel m;
     m.consumer_tag = tag;
-    sync_request(impl_, m,
-                 [ex = executor_of(impl_), weak, tag, h = std::move(h)](error_code ec, const method*) mutable {
-                     if (!ec)
-                         if (auto ch = weak.lock()) ch->consumers.erase(tag);
-                     complete_on(ex, std::move(h), ec);
-                 });
+    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op, weak, tag](error_code ec, const method*) {
+        if (!ec)
+            if (auto ch = weak.lock()) ch->consumers.erase(tag);
+        op->finish(ec);
+    });
 }
 
 void channel::start_close(asio::any_completion_handler<void(error_code)> h) {
     channel_close m;
     m.reply_code = 200;
     m.reply_text = "Goodbye";
-    sync_request(impl_, m, [ex = executor_of(impl_), h = std::move(h)](error_code ec, const method*) mutable {
-        complete_on(ex, std::move(h), ec);
-    });
+    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op](error_code ec, const method*) { op->finish(ec); });
 }
 
 error_code channel::publish(const publish_options& opts, const basic_properties& props, bytes_view body) {
@@ -254,7 +260,16 @@ connection::~connection() {
 connection::executor_type connection::get_executor() const noexcept { return impl_->get_executor(); }
 const connection_options& connection::options() const noexcept { return impl_->options(); }
 
-void connection::start_open(asio::any_completion_handler<void(error_code)> h) { impl_->start_open(std::move(h)); }
+void connection::start_open(asio::any_completion_handler<void(error_code)> h) {
+    // Cancelling the open abandons the connection attempt (the handler gets operation_aborted).
+    if (auto slot = asio::get_associated_cancellation_slot(h); slot.is_connected()) {
+        slot.assign([weak = std::weak_ptr<connection_impl>(impl_)](asio::cancellation_type t) {
+            if (t == asio::cancellation_type::none) return;
+            if (auto c = weak.lock()) c->cancel_open();
+        });
+    }
+    impl_->start_open(std::move(h));
+}
 void connection::start_open_channel(asio::any_completion_handler<void(error_code, channel)> h) {
     impl_->start_open_channel(std::move(h));
 }

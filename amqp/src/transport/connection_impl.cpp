@@ -121,6 +121,14 @@ void connection_impl::start_close(asio::any_completion_handler<void(error_code)>
     });
 }
 
+void connection_impl::cancel_open() {
+    std::unique_lock lk(mu_);
+    if (open_ || !open_handler_) return;
+    machine_.abort(local_reason(client_error::operation_aborted, "opening the connection was cancelled"));
+    lk.unlock();
+    asio::post(strand_, [self = shared_from_this()] { self->process_events(); });
+}
+
 void connection_impl::shutdown() {
     std::unique_lock lk(mu_);
     user_closed_ = true;

@@ -78,6 +78,8 @@ public:
     void start_open(asio::any_completion_handler<void(error_code)> h);
     void start_open_channel(asio::any_completion_handler<void(error_code, channel)> h);
     void start_close(asio::any_completion_handler<void(error_code)> h);
+    /// Per-operation cancellation of async_open: give up the attempt unless already open.
+    void cancel_open();
     /// The owning `connection` is going away: close the socket without a handshake.
     void shutdown();
 
