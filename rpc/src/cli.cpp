@@ -134,6 +134,9 @@ int run(int argc, const char* const* argv, std::string_view usage, std::initiali
     } catch (const call_error& e) {
         print_error(e.reason());
         return exit_failure;
+    } catch (const boost::system::system_error& e) {
+        print_error(describe(e));
+        return exit_failure;
     } catch (const std::exception& e) {
         print_error(e.what());
         return exit_failure;

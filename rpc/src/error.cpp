@@ -19,6 +19,17 @@ public:
 };
 }  // namespace
 
+std::string describe(const boost::system::system_error& e) {
+    std::string text = e.what();
+    for (const std::string& tail : {": " + e.code().what(), ": " + e.code().message()}) {
+        if (text.size() > tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0) {
+            text.resize(text.size() - tail.size());
+            break;
+        }
+    }
+    return text;
+}
+
 std::string format_seconds(std::chrono::milliseconds t) {
     const auto ms = t.count();
     std::string s = std::to_string(ms / 1000);

@@ -80,7 +80,7 @@ public:
                 if (auto self = weak.lock()) self->on_reply(m);
             });
         } catch (const amqp::error& e) {
-            throw call_error(e.code(), e.what());
+            throw call_error(e.code(), describe(e));
         }
         std::lock_guard lock(mutex_);
         running_ = stop_reason_.empty();  // the connection may already have failed

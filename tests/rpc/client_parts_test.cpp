@@ -56,6 +56,14 @@ TEST(ErrorCategory, HasNamesAndMessages) {
     EXPECT_EQ(rpc::call_error(rpc::errc::timeout, "x").reason(), "x");
 }
 
+TEST(ErrorCategory, DescribeDropsBoostsDecoration) {
+    const boost::system::system_error e(rpc::errc::timeout, "RPC call timed out after 2 seconds");
+    EXPECT_NE(std::string(e.what()), "RPC call timed out after 2 seconds");
+    EXPECT_EQ(rpc::describe(e), "RPC call timed out after 2 seconds");
+    const boost::system::system_error bare(rpc::errc::bad_reply);
+    EXPECT_EQ(rpc::describe(bare), bare.what());
+}
+
 TEST(FibonacciHandler, AnswersAndRefuses) {
     std::vector<std::uint64_t> seen;
     std::vector<std::string> refused;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
 #include <regex>
 
 #ifndef RPC_SERVER_BIN
@@ -200,6 +201,19 @@ TEST_F(ProgramsWithBroker, UrlComesFromFlagThenEnvironmentThenDefault) {
     r = run({server_bin, "--queue", q}, dead);
     EXPECT_EQ(r.exit.status, 1);
     EXPECT_EQ(r.err.rfind(" [!] Error: ", 0), 0u) << r.err;
+}
+
+TEST_F(ProgramsWithBroker, BrokerRefusalIsOneReadableLine) {
+    auto conn = broker_options();
+    const std::string wrong_password =
+        "amqp://" + conn.user + ":not-the-password@127.0.0.1:" + std::to_string(conn.port) + "/";
+    const auto r = run({client_bin, "--url", wrong_password, "5"});
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.err.rfind(" [!] Error: authentication failed", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("ACCESS_REFUSED"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("[amqp"), std::string::npos) << "Boost's decoration leaked: " << r.err;
+    EXPECT_EQ(r.err.find("not-the-password"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
 }
 
 TEST_F(ProgramsWithBroker, SigtermStopsTheServerCleanly) {

@@ -47,6 +47,10 @@ private:
     std::string reason_;
 };
 
+/// A system_error's text without the decoration Boost.System appends to what()
+/// (": <message> [category:value at file:line]"): the sentence a person should read.
+std::string describe(const boost::system::system_error& e);
+
 /// Seconds as a person writes them: "30", "0.25".
 std::string format_seconds(std::chrono::milliseconds t);
 /// "RPC call timed out after 5 seconds" (fractions shown when the timeout has them: "0.25").
