@@ -46,24 +46,21 @@ void frame_decoder::feed(bytes_view bytes) {
 }
 
 frame_result frame_decoder::next() noexcept {
-    frame_result r;
-    if (ec_) {
+    // One named result returned on every path (NRVO): assigning decode_frame's result to an
+    // earlier-declared variable copied 64 bytes through the stack per frame. After an error the
+    // decoder looks at no bytes and reports the sticky error.
+    frame_result r = decode_frame(bytes_view(buf_.data() + begin_, ec_ ? 0 : end_ - begin_), frame_max_, diag_);
+    if (ec_) [[unlikely]] {
         r.status = decode_status::error;
         r.ec = ec_;
         return r;
     }
-    r = decode_frame(bytes_view(buf_.data() + begin_, end_ - begin_), frame_max_, diag_);
-    switch (r.status) {
-        case decode_status::ok:
-            begin_ += r.consumed;
-            consumed_total_ += r.consumed;
-            break;
-        case decode_status::error:
-            ec_ = r.ec;
-            diag_.offset += static_cast<std::size_t>(consumed_total_);  // in stream terms
-            break;
-        case decode_status::need_more:
-            break;
+    if (r.status == decode_status::ok) [[likely]] {
+        begin_ += r.consumed;
+        consumed_total_ += r.consumed;
+    } else if (r.status == decode_status::error) {
+        ec_ = r.ec;
+        diag_.offset += static_cast<std::size_t>(consumed_total_);  // in stream terms
     }
     return r;
 }
