@@ -48,42 +48,54 @@ struct pending_call {
 
 class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
+    using start_handler = boost::asio::any_completion_handler<void(error_code)>;
+    static constexpr const char* direct_reply_to_queue = "amq.rabbitmq.reply-to";
+
     client_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
         : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), conn_(ex, std::move(conn)),
           opts_(std::move(opts)) {}
 
     void start() {
-        std::weak_ptr<client_impl> weak = shared_from_this();
-        conn_.on_close([weak](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "connection lost: " + r.to_string());
-        });
+        install_connection_handlers();
         try {
             conn_.open();
             ch_ = conn_.open_channel();
-            ch_.on_close([weak](const amqp::close_reason& r) {
-                if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "channel closed: " + r.to_string());
-            });
-            ch_.on_return([weak](const amqp::returned_message& m) {
-                if (auto self = weak.lock()) self->on_return(m);
-            });
+            install_channel_handlers();
             if (opts_.direct_reply_to) {
-                reply_queue_ = "amq.rabbitmq.reply-to";
+                reply_queue_ = direct_reply_to_queue;
             } else {
-                amqp::queue_options q;
-                q.exclusive = true;
-                reply_queue_ = ch_.declare_queue(std::move(q)).name;
+                reply_queue_ = ch_.declare_queue(reply_queue_options()).name;
             }
-            amqp::consume_options c;
-            c.queue = reply_queue_;
-            c.no_ack = true;  // as the tutorial (auto_ack=True); required for direct reply-to
-            ch_.consume(std::move(c), [weak](const amqp::delivered_message& m) {
-                if (auto self = weak.lock()) self->on_reply(m);
-            });
+            ch_.consume(reply_consume_options(), reply_handler());
         } catch (const amqp::error& e) {
             throw call_error(e.code(), describe(e));
         }
         std::lock_guard lock(mutex_);
         running_ = stop_reason_.empty();  // the connection may already have failed
+    }
+
+    // The same steps as start(), chained through the connection's async operations.
+    void start_async(start_handler h) {
+        install_connection_handlers();
+        auto self = shared_from_this();
+        conn_.async_open([self, h = std::move(h)](error_code ec) mutable {
+            if (ec) return self->start_done(std::move(h), ec);
+            self->conn_.async_open_channel([self, h = std::move(h)](error_code ec, amqp::channel ch) mutable {
+                if (ec) return self->start_done(std::move(h), ec);
+                self->ch_ = std::move(ch);
+                self->install_channel_handlers();
+                if (self->opts_.direct_reply_to) {
+                    self->reply_queue_ = direct_reply_to_queue;
+                    return self->consume_replies(std::move(h));
+                }
+                self->ch_.async_declare_queue(self->reply_queue_options(),
+                                              [self, h = std::move(h)](error_code ec, amqp::queue_info q) mutable {
+                                                  if (ec) return self->start_done(std::move(h), ec);
+                                                  self->reply_queue_ = std::move(q.name);
+                                                  self->consume_replies(std::move(h));
+                                              });
+            });
+        });
     }
 
     void start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag, call_handler h) {
@@ -165,6 +177,54 @@ public:
     bool is_running() const { return running_; }
 
 private:
+
+    void install_connection_handlers() {
+        std::weak_ptr<client_impl> weak = shared_from_this();
+        conn_.on_close([weak](const amqp::close_reason& r) {
+            if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "connection lost: " + r.to_string());
+        });
+    }
+    void install_channel_handlers() {
+        std::weak_ptr<client_impl> weak = shared_from_this();
+        ch_.on_close([weak](const amqp::close_reason& r) {
+            if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "channel closed: " + r.to_string());
+        });
+        ch_.on_return([weak](const amqp::returned_message& m) {
+            if (auto self = weak.lock()) self->on_return(m);
+        });
+    }
+    static amqp::queue_options reply_queue_options() {
+        amqp::queue_options q;
+        q.exclusive = true;  // server-named, gone with our connection
+        return q;
+    }
+    amqp::consume_options reply_consume_options() const {
+        amqp::consume_options c;
+        c.queue = reply_queue_;
+        c.no_ack = true;  // as the tutorial (auto_ack=True); required for direct reply-to
+        return c;
+    }
+    amqp::delivery_handler reply_handler() {
+        std::weak_ptr<client_impl> weak = shared_from_this();
+        return [weak](const amqp::delivered_message& m) {
+            if (auto self = weak.lock()) self->on_reply(m);
+        };
+    }
+    void consume_replies(start_handler h) {
+        auto self = shared_from_this();
+        ch_.async_consume(reply_consume_options(), reply_handler(),
+                          [self, h = std::move(h)](error_code ec, std::string) mutable { self->start_done(std::move(h), ec); });
+    }
+    void start_done(start_handler h, error_code ec) {
+        if (!ec) {
+            std::lock_guard lock(mutex_);
+            running_ = stop_reason_.empty();
+            if (!running_) ec = errc::connection_lost;
+        }
+        auto ex = boost::asio::get_associated_executor(h, executor_);
+        boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+
     // Runs on the connection's strand; the message's views die with this call.
     void on_reply(const amqp::delivered_message& m) {
         if (!m.properties.correlation_id) {
@@ -283,6 +343,10 @@ rpc_client::rpc_client(boost::asio::any_io_executor ex, amqp::connection_options
 rpc_client::~rpc_client() { impl_->abandon(); }
 
 void rpc_client::start() { impl_->start(); }
+
+void rpc_client::start_async(boost::asio::any_completion_handler<void(error_code)> handler) {
+    impl_->start_async(std::move(handler));
+}
 
 big_int rpc_client::call(std::uint64_t n, std::chrono::milliseconds timeout) { return impl_->call(n, timeout); }
 

@@ -196,6 +196,39 @@ TEST_F(RpcIntegration, CompletionTokensCallbackFutureAndCoroutine) {
     EXPECT_EQ(by_coroutine.get_future().get(), 17711);
 }
 
+TEST_F(RpcIntegration, StartAndCallFromACoroutine) {
+    const auto q = unique_queue("coroutine");
+    fib_server server(io.executor(), q);
+    for (bool direct : {false, true}) {
+        rpc::client_options opts;
+        opts.queue = q;
+        opts.direct_reply_to = direct;
+        rpc::rpc_client client(io.executor(), broker_options(), opts);
+        std::promise<rpc::big_int> done;
+        boost::asio::co_spawn(
+            io.executor(),
+            [&]() -> boost::asio::awaitable<void> {
+                co_await client.async_start(boost::asio::use_awaitable);
+                co_return done.set_value(co_await client.async_call(40, 30s, boost::asio::use_awaitable));
+            },
+            [&](std::exception_ptr e) {
+                if (e) done.set_exception(e);
+            });
+        EXPECT_EQ(done.get_future().get(), 102334155) << "direct=" << direct;
+        EXPECT_TRUE(client.is_running());
+    }
+    // A broker that is not there: the error code, not a hang.
+    auto dead = broker_options();
+    dead.port = 1;
+    rpc::rpc_client client(io.executor(), dead);
+    std::promise<rpc::error_code> failed;
+    client.async_start([&](rpc::error_code e) { failed.set_value(e); });
+    auto result = failed.get_future();
+    ASSERT_EQ(result.wait_for(60s), std::future_status::ready);
+    EXPECT_TRUE(result.get());
+    EXPECT_FALSE(client.is_running());
+}
+
 TEST_F(RpcIntegration, LostConnectionFailsEveryPendingCallAtOnce) {
     const auto q = unique_queue("lost");
     raw_peer peer(io.executor());

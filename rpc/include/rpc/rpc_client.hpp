@@ -65,6 +65,13 @@ public:
     /// Connect, open a channel, set up the reply queue and its consumer. Throws call_error
     /// (amqp's error code and the broker's reason) on failure.
     void start();
+    /// The same without blocking, for callers on the executor (e.g. coroutines). Completion
+    /// signature void(error_code): amqp's codes (client_error, reply_code) on failure.
+    template <class Token>
+    auto async_start(Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_async(std::move(handler)); }, token);
+    }
 
     /// Ask for fib(n). Completion signature void(error_code, big_int). Errors are errc values
     /// (timeout, no_route, remote_error, connection_lost, bad_reply, not_started); the text is in
@@ -106,6 +113,7 @@ public:
     bool is_running() const;
 
 private:
+    void start_async(boost::asio::any_completion_handler<void(error_code)> handler);
     void start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag,
                     boost::asio::any_completion_handler<void(error_code, big_int)> handler);
 
