@@ -337,6 +337,8 @@ void connection_impl::do_write() {
 }
 
 void connection_impl::on_written(error_code ec) {
+    // One huge message must not pin its buffer for the connection's lifetime.
+    if (write_buf_.capacity() > (std::size_t{4} << 20)) byte_buffer().swap(write_buf_);
     if (ec && !socket_closed_) {
         {
             std::lock_guard lk(mu_);

@@ -8,7 +8,7 @@
 //     connection_machine m(opts);
 //     m.start(now);                          // the protocol header is now in m.output()
 //     loop:
-//       write m.output() to the socket (take_output), then tell m.on_sent(now)
+//       write what take_output() hands over to the socket
 //       on bytes read: m.feed(bytes, now); while (m.next_event(ev)) handle(ev);
 //       on socket closed/failed: m.on_transport_closed(ec, now); drain events
 //       at m.next_deadline(): m.on_timer(now); drain events
@@ -120,6 +120,9 @@ public:
     table_view server_properties() const noexcept { return {server_properties_}; }
     const connection_options& options() const noexcept { return opts_; }
 
+    /// Watch every frame in and out (tracing). Called from inside feed/next_event and the
+    /// commands, with whatever lock the caller holds: it must not call back into the machine.
+    /// Outgoing frames include connection.start-ok, whose response carries the password.
     void set_frame_observer(frame_observer f) { observer_ = std::move(f); }
 
 private:

@@ -1,0 +1,118 @@
+// Content assembly: method, header and body frames into one message, checked as they arrive
+// (505 for out-of-order frames, 501 for excess body bytes, max_message_size before allocating).
+#include "machine_helpers.hpp"
+
+#include <amqp/field_table.hpp>
+#include <amqp/message.hpp>
+#include <amqp/protocol/connection_machine.hpp>
+#include <amqp/protocol/handshake.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+namespace amqp::protocol {
+
+using namespace detail;
+
+bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
+    if (ch.stage != content_stage::header) {
+        fail(reply_code::unexpected_frame,
+             "content header on channel " + std::to_string(id) + " without a content method before it");
+        return false;
+    }
+    content_header h;
+    if (auto ec = decode_content_header(f.payload, h, diag_)) {
+        fail(as_reply_code(ec), "malformed content header: " + diag_.to_string());
+        return false;
+    }
+    if (h.class_index != ch.content_class || h.weight != 0) {
+        fail(reply_code::unexpected_frame,
+             "content header with class " + std::to_string(h.class_index) + " and weight " +
+                 std::to_string(h.weight) + " after a method of class " + std::to_string(ch.content_class));
+        return false;
+    }
+    ch.body_remaining = h.body_size;
+    if (!ch.discard && h.body_size > opts_.max_message_size) {
+        // Refuse before allocating anything for it: the channel goes (311), the connection stays,
+        // and the body frames still on their way are skipped.
+        close_channel_locally(id, ch, 311,
+                              "message body of " + std::to_string(h.body_size) +
+                                  " bytes exceeds max_message_size " + std::to_string(opts_.max_message_size),
+                              client_error::message_too_large, 0, 0);
+        ch.discard = true;
+    }
+    if (ch.discard) {
+        ch.stage = h.body_size == 0 ? content_stage::none : content_stage::body;
+        return false;
+    }
+    ch.header_payload.assign(f.payload.begin(), f.payload.end());
+    // A huge body from an earlier message must not stay allocated forever.
+    if (ch.body.capacity() > std::max<std::size_t>(4 * std::size_t{frame_max_}, 1u << 20))
+        byte_buffer().swap(ch.body);
+    ch.body.clear();
+    if (h.body_size == 0) return complete_content(id, ch, ev);
+    ch.stage = content_stage::body;
+    return false;
+}
+
+bool connection_machine::handle_body(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
+    if (ch.stage != content_stage::body) {
+        fail(reply_code::unexpected_frame,
+             "body frame on channel " + std::to_string(id) + " without a content header before it");
+        return false;
+    }
+    if (f.payload.size() > ch.body_remaining) {
+        fail(reply_code::frame_error, "body frames on channel " + std::to_string(id) +
+                                          " carry more bytes than the content header declared");
+        return false;
+    }
+    ch.body_remaining -= f.payload.size();
+    if (!ch.discard) ch.body.insert(ch.body.end(), f.payload.begin(), f.payload.end());
+    if (ch.body_remaining != 0) return false;
+    if (ch.discard) {
+        ch.stage = content_stage::none;
+        ch.discard = false;
+        return false;
+    }
+    return complete_content(id, ch, ev);
+}
+
+bool connection_machine::complete_content(std::uint16_t id, channel_state& ch, event& ev) {
+    ch.stage = content_stage::none;
+    method m;
+    content_header h;
+    // Both decoded fine when they arrived; these copies are what the views will point into.
+    if (decode_method(ch.method_payload, m, diag_) || decode_content_header(ch.header_payload, h, diag_)) {
+        fail(reply_code::internal_error, "content could not be decoded again");
+        return false;
+    }
+    ev.channel = id;
+    ev.properties = h.properties;
+    ev.body = ch.body;
+    if (const auto* d = std::get_if<basic_deliver>(&m)) {
+        ev.kind = event_kind::delivery;
+        ev.deliver = *d;
+        return true;
+    }
+    if (const auto* r = std::get_if<basic_return>(&m)) {
+        ev.kind = event_kind::returned;
+        ev.returned = *r;
+        return true;
+    }
+    // basic.get-ok: the answer to a basic.get.
+    if (ch.sync.empty() || !ch.front_sent || ch.sync.front().reply_class != method_class_id(m) ||
+        ch.sync.front().reply_method != method_method_id(m)) {
+        fail(reply_code::command_invalid, "unexpected " + std::string(method_name(m)) + " on channel " +
+                                              std::to_string(id));
+        return false;
+    }
+    ch.sync.pop_front();
+    ch.front_sent = false;
+    send_next_sync(id, ch);
+    ev.kind = event_kind::reply;
+    ev.reply = m;
+    return true;
+}
+
+}  // namespace amqp::protocol
