@@ -13,6 +13,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
@@ -462,6 +464,70 @@ TEST(Cancellation, CancelledOpenGivesUp) {
     ASSERT_TRUE(ready_within(f, 5s));
     EXPECT_EQ(f.get(), amqp::client_error::operation_aborted);
     EXPECT_FALSE(c.is_open());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Tokens, CoroutinesWithUseAwaitable) {
+    REQUIRE_BROKER(opts);
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    std::promise<std::string> result;
+    boost::asio::co_spawn(
+        c.get_executor(),
+        [&]() -> boost::asio::awaitable<void> {
+            co_await c.async_open(boost::asio::use_awaitable);
+            auto ch = co_await c.async_open_channel(boost::asio::use_awaitable);
+            amqp::queue_options q = queue("", true);
+            q.arguments = {{"x-expires", std::int32_t{60000}}, {"x-queue-type", "classic"}};
+            const auto info = co_await ch.async_declare_queue(std::move(q), boost::asio::use_awaitable);
+            co_await ch.async_qos(1, boost::asio::use_awaitable);
+            co_await ch.async_close(boost::asio::use_awaitable);
+            co_await c.async_close(boost::asio::use_awaitable);
+            result.set_value(info.name);
+        },
+        [&](std::exception_ptr e) {
+            if (e) result.set_exception(e);
+        });
+    auto f = result.get_future();
+    ASSERT_TRUE(ready_within(f));
+    EXPECT_EQ(f.get().rfind("amq.gen-", 0), 0u);
+}
+
+TEST(Acks, NackRequeuesAndRejectDrops) {
+    REQUIRE_BROKER(opts);
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    c.open();
+    auto ch = c.open_channel();
+    const auto q = ch.declare_queue(queue("", true));
+    ASSERT_FALSE(ch.publish(to(q.name), {}, amqp::as_bytes("once")));
+    std::mutex mu;
+    std::vector<bool> redelivered;
+    std::promise<void> twice;
+    ch.consume(consumer(q.name), [&](const amqp::delivered_message& m) {
+        std::lock_guard lk(mu);
+        redelivered.push_back(m.method.redelivered);
+        if (redelivered.size() == 1) {
+            EXPECT_FALSE(ch.nack(m.method.delivery_tag, false, true));  // back to the queue
+        } else if (redelivered.size() == 2) {
+            EXPECT_FALSE(ch.reject(m.method.delivery_tag, false));  // dropped for good
+            twice.set_value();
+        }
+    });
+    auto f = twice.get_future();
+    ASSERT_TRUE(ready_within(f));
+    {
+        std::lock_guard lk(mu);
+        ASSERT_EQ(redelivered.size(), 2u);
+        EXPECT_FALSE(redelivered[0]);
+        EXPECT_TRUE(redelivered[1]);
+    }
+    auto check = c.open_channel();
+    EXPECT_EQ(check.declare_queue(queue(q.name, false, true)).message_count, 0u);
+    c.close();
 }
 
 }  // namespace
