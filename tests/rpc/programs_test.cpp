@@ -216,6 +216,20 @@ TEST_F(ProgramsWithBroker, BrokerRefusalIsOneReadableLine) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
 }
 
+TEST_F(ProgramsWithBroker, ServerReportsAQueueItCannotUse) {
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    amqp::queue_options exclusive;
+    exclusive.name = unique_queue("prog-locked");
+    exclusive.exclusive = true;  // another connection's exclusive queue: 405 for everyone else
+    const std::string q = peer.channel().declare_queue(exclusive).name;
+    const auto r = run({server_bin, "--queue", q});
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err.rfind(" [!] Error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("405 RESOURCE_LOCKED"), std::string::npos) << r.err;
+}
+
 TEST_F(ProgramsWithBroker, SigtermStopsTheServerCleanly) {
     const auto q = unique_queue("prog-term");
     server_program server(q);
