@@ -254,6 +254,24 @@ TEST_F(ProgramsWithBroker, ServerExitsWithAnErrorWhenTheConnectionIsLost) {
     EXPECT_EQ(server.err().rfind(" [!] Error: connection lost", 0), 0u) << server.err();
 }
 
+TEST_F(ProgramsWithBroker, SigintFinishesTheRequestInFlightBeforeExiting) {
+    const auto q = unique_queue("prog-drain");
+    server_program server(q, {"--naive"});
+    ASSERT_TRUE(server.ready);
+    rpc::cli::io_thread io;
+    auto client = make_client(io.executor(), q);
+    auto result = client->async_call(45, 300s, boost::asio::use_future);
+    ASSERT_TRUE(server.proc.wait_for_stdout(" [.] fib(45)\n"));
+    server.proc.signal(SIGINT);  // mid-computation
+    const auto e = server.proc.wait(300s);
+    EXPECT_TRUE(e.exited);
+    EXPECT_EQ(e.status, 0) << server.proc.err();
+    ASSERT_EQ(result.wait_for(60s), std::future_status::ready);
+    EXPECT_EQ(result.get(), rpc::fibonacci(45));
+    raw_peer peer(io.executor());
+    EXPECT_EQ(peer.ready(q), 0u);  // acked before the server went: nothing to redeliver
+}
+
 TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {
     const auto q = unique_queue("prog-kill");
     constexpr std::uint64_t n = 45;  // naive, the largest allowed: long enough (seconds) to be killed in the middle
