@@ -1,0 +1,227 @@
+// End-to-end RPC benchmark client on our rpc_client (issue 7): the same work and the same output
+// as the peers' clients (bench/peers/rmqc_rpc_client.c, pika_rpc_client.py), so that one script
+// can put them side by side. --inflight calls are kept outstanding (1 = sequential); each reply
+// is checked against fib(n); the first --warmup calls are not measured.
+//
+//   rpc_bench [--url URL] [--requests 10000] [--inflight 1] [--n 10] [--warmup 1000]
+//             [--queue rpc_queue] [--direct-reply-to] [--json] [--timeout S] [--max-seconds S]
+// Prints one line: rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
+#include <rpc/cli.hpp>
+#include <rpc/rpc_client.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace {
+
+constexpr std::string_view usage =
+    "usage: rpc_bench [--url URL] [--requests N] [--inflight K] [--n N] [--warmup W] [--queue Q]\n"
+    "                 [--direct-reply-to] [--json] [--timeout S] [--max-seconds S]\n"
+    "Send W + N requests fib(n) to the server on queue Q, K at a time, and print the throughput,\n"
+    "the latency percentiles of the last N calls, and this process's CPU time per call.\n"
+    "  --requests N       measured calls (default 10000)\n"
+    "  --inflight K       calls outstanding at once; 1 = sequential (default 1)\n"
+    "  --n N              the Fibonacci argument (default 10)\n"
+    "  --warmup W         unmeasured calls first (default 1000)\n"
+    "  --direct-reply-to  replies through amq.rabbitmq.reply-to, not an exclusive queue\n"
+    "  --json             the result as one JSON object\n"
+    "  --timeout S        per-call timeout (default 30)\n"
+    "  --max-seconds S    give up when the whole run takes longer (default 600)\n";
+
+using steady = std::chrono::steady_clock;
+
+std::uint64_t cpu_ns() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const auto us = [](const timeval& t) {
+        return static_cast<std::uint64_t>(t.tv_sec) * 1000000u + static_cast<std::uint64_t>(t.tv_usec);
+    };
+    return (us(ru.ru_utime) + us(ru.ru_stime)) * 1000u;
+}
+
+/// Nearest-rank percentile of sorted nanoseconds, in microseconds (the rule the peers use).
+double percentile_us(const std::vector<std::uint64_t>& sorted, double p) {
+    if (sorted.empty()) return 0.0;
+    auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
+    rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+    return static_cast<double>(sorted[rank - 1]) / 1000.0;
+}
+
+/// What the run asks for.
+struct plan {
+    std::uint64_t requests = 10000;
+    std::uint64_t warmup = 1000;
+    std::uint64_t inflight = 1;
+    std::uint64_t n = 10;
+    std::chrono::milliseconds timeout{30000};
+    std::chrono::milliseconds max_time{600000};
+};
+
+/// Keeps `inflight` calls outstanding: each completion records its latency and starts the next
+/// call. Completions run on the client's strand; the mutex also covers the first calls, started
+/// from the main thread while replies may already arrive.
+class driver {
+public:
+    driver(rpc::rpc_client& client, const plan& p)
+        : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)), total_(p.warmup + p.requests), sent_at_(total_) {
+        latencies_.reserve(p.requests);
+    }
+
+    /// Runs every call; throws std::runtime_error on a failed call, a wrong reply or overtime.
+    void run() {
+        {
+            std::lock_guard lock(mutex_);
+            if (plan_.warmup == 0) mark_start();
+        }
+        const std::uint64_t first = std::min(plan_.inflight, total_);
+        for (std::uint64_t i = 0; i < first; ++i) launch(next_++);
+        std::unique_lock lock(mutex_);
+        if (!cv_.wait_for(lock, plan_.max_time, [&] { return done_ == total_ || !failure_.empty(); }))
+            throw std::runtime_error("run took longer than --max-seconds (" + std::to_string(done_) + " of " +
+                                     std::to_string(total_) + " answered)");
+        if (!failure_.empty()) throw std::runtime_error(failure_);
+        end_ = steady::now();
+        cpu_end_ = cpu_ns();
+    }
+
+    /// The final line, in the peers' format (text or JSON).
+    std::string report(bool json) {
+        std::sort(latencies_.begin(), latencies_.end());
+        const double secs = std::chrono::duration<double>(end_ - start_).count();
+        const auto measured = static_cast<double>(latencies_.size());
+        const double rps = secs > 0 ? measured / secs : 0.0;
+        const double cpu_per = latencies_.empty() ? 0.0 : static_cast<double>(cpu_end_ - cpu_start_) / 1000.0 / measured;
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      json ? "{\"client\": \"ours\", \"rpc/s\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
+                             "\"p999_us\": %.1f, \"cpu_us_per_call\": %.2f, \"requests\": %zu}"
+                           : "rpc/s=%.1f p50_us=%.1f p99_us=%.1f p999_us=%.1f cpu_us_per_call=%.2f requests=%zu",
+                      rps, percentile_us(latencies_, 0.50), percentile_us(latencies_, 0.99),
+                      percentile_us(latencies_, 0.999), cpu_per, latencies_.size());
+        return line;
+    }
+
+private:
+    void launch(std::uint64_t idx) {
+        {
+            std::lock_guard lock(mutex_);
+            sent_at_[idx] = steady::now();
+        }
+        client_.async_call(plan_.n, plan_.timeout,
+                           [this, idx](rpc::error_code ec, rpc::big_int v) { on_reply(idx, ec, std::move(v)); });
+    }
+
+    void on_reply(std::uint64_t idx, rpc::error_code ec, rpc::big_int value) {
+        const steady::time_point now = steady::now();
+        std::uint64_t next = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (!failure_.empty()) return;
+            if (ec) {
+                failure_ = "call " + std::to_string(idx) + " failed: " + ec.message();
+            } else if (value != expected_) {
+                failure_ = "wrong reply to fib(" + std::to_string(plan_.n) + "): " + value.str();
+            }
+            if (!failure_.empty()) {
+                cv_.notify_all();
+                return;
+            }
+            if (idx >= plan_.warmup)
+                latencies_.push_back(static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent_at_[idx]).count()));
+            ++done_;
+            if (done_ == plan_.warmup) mark_start();
+            if (done_ == total_) {
+                cv_.notify_all();
+                return;
+            }
+            if (next_ >= total_) return;
+            next = next_++;
+        }
+        launch(next);
+    }
+
+    void mark_start() {
+        start_ = steady::now();
+        cpu_start_ = cpu_ns();
+    }
+
+    rpc::rpc_client& client_;
+    const plan plan_;
+    const rpc::big_int expected_;
+    const std::uint64_t total_;
+    std::vector<steady::time_point> sent_at_;
+    std::vector<std::uint64_t> latencies_;
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::uint64_t next_ = 0;
+    std::uint64_t done_ = 0;
+    std::string failure_;
+    steady::time_point start_{}, end_{};
+    std::uint64_t cpu_start_ = 0, cpu_end_ = 0;
+};
+
+int bench(const rpc::cli::arguments& args) {
+    using namespace rpc::cli;
+    if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
+    plan p;
+    constexpr std::uint64_t max_calls = 100000000;
+    if (auto v = args.value("requests")) p.requests = parse_count(*v, 1, max_calls, "--requests");
+    if (auto v = args.value("warmup")) p.warmup = parse_count(*v, 0, max_calls, "--warmup");
+    if (auto v = args.value("inflight")) p.inflight = parse_count(*v, 1, 65535, "--inflight");
+    if (auto v = args.value("n")) p.n = parse_count(*v, 0, rpc::default_max_n, "--n");
+    if (auto v = args.value("timeout")) p.timeout = parse_seconds(*v, "--timeout");
+    if (auto v = args.value("max-seconds")) p.max_time = parse_seconds(*v, "--max-seconds");
+    rpc::client_options opts;
+    opts.queue = args.value("queue").value_or("rpc_queue");
+    opts.direct_reply_to = args.flag("direct-reply-to");
+    opts.default_timeout = p.timeout;
+    const amqp::connection_options conn = broker_options(args);
+
+    io_thread io;
+    rpc::rpc_client client(io.executor(), conn, opts);
+    client.start();
+    driver d(client, p);
+    try {
+        d.run();
+    } catch (...) {
+        // The pending calls' handlers point at `d`: fail them while it is still alive.
+        client.close();
+        throw;
+    }
+    const rpc::client_stats stats = client.stats();
+    client.close();
+    if (stats.unknown_replies || stats.late_replies)
+        std::fprintf(stderr, " [x] %llu replies with unknown correlation ids dropped\n",
+                     static_cast<unsigned long long>(stats.unknown_replies + stats.late_replies));
+    say(d.report(args.flag("json")));
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return rpc::cli::run(argc, argv, usage,
+                         {{"url", true},
+                          {"requests", true},
+                          {"warmup", true},
+                          {"inflight", true},
+                          {"n", true},
+                          {"queue", true},
+                          {"direct-reply-to", false},
+                          {"json", false},
+                          {"timeout", true},
+                          {"max-seconds", true}},
+                         bench);
+}
