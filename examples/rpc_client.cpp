@@ -28,7 +28,16 @@ int request(const rpc::cli::arguments& args) {
     rpc::rpc_client client(io.executor(), conn, opts);
     client.start();
     say(" [x] Requesting fib(" + std::to_string(n) + ")");
-    const rpc::big_int value = client.call(n);
+    // A failed call (error reply, bad reply, timeout) still ends the session with
+    // connection.close 200, so the broker logs a clean close, not a dropped client.
+    const rpc::big_int value = [&] {
+        try {
+            return client.call(n);
+        } catch (...) {
+            client.close();
+            throw;
+        }
+    }();
     say(" [.] Got " + value.str());
     client.close();
     return exit_ok;
