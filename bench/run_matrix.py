@@ -439,8 +439,14 @@ def write_markdown(path, results):
         if key in seen or r["rep"] != 0 or r["server"] != "ours":
             continue
         seen.add(key)
-        L.append(f"- `{r['cmd'].replace(results['url'], 'URL')}`")
+        cmd = r["cmd"].replace(results["url"], "URL").replace(ROOT + "/", "")
+        L.append(f"- `{cmd}`")
     L.append("")
+    # Hand-written analysis (profiles, where the time goes) kept next to the script.
+    notes = os.path.join(HERE, "benchmarks_notes.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            L.append(f.read().rstrip() + "\n")
     with open(path, "w") as f:
         f.write("\n".join(L))
 
@@ -459,9 +465,18 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--client-timeout", type=int, default=300)
     ap.add_argument("--no-perf", action="store_true", help="do not count syscalls with perf stat")
+    ap.add_argument("--from-json", metavar="FILE", help="no run: rewrite OUT/benchmarks.md and the plot from a "
+                    "benchmarks.json written before")
     ap.add_argument("--load-note", default="The machine was shared with other build and test jobs during this "
                     "run; the figures are noisy and will be re-run on a quiet machine.")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            results = json.load(f)
+        os.makedirs(args.out, exist_ok=True)
+        write_markdown(os.path.join(args.out, "benchmarks.md"), results)
+        return subprocess.run([PY, os.path.join(HERE, "plot_matrix.py"), args.from_json,
+                               os.path.join(args.out, "benchmarks.png")]).returncode
     if args.quick:
         args.requests, args.reps = 300, 1
     args.inflight_sweep = [1, 4, 16, 64, 256] if args.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
