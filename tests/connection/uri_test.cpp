@@ -120,12 +120,30 @@ TEST(ClientError, CategoryAndMessages) {
     r.class_id = 50;
     r.method_id = 10;
     r.from_broker = true;
-    EXPECT_EQ(r.to_string(), "channel closed by broker: 404 NOT_FOUND - NOT_FOUND - no queue 'x' in vhost '/' (queue.declare)");
+    EXPECT_EQ(r.to_string(), "channel closed by broker: 404 NOT_FOUND - no queue 'x' in vhost '/' (queue.declare)");
     amqp::close_reason ours;
     ours.code = amqp::reply_code::frame_error;
     ours.reply_code = 501;
     ours.reply_text = "bad frame end";
     EXPECT_EQ(ours.to_string(), "protocol fault: sent 501 FRAME_ERROR - bad frame end");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ClientError, LocalFailuresReadWell) {
+    amqp::close_reason refused;
+    refused.code = amqp::error_code(ECONNREFUSED, boost::system::system_category());
+    refused.reply_text = "cannot connect to 127.0.0.1:1";
+    EXPECT_EQ(refused.to_string(), "cannot connect to 127.0.0.1:1 (" + refused.code.message() + ")");
+    amqp::close_reason timeout;
+    timeout.code = amqp::client_error::connect_timeout;
+    timeout.reply_text = "no open connection to h:5672 within 100 ms";
+    EXPECT_EQ(timeout.to_string(), "connection timed out: no open connection to h:5672 within 100 ms");
+    const amqp::error e(timeout.code, timeout.to_string());
+    EXPECT_STREQ(e.what(), "connection timed out: no open connection to h:5672 within 100 ms");
+    EXPECT_EQ(e.code(), amqp::client_error::connect_timeout);
 }
 
 }  // namespace

@@ -231,7 +231,7 @@ TEST(Channel, BrokerChannelCloseFailsThePendingRequestAndIsAnswered) {
     EXPECT_EQ(e.channel, ch);
     EXPECT_EQ(e.reason.code, amqp::reply_code::not_found);
     EXPECT_EQ(e.reason.to_string(),
-              "channel closed by broker: 404 NOT_FOUND - NOT_FOUND - no queue 'missing' in vhost '/' (queue.declare)");
+              "channel closed by broker: 404 NOT_FOUND - no queue 'missing' in vhost '/' (queue.declare)");
     const auto frames = d.take_frames();
     ASSERT_EQ(frames.size(), 1u);
     EXPECT_EQ(frames[0].name, "channel.close-ok");

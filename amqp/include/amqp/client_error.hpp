@@ -55,7 +55,13 @@ struct close_reason {
 /// Thrown by the synchronous wrappers: an error code plus the full human text.
 class error : public boost::system::system_error {
 public:
-    error(error_code ec, const std::string& what) : boost::system::system_error(ec, what) {}
+    error(error_code ec, const std::string& what) : boost::system::system_error(ec, what), what_(what) {}
+    /// The human text only: system_error's own what() appends the code's message and its
+    /// source location, which would repeat what the text already says.
+    const char* what() const noexcept override { return what_.c_str(); }
+
+private:
+    std::string what_;
 };
 
 }  // namespace amqp

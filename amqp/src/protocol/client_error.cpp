@@ -39,33 +39,43 @@ const boost::system::error_category& client_category() noexcept {
 }
 
 std::string close_reason::to_string() const {
-    std::string s;
-    if (from_broker) {
-        if (code.category() == client_category()) {
-            s = code.message();
-        } else {
-            s = is_connection_error(reply_code) || reply_code == 200 ? "connection closed by broker"
-                                                                       : "channel closed by broker";
-        }
-    } else if (code && code.category() == reply_category()) {
-        s = "protocol fault";
-    } else if (code) {
-        s = code.message();
-    } else {
-        s = "closed";
-    }
+    // Brokers start their reply-text with the code's name ("NOT_FOUND - no queue 'x'"): do not
+    // say it twice.
+    std::string_view text = reply_text;
     if (reply_code != 0) {
-        s += from_broker ? ": " : ": sent ";
+        const std::string name = std::string(reply_code_name(reply_code)) + " - ";
+        if (text.substr(0, name.size()) == name) text.remove_prefix(name.size());
+    }
+    std::string s;
+    if (reply_code != 0) {
+        if (from_broker) {
+            if (code.category() == client_category()) {
+                s = code.message();
+            } else {
+                s = is_connection_error(reply_code) || reply_code == 200 ? "connection closed by broker"
+                                                                           : "channel closed by broker";
+            }
+            s += ": ";
+        } else {
+            s = code && code.category() != reply_category() ? code.message() : std::string("protocol fault");
+            s += ": sent ";
+        }
         s += std::to_string(reply_code);
         s += ' ';
         s += reply_code_name(reply_code);
-        if (!reply_text.empty()) {
+        if (!text.empty()) {
             s += " - ";
-            s += reply_text;
+            s += text;
         }
-    } else if (!reply_text.empty()) {
-        s += ": ";
-        s += reply_text;
+    } else if (text.empty()) {
+        s = code ? code.message() : std::string("closed");
+    } else if (code && code.category() == client_category()) {
+        s = code.message() + ": " + std::string(text);
+    } else if (code) {
+        // Errors of the socket, resolver or decoder: our text says what we were doing.
+        s = std::string(text) + " (" + code.message() + ")";
+    } else {
+        s = text;
     }
     if (class_id != 0) {
         const auto name = method_name(class_id, method_id);

@@ -277,6 +277,7 @@ void connection_machine::fail(reply_code code, std::string text, std::uint16_t c
     r.class_id = class_id;
     r.method_id = method_id;
     if (state_ == connection_state::awaiting_start || state_ == connection_state::idle) {
+        r.reply_code = 0;  // nothing sent: before start-ok there is nobody to tell
         finish(std::move(r), true);
         return;
     }

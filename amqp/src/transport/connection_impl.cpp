@@ -223,7 +223,7 @@ void connection_impl::do_open() {
 void connection_impl::on_resolved(error_code ec, tcp::resolver::results_type results) {
     if (socket_closed_) return;
     if (ec) {
-        fail_locally(local_reason(ec, "cannot resolve " + opts_.host + ": " + ec.message()));
+        fail_locally(local_reason(ec, "cannot resolve " + opts_.host));
         return;
     }
     asio::async_connect(tcp_, results, [self = shared_from_this()](error_code e, const tcp::endpoint&) {
@@ -234,7 +234,7 @@ void connection_impl::on_resolved(error_code ec, tcp::resolver::results_type res
 void connection_impl::on_connected(error_code ec) {
     if (socket_closed_) return;
     if (ec) {
-        fail_locally(local_reason(ec, "cannot connect to " + endpoint_text(opts_) + ": " + ec.message()));
+        fail_locally(local_reason(ec, "cannot connect to " + endpoint_text(opts_)));
         return;
     }
     error_code ignored;
