@@ -34,7 +34,8 @@ struct connection_options {
     std::string auth_mechanism = "PLAIN";
 
     /// Client preferences for connection.tune-ok; the smaller non-zero value of ours and the
-    /// broker's wins (0 means "no limit" for channel_max/frame_max and "off" for heartbeat).
+    /// broker's wins (0 means "no limit" for channel_max/frame_max and "no preference" for
+    /// heartbeat: by RabbitMQ's rule heartbeats are off only when both sides say 0).
     std::uint16_t heartbeat = 60;          ///< seconds
     std::uint32_t frame_max = 131072;      ///< bytes; never negotiated below 4096
     std::uint16_t channel_max = 2047;
