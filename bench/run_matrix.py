@@ -267,7 +267,13 @@ def run_matrix(args, url, logdir, results):
                         for reply in REPLIES:
                             # pika runs are slow: fewer calls keep the matrix short (noted in the doc).
                             req = requests if client != "pika" else max(requests // 4, 200)
-                            res = one_run(args, url, [srv], client, inflight, req, req // 10, reply, queue)
+                            try:
+                                res = one_run(args, url, [srv], client, inflight, req, req // 10, reply, queue)
+                            except RuntimeError as e:
+                                # One failed cell must not throw away the others: it is listed in the doc.
+                                log(f"FAILED: {e}")
+                                results["failures"].append(f"{client} <- {server} {mode} {reply} rep {rep}: {e}")
+                                continue
                             res.update(client=client, server=server, mode=mode, reply=reply, rep=rep,
                                        inflight=inflight, prefetch=prefetch)
                             results["matrix"].append(res)
@@ -426,6 +432,10 @@ def write_markdown(path, results):
                      f"| {fmt(c and c['rpc/s'], 0)} | {fmt(c and c.get('server_socket_writes_per_rpc'), 2)} "
                      f"| {ratio(o and o['rpc/s'], c and c['rpc/s'])} |")
         L.append("")
+    if results.get("failures"):
+        L.append("## Failed runs (left out of the medians)\n")
+        L.extend(f"- {f.splitlines()[0]}" for f in results["failures"])
+        L.append("")
     L.append("## Plot\n")
     L.append("![latency and throughput per client](benchmarks.png)\n")
     L.append("## How each cell is run\n")
@@ -503,7 +513,7 @@ def main():
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": shlex.join(["bench/run_matrix.py"] + sys.argv[1:]), "n": args.n,
                "machine": machine_info(), "load_note": args.load_note,
-               "perf": args.perf, "matrix": [], "inflight_sweep": [], "server_sweep": []}
+               "perf": args.perf, "failures": [], "matrix": [], "inflight_sweep": [], "server_sweep": []}
     with Broker(args.url, args.rmq_dir) as broker:
         results["url"] = broker.url
         log(f"broker {broker.url}")
