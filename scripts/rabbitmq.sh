@@ -6,6 +6,7 @@
 #   scripts/rabbitmq.sh start  [--dir DIR] [--tls] [--if-no-url]
 #   scripts/rabbitmq.sh stop   [--dir DIR]
 #   scripts/rabbitmq.sh status [--dir DIR]
+#   scripts/rabbitmq.sh ctl    [--dir DIR] -- ARGS...   (rabbitmqctl ARGS against that node)
 #
 # DIR defaults to build/rabbitmq. `start` writes DIR/amqp_url (and with --tls DIR/amqps_url and
 # DIR/tls/{ca.pem,client.pem,client.key}) and prints AMQP_URL=... (and AMQPS_URL=...,
@@ -25,7 +26,7 @@ PORT_MIN=20000
 PORT_SPAN=10000
 
 usage() {
-    sed -n '6,8p' "$0" | sed 's/^# *//' >&2
+    sed -n '6,9p' "$0" | sed 's/^# *//' >&2
     exit 2
 }
 
@@ -35,8 +36,10 @@ shift
 dir=
 tls=0
 if_no_url=0
+ctl_args=()
 while [[ $# -gt 0 ]]; do
     case $1 in
+        --) shift; ctl_args=("$@"); break ;;
         --dir) [[ $# -ge 2 ]] || usage; dir=$2; shift 2 ;;
         --dir=*) dir=${1#--dir=}; shift ;;
         --tls) tls=1; shift ;;
@@ -313,5 +316,10 @@ case $cmd in
         fi
         ;;
     status) cmd_status ;;
+    # For tests that change a running node (e.g. a memory alarm): rabbitmqctl needs its env.
+    ctl)
+        load_node_env || { log "no node in $dir"; exit 3; }
+        exec "$RMQ_BIN/rabbitmqctl" "${ctl_args[@]}"
+        ;;
     *) usage ;;
 esac

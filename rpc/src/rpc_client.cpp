@@ -175,6 +175,7 @@ public:
                 stats_.late_replies.load(), stats_.unknown_replies.load(), stats_.replies_without_id.load()};
     }
     bool is_running() const { return running_; }
+    bool is_blocked() const { return conn_.is_blocked(); }
 
 private:
 
@@ -357,6 +358,7 @@ std::string rpc_client::reply_queue() const { return impl_->reply_queue(); }
 std::size_t rpc_client::pending_calls() const { return impl_->pending_calls(); }
 client_stats rpc_client::stats() const { return impl_->stats(); }
 bool rpc_client::is_running() const { return impl_->is_running(); }
+bool rpc_client::is_blocked() const { return impl_->is_blocked(); }
 
 void rpc_client::start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag,
                             boost::asio::any_completion_handler<void(error_code, big_int)> handler) {

@@ -111,6 +111,9 @@ public:
     client_stats stats() const;
     /// True after start() until close() or the loss of the connection.
     bool is_running() const;
+    /// True while the broker blocks the connection (connection.blocked, a resource alarm such as
+    /// memory): calls are still published but the broker reads nothing, so they end by timeout.
+    bool is_blocked() const;
 
 private:
     void start_async(boost::asio::any_completion_handler<void(error_code)> handler);

@@ -1,0 +1,66 @@
+// A RabbitMQ node of a test's own (scripts/rabbitmq.sh in a directory of its own), for faults
+// that would disturb the shared broker: memory alarms, restarts. Stopped by the destructor, so a
+// failing test still leaves no node behind.
+#pragma once
+
+#include <rpc/child_process.hpp>
+
+#include <amqp/connection_options.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace faults_test {
+
+using namespace std::chrono_literals;
+
+/// Runs scripts/rabbitmq.sh with `args`; true on exit status 0.
+inline bool rabbitmq_sh(std::vector<std::string> args, std::string* out = nullptr,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(240)) {
+    args.insert(args.begin(), AMQP_SOURCE_DIR "/scripts/rabbitmq.sh");
+    rpc_test::child_process p(std::move(args));
+    const auto e = p.wait(timeout);
+    if (out) *out = p.out();
+    if (!(e.exited && e.status == 0)) {
+        ADD_FAILURE() << "rabbitmq.sh failed: " << p.err();
+        return false;
+    }
+    return true;
+}
+
+/// A private node in `dir`, started by the constructor (check ok()), stopped by the destructor.
+class private_broker {
+public:
+    explicit private_broker(std::string dir) : dir_(std::move(dir)) {
+        // The shared broker's URL must not leak in: start one here, always.
+        if (!rabbitmq_sh({"start", "--dir", dir_})) return;
+        std::ifstream f(dir_ + "/amqp_url");
+        std::getline(f, url_);
+    }
+    ~private_broker() { rabbitmq_sh({"stop", "--dir", dir_}); }
+    private_broker(const private_broker&) = delete;
+    private_broker& operator=(const private_broker&) = delete;
+
+    bool ok() const { return !url_.empty(); }
+    const std::string& url() const { return url_; }
+    amqp::connection_options options() const {
+        amqp::connection_options o;
+        std::string why;
+        if (amqp::parse_uri(url_, o, &why)) ADD_FAILURE() << "bad URL " << url_ << ": " << why;
+        return o;
+    }
+    /// rabbitmqctl against this node.
+    bool ctl(std::vector<std::string> args) {
+        args.insert(args.begin(), {"ctl", "--dir", dir_, "--"});
+        return rabbitmq_sh(std::move(args), nullptr, std::chrono::seconds(60));
+    }
+
+private:
+    std::string dir_;
+    std::string url_;
+};
+
+}  // namespace faults_test
