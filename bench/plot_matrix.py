@@ -45,9 +45,11 @@ def main():
         p99 = [med(cells.get((c, s, "seq", rep), []), "p99_us") for s, rep in groups]
         ax.bar(xs, p99, width, color=COLORS[c], alpha=0.35)
         ax.bar(xs, p50, width, color=COLORS[c], label=f"{c} client")
+        p999 = [med(cells.get((c, s, "seq", rep), []), "p999_us") for s, rep in groups]
+        ax.scatter(xs, p999, marker="_", s=120, color="black", label="p99.9" if i == 0 else None, zorder=3)
     ax.set_xticks(range(len(groups)), labels, fontsize=8)
     ax.set_yscale("log")  # p99 on a loaded machine is 10-100x p50
-    ax.set_ylabel("latency µs, log scale (solid p50, light p99)")
+    ax.set_ylabel("latency µs, log scale (solid p50, light p99, tick p99.9)")
     ax.set_title("Sequential (inflight 1, prefetch 1)")
     ax.legend(fontsize=8)
 

@@ -78,7 +78,7 @@ class Broker:
 
 WRITE_CALLS = ["write", "writev", "sendto", "sendmsg", "sendmmsg"]
 READ_CALLS = ["read", "readv", "recvfrom", "recvmsg", "recvmmsg"]
-PERF_EVENTS = ",".join(f"syscalls:sys_enter_{c}" for c in WRITE_CALLS + READ_CALLS)
+PERF_EVENTS = ",".join(["task-clock", "context-switches"] + [f"syscalls:sys_enter_{c}" for c in WRITE_CALLS + READ_CALLS])
 
 
 def perf_usable():
@@ -92,17 +92,19 @@ def perf_usable():
 
 
 def read_perf(path):
-    """Syscall counts from a `perf stat -x,` output file: {"write": n, ...}."""
+    """Counts from a `perf stat -x,` output file: {"write": n, ..., "task-clock": ms, "context-switches": n}."""
     counts = {}
     try:
         with open(path) as f:
             for line in f:
                 parts = line.strip().split(",")
-                if len(parts) >= 3 and parts[2].startswith("syscalls:sys_enter_"):
-                    try:
-                        counts[parts[2][len("syscalls:sys_enter_"):]] = int(parts[0])
-                    except ValueError:
-                        pass
+                if len(parts) < 3:
+                    continue
+                name = parts[2].removeprefix("syscalls:sys_enter_")
+                try:
+                    counts[name] = float(parts[0]) if name == "task-clock" else int(parts[0])
+                except ValueError:
+                    pass  # "<not counted>": a thread that did not run
     except OSError:
         pass
     return counts
@@ -238,6 +240,8 @@ def one_run(args, url, servers, client, inflight, requests, warmup, reply, queue
     res["client_reads_per_rpc"] = per_rpc(client_counts, calls, READ_CALLS)
     res["server_reads_per_rpc"] = per_rpc(server_counts, calls, READ_CALLS)
     # Our example server prints a line per request (write(2) to its log): not socket traffic.
+    res["server_cpu_us_per_call"] = server_counts.get("task-clock", 0.0) * 1000.0 / calls if server_counts else None
+    res["server_switches_per_rpc"] = server_counts.get("context-switches", 0) / calls if server_counts else None
     res["server_socket_writes_per_rpc"] = per_rpc(server_counts, calls, [c for c in WRITE_CALLS if c != "write"])
     res["cmd"] = shlex.join(cmd)
     return res
@@ -250,7 +254,7 @@ def median(rows, key):
 
 def summarize(runs):
     keys = ["rpc/s", "p50_us", "p99_us", "p999_us", "cpu_us_per_call", "client_writes_per_rpc",
-            "server_writes_per_rpc", "server_socket_writes_per_rpc", "client_reads_per_rpc", "server_reads_per_rpc"]
+            "server_writes_per_rpc", "server_socket_writes_per_rpc", "server_cpu_us_per_call", "server_switches_per_rpc", "client_reads_per_rpc", "server_reads_per_rpc"]
     return {k: median(runs, k) for k in keys} | {"reps": len(runs)}
 
 
@@ -376,10 +380,11 @@ def write_markdown(path, results):
              "send, sendto, sendmsg) of the client process and of the server process per call, counted with "
              "`perf stat` on the syscall tracepoints (setup and warmup included); in brackets the server's "
              "socket writes alone, without write(2), which our example server uses to print one line per "
-             "request.\n")
+             "request. Server CPU µs/call and context switches/RPC: `perf stat` task-clock and context-switches "
+             "of the server process over the client's run, per call (the server idles between runs).\n")
     L.append("| client | server | mode | reply queue | rpc/s | p50 µs | p99 µs | p99.9 µs | client CPU µs/call "
-             "| client writes/RPC | server writes/RPC (socket) | rpc/s vs rmqc | p50 vs rmqc | reps |")
-    L.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "| server CPU µs/call | server ctx switches/RPC | client writes/RPC | server writes/RPC (socket) | rpc/s vs rmqc | p50 vs rmqc | reps |")
+    L.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for mode in MODES:
         for reply in REPLIES:
             base = summary.get(("rabbitmq-c", "rabbitmq-c", mode, reply))
@@ -390,6 +395,7 @@ def write_markdown(path, results):
                         continue
                     L.append(f"| {client} | {server} | {mode} | {reply} | {fmt(s['rpc/s'], 0)} | {fmt(s['p50_us'])} "
                              f"| {fmt(s['p99_us'])} | {fmt(s['p999_us'])} | {fmt(s['cpu_us_per_call'], 2)} "
+                             f"| {fmt(s.get('server_cpu_us_per_call'), 2)} | {fmt(s.get('server_switches_per_rpc'), 2)} "
                              f"| {fmt(s['client_writes_per_rpc'], 2)} | {fmt(s['server_writes_per_rpc'], 2)} "
                              f"({fmt(s['server_socket_writes_per_rpc'], 2)}) "
                              f"| {ratio(s['rpc/s'], base and base['rpc/s'])} "
