@@ -56,21 +56,17 @@ struct field_value_view {
     field_value to_value() const;
 };
 
-/// Step through a table's entries: takes the next (name, value) off the front of `rest`
-/// (which starts as `t.raw`). False at the end or on malformed bytes (tables from the decoders
-/// are validated, so that means the end).
-inline bool next_entry(bytes_view& rest, std::string_view& name, field_value_view& value) noexcept {
+/// Take one tagged value (tag octet, then the value; an array element's wire form) off the front
+/// of `rest`. False at the end or on malformed bytes.
+inline bool next_value(bytes_view& rest, field_value_view& value) noexcept {
     // Inline: it runs once per entry and is a few compares (out of line it doubled the cost of
     // walking RabbitMQ's server-properties). Lengths compared as `n <= end - pos`.
     const std::uint8_t* p = rest.data();
     std::size_t left = rest.size();
     if (left < 1) return false;
-    const std::size_t name_len = p[0];
-    if (name_len + 2 > left) return false;  // name, then the tag octet
-    name = std::string_view(reinterpret_cast<const char*>(p + 1), name_len);
-    const std::uint8_t tag = p[1 + name_len];
-    p += 2 + name_len;
-    left -= 2 + name_len;
+    const std::uint8_t tag = p[0];
+    ++p;
+    --left;
     std::size_t n = 0;
     switch (tag) {
         case 'V': n = 0; break;
@@ -91,6 +87,20 @@ inline bool next_entry(bytes_view& rest, std::string_view& name, field_value_vie
     value.tag = static_cast<char>(tag);
     value.raw = bytes_view(p, n);
     rest = bytes_view(p + n, left - n);
+    return true;
+}
+
+/// Step through a table's entries: takes the next (name, value) off the front of `rest`
+/// (which starts as `t.raw`). False at the end or on malformed bytes (tables from the decoders
+/// are validated, so that means the end).
+inline bool next_entry(bytes_view& rest, std::string_view& name, field_value_view& value) noexcept {
+    if (rest.empty()) return false;
+    const std::size_t name_len = rest[0];
+    if (name_len + 2 > rest.size()) return false;  // name, then at least the tag octet
+    bytes_view after_name = rest.subspan(1 + name_len);
+    if (!next_value(after_name, value)) return false;
+    name = std::string_view(reinterpret_cast<const char*>(rest.data() + 1), name_len);
+    rest = after_name;
     return true;
 }
 

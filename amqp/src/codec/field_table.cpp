@@ -335,29 +335,10 @@ bool well_formed_table(bytes_view raw, std::size_t depth) noexcept {
 
 bool well_formed_array(bytes_view raw, std::size_t depth) noexcept {
     if (depth > max_table_depth) return false;
-    // Array elements have no name, so next_entry does not apply: tag and value by hand.
-    while (!raw.empty()) {
-        const std::uint8_t tag = raw[0];
-        std::size_t n = 0, skip = 1;
-        switch (tag) {
-            case 'V': n = 0; break;
-            case 't': case 'b': case 'B': n = 1; break;
-            case 's': case 'u': n = 2; break;
-            case 'I': case 'i': case 'f': n = 4; break;
-            case 'D': n = 5; break;
-            case 'l': case 'd': case 'T': n = 8; break;
-            case 'S': case 'x': case 'A': case 'F':
-                if (raw.size() < 5) return false;
-                n = boost::endian::load_big_u32(raw.data() + 1);
-                skip = 5;
-                break;
-            default: return false;
-        }
-        if (n > raw.size() - skip) return false;
-        if (!well_formed_value(static_cast<char>(tag), raw.subspan(skip, n), depth)) return false;
-        raw = raw.subspan(skip + n);
-    }
-    return true;
+    field_value_view v;
+    while (next_value(raw, v))
+        if (!well_formed_value(v.tag, v.raw, depth)) return false;
+    return raw.empty();
 }
 
 bool well_formed_value(char tag, bytes_view raw, std::size_t depth) noexcept {
