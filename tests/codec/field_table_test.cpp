@@ -125,7 +125,7 @@ TEST(FieldTable, ReadableForm) {
                         {"esc", std::string("a\"\n")}};
     EXPECT_EQ(to_string(t),
               "{product: \"RabbitMQ\", capabilities: {basic.nack: true}, n: -3, raw: bytes(01ab), "
-              "arr: [1.5, void], esc: \"a\\\"\\x0a\"}");
+              "arr: [1.5, void], esc: \"a\\\"\\n\"}");
 }
 
 TEST(FieldTable, FloatSpecialValuesSurvive) {

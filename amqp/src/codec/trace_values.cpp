@@ -1,5 +1,6 @@
 // The tracer's value text: quoted strings and timestamps, and the field-table walker that lays
 // out a table's entries for both the decoded view and the hex dump.
+#include "quoted.hpp"
 #include "trace_layout.hpp"
 #include "wire_reader.hpp"
 
@@ -13,30 +14,8 @@
 namespace amqp::trace::detail {
 
 std::string quoted(std::string_view s, std::size_t limit) {
-    std::string out = "\"";
-    std::size_t n = 0;
-    for (unsigned char c : s) {
-        if (n++ == limit) {
-            out += "\"...";
-            return out;
-        }
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c >= 0x20 && c < 0x7f) {
-                    out += static_cast<char>(c);
-                } else {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\x%02x", c);
-                    out += buf;
-                }
-        }
-    }
-    out += '"';
+    std::string out;
+    amqp::detail::append_quoted(out, s, limit);
     return out;
 }
 

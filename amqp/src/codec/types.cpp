@@ -1,4 +1,6 @@
 // The field-table value model: type tags, lookup and a readable one-line form.
+#include "quoted.hpp"
+
 #include <amqp/field_table.hpp>
 #include <amqp/types.hpp>
 
@@ -20,24 +22,38 @@ const field_value* find_field(const field_table& t, std::string_view name) noexc
     return nullptr;
 }
 
-namespace {
+namespace detail {
 
-void append_quoted(std::string& out, std::string_view s) {
+void append_quoted(std::string& out, std::string_view s, std::size_t limit) {
     out += '"';
+    std::size_t n = 0;
     for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
+        if (n++ == limit) {
+            out += "\"...";
+            return;
+        }
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c >= 0x20 && c < 0x7f) {
+                    out += static_cast<char>(c);
+                } else {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                    out += buf;
+                }
         }
     }
     out += '"';
 }
+
+}  // namespace detail
+
+namespace {
 
 void append_value(std::string& out, const field_value& v);
 
@@ -73,7 +89,7 @@ void append_value(std::string& out, const field_value& v) {
             } else if constexpr (std::is_same_v<T, timestamp>) {
                 out += "timestamp(" + std::to_string(x.seconds) + ")";
             } else if constexpr (std::is_same_v<T, std::string>) {
-                append_quoted(out, x);
+                detail::append_quoted(out, x);
             } else if constexpr (std::is_same_v<T, byte_array>) {
                 out += "bytes(";
                 char buf[4];
