@@ -259,20 +259,26 @@ def summarize(runs):
 
 
 def run_matrix(args, url, logdir, results):
+    """Both servers run side by side (each on its own queue; an idle one costs nothing) and every
+    repetition visits all cells in turn, so that a change in the machine's load over the run hits
+    every cell alike instead of favouring whichever ran first."""
     seq_req = args.requests
-    for server in SERVERS:
-        for mode, (inflight, prefetch) in MODES.items():
-            requests = seq_req if mode == "seq" else seq_req * 10
-            queue = f"bench_{server}_{mode}"
-            srv = Server(server, args, url, queue, prefetch, logdir)
-            try:
-                for rep in range(args.reps):
+    for mode, (inflight, prefetch) in MODES.items():
+        requests = seq_req if mode == "seq" else seq_req * 10
+        servers = {}
+        try:
+            for server in SERVERS:
+                servers[server] = Server(server, args, url, f"bench_{server}_{mode}", prefetch, logdir)
+            for rep in range(args.reps):
+                for server in SERVERS:
+                    queue = f"bench_{server}_{mode}"
                     for client in CLIENTS:
                         for reply in REPLIES:
                             # pika runs are slow: fewer calls keep the matrix short (noted in the doc).
                             req = requests if client != "pika" else max(requests // 4, 200)
                             try:
-                                res = one_run(args, url, [srv], client, inflight, req, req // 10, reply, queue)
+                                res = one_run(args, url, [servers[server]], client, inflight, req, req // 10, reply,
+                                              queue)
                             except RuntimeError as e:
                                 # One failed cell must not throw away the others: it is listed in the doc.
                                 log(f"FAILED: {e}")
@@ -285,7 +291,8 @@ def run_matrix(args, url, logdir, results):
                                 f"{res['rpc/s']:9.0f} rpc/s p50 {res['p50_us']:7.1f} us "
                                 f"p99 {res['p99_us']:7.1f} us  writes/rpc client {fmt(res.get('client_writes_per_rpc'), 2)} "
                                 f"server {fmt(res.get('server_writes_per_rpc'), 2)}")
-            finally:
+        finally:
+            for srv in servers.values():
                 srv.stop()
 
 
