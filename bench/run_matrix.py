@@ -451,6 +451,10 @@ def write_markdown(path, results):
         L.append("")
     L.append("## Plot\n")
     L.append("![latency and throughput per client](benchmarks.png)\n")
+    L.append("## Reproduce\n")
+    L.append("```sh\ncmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release\n"
+             "cmake --build build/bench -j2 --target rpc_server rpc_bench rmqc_rpc_server rmqc_rpc_client\n"
+             "bench/run_matrix.sh            # --quick: a 30 s smoke run; --from-json F: redo this page\n```\n")
     L.append("## How each cell is run\n")
     L.append("Each client is run as below (pika with a quarter of the calls, at least 200, to keep the run short); "
              "the servers are `examples/rpc_server --prefetch P` (ours; it prints one line per request, to a "
