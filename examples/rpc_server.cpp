@@ -18,13 +18,15 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: rpc_server [--url URL] [--queue Q] [--prefetch N] [--max-n N] [--naive]\n"
-    "                  [--reply-format plain|json]\n"
+    "                  [--reply-format plain|json] [--reconnect]\n"
     "Serve fib(n) requests from queue Q (default rpc_queue) until SIGINT or SIGTERM.\n"
     "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
     "  --prefetch N         unacked requests at once (default 1)\n"
     "  --max-n N            largest n served (default 100000)\n"
     "  --naive              the tutorial's exponential recursion (n <= 45)\n"
-    "  --reply-format F     plain: decimal text (default); json: {\"response\": N, \"error\": null}\n";
+    "  --reply-format F     plain: decimal text (default); json: {\"response\": N, \"error\": null}\n"
+    "  --reconnect          on a lost connection, reconnect (backoff 0.5 s doubling to 10 s) and\n"
+    "                       consume again, instead of exiting with status 1\n";
 
 int serve(const rpc::cli::arguments& args) {
     using namespace rpc::cli;
@@ -33,6 +35,7 @@ int serve(const rpc::cli::arguments& args) {
     opts.queue = args.value("queue").value_or("rpc_queue");
     if (opts.queue.empty() || opts.queue.size() > 255) throw usage_error("--queue must be 1 to 255 characters");
     if (auto p = args.value("prefetch")) opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
+    opts.reconnect = args.flag("reconnect");
     opts.workers = std::min<std::size_t>(opts.prefetch, std::max(1u, std::thread::hardware_concurrency()));
 
     rpc::fibonacci_service_options fib;
@@ -80,6 +83,6 @@ int serve(const rpc::cli::arguments& args) {
 int main(int argc, char** argv) {
     return rpc::cli::run(argc, argv, usage,
                          {{"url", true}, {"queue", true}, {"prefetch", true}, {"max-n", true}, {"naive", false},
-                          {"reply-format", true}},
+                          {"reply-format", true}, {"reconnect", false}},
                          serve);
 }

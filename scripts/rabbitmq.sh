@@ -3,7 +3,7 @@
 # broker): its own node name, ports, data, logs and Erlang cookie, all under one directory, so
 # that several checkouts (or CI jobs) can each run one at the same time.
 #
-#   scripts/rabbitmq.sh start  [--dir DIR] [--tls] [--if-no-url]
+#   scripts/rabbitmq.sh start  [--dir DIR] [--tls] [--if-no-url] [--port PORT]
 #   scripts/rabbitmq.sh stop   [--dir DIR]
 #   scripts/rabbitmq.sh status [--dir DIR]
 #   scripts/rabbitmq.sh ctl    [--dir DIR] -- ARGS...   (rabbitmqctl ARGS against that node)
@@ -12,7 +12,8 @@
 # DIR/tls/{ca.pem,client.pem,client.key}) and prints AMQP_URL=... (and AMQPS_URL=...,
 # AMQP_TLS_DIR=...). With --if-no-url and AMQP_URL already set in the environment, it starts
 # nothing and only records that broker (AMQPS_URL and AMQP_TLS_DIR too) in DIR; `stop` then
-# leaves it alone. Logs stay in DIR/log after `stop`.
+# leaves it alone. Logs stay in DIR/log after `stop`. --port PORT: AMQP on that port rather
+# than a random free one (a test restarting its node: clients reconnect to the same URL).
 set -euo pipefail
 
 # The wrappers in /usr/sbin switch to the `rabbitmq` user when run as root, which could not
@@ -37,12 +38,15 @@ dir=
 tls=0
 if_no_url=0
 ctl_args=()
+fixed_port=
 while [[ $# -gt 0 ]]; do
     case $1 in
         --) shift; ctl_args=("$@"); break ;;
         --dir) [[ $# -ge 2 ]] || usage; dir=$2; shift 2 ;;
         --dir=*) dir=${1#--dir=}; shift ;;
         --tls) tls=1; shift ;;
+        --port) [[ $# -ge 2 ]] || usage; fixed_port=$2; shift 2 ;;
+        --port=*) fixed_port=${1#--port=}; shift ;;
         --if-no-url) if_no_url=1; shift ;;
         -h|--help) usage ;;
         *) echo "rabbitmq.sh: unknown argument '$1'" >&2; usage ;;
@@ -257,7 +261,7 @@ cmd_start() {
     flock -w $((3 * BOOT_TIMEOUT)) 9 || { log "could not take the port lock"; return 1; }
     local attempt t0=$SECONDS
     for attempt in 1 2 3; do
-        NODE_PORT=$(pick_port)
+        NODE_PORT=${fixed_port:-$(pick_port)}
         DIST_PORT=$(pick_port "$NODE_PORT")
         SSL_PORT=
         [[ $tls == 1 ]] && SSL_PORT=$(pick_port "$NODE_PORT" "$DIST_PORT")

@@ -52,15 +52,15 @@ public:
     static constexpr const char* direct_reply_to_queue = "amq.rabbitmq.reply-to";
 
     client_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
-        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), conn_(ex, std::move(conn)),
-          opts_(std::move(opts)) {}
+        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), conn_options_(std::move(conn)),
+          conn_(std::make_unique<amqp::connection>(ex, conn_options_)), opts_(std::move(opts)) {}
 
     void start() {
-        install_connection_handlers();
+        install_connection_handlers(*conn_, 0);
         try {
-            conn_.open();
-            ch_ = conn_.open_channel();
-            install_channel_handlers();
+            conn_->open();
+            ch_ = conn_->open_channel();
+            install_channel_handlers(ch_, 0);
             if (opts_.direct_reply_to) {
                 reply_queue_ = direct_reply_to_queue;
             } else {
@@ -76,14 +76,14 @@ public:
 
     // The same steps as start(), chained through the connection's async operations.
     void start_async(start_handler h) {
-        install_connection_handlers();
+        install_connection_handlers(*conn_, 0);
         auto self = shared_from_this();
-        conn_.async_open([self, h = std::move(h)](error_code ec) mutable {
+        conn_->async_open([self, h = std::move(h)](error_code ec) mutable {
             if (ec) return self->start_done(std::move(h), ec);
-            self->conn_.async_open_channel([self, h = std::move(h)](error_code ec, amqp::channel ch) mutable {
+            self->conn_->async_open_channel([self, h = std::move(h)](error_code ec, amqp::channel ch) mutable {
                 if (ec) return self->start_done(std::move(h), ec);
                 self->ch_ = std::move(ch);
-                self->install_channel_handlers();
+                self->install_channel_handlers(self->ch_, 0);
                 if (self->opts_.direct_reply_to) {
                     self->reply_queue_ = direct_reply_to_queue;
                     return self->consume_replies(std::move(h));
@@ -102,6 +102,8 @@ public:
         const std::string id = ids_.next();
         if (diag) diag->correlation_id = id;
         auto call = std::make_shared<pending_call>(timer_strand_, std::move(h), diag);
+        amqp::channel ch;
+        std::string reply_queue;
         {
             // Checked under the lock that fail_all takes: a call can not slip in after it.
             std::unique_lock lock(mutex_);
@@ -113,6 +115,9 @@ public:
                 return;
             }
             pending_.emplace(id, call);
+            // Copies: a reconnection may replace both while this call publishes.
+            ch = ch_;
+            reply_queue = reply_queue_;
         }
         std::weak_ptr<client_impl> weak = shared_from_this();
         boost::asio::post(timer_strand_, [weak, call, id, timeout] {
@@ -126,7 +131,7 @@ public:
         const std::string body = std::to_string(n);
         const std::string expiration = std::to_string(timeout.count());
         amqp::basic_properties props;
-        props.reply_to = reply_queue_;
+        props.reply_to = reply_queue;
         props.correlation_id = id;
         // The broker drops a request nobody took within the caller's patience.
         props.expiration = expiration;
@@ -134,12 +139,13 @@ public:
         where.routing_key = opts_.queue;
         where.mandatory = true;
         ++stats_.calls;
-        if (error_code ec = ch_.publish(where, props, amqp::as_bytes(body))) {
+        if (error_code ec = ch.publish(where, props, amqp::as_bytes(body))) {
             if (auto p = take(id)) finish(std::move(p), errc::connection_lost, "could not publish the request: " + ec.message());
         }
     }
 
     big_int call(std::uint64_t n, std::chrono::milliseconds timeout) {
+        if (opts_.reconnect) reconnect_if_lost();
         std::promise<std::pair<error_code, big_int>> done;
         auto result = done.get_future();
         diagnostics diag;
@@ -150,10 +156,17 @@ public:
     }
 
     void close() {
+        amqp::connection* conn = nullptr;
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+            conn = conn_.get();
+        }
         fail_all(errc::connection_lost, "RPC client closed");
-        if (conn_.is_open()) {
+        // conn_ is replaced only by a reconnect, which closed_ now rules out.
+        if (conn->is_open()) {
             try {
-                conn_.close();
+                conn->close();
             } catch (const amqp::error&) {
                 // Already gone: nothing left to close.
             }
@@ -162,7 +175,13 @@ public:
 
     /// For the owner's destructor: fail what is pending; the connection's destructor then
     /// closes the socket without a handshake.
-    void abandon() { fail_all(errc::connection_lost, "RPC client closed"); }
+    void abandon() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        fail_all(errc::connection_lost, "RPC client closed");
+    }
 
     std::string reply_queue() const { return reply_queue_; }
     std::chrono::milliseconds default_timeout() const { return opts_.default_timeout; }
@@ -172,25 +191,30 @@ public:
     }
     client_stats stats() const {
         return {stats_.calls.load(), stats_.replies.load(), stats_.timeouts.load(), stats_.returned.load(),
-                stats_.late_replies.load(), stats_.unknown_replies.load(), stats_.replies_without_id.load()};
+                stats_.late_replies.load(), stats_.unknown_replies.load(), stats_.replies_without_id.load(),
+                stats_.reconnects.load()};
     }
     bool is_running() const { return running_; }
-    bool is_blocked() const { return conn_.is_blocked(); }
+    bool is_blocked() const {
+        std::lock_guard lock(mutex_);
+        return conn_->is_blocked();
+    }
 
 private:
 
-    void install_connection_handlers() {
+    // `generation`: which connection the handlers belong to; a replaced one's end is ignored.
+    void install_connection_handlers(amqp::connection& conn, std::uint64_t generation) {
         std::weak_ptr<client_impl> weak = shared_from_this();
-        conn_.on_close([weak](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "connection lost: " + r.to_string());
+        conn.on_close([weak, generation](const amqp::close_reason& r) {
+            if (auto self = weak.lock()) self->lost(generation, "connection lost: " + r.to_string());
         });
     }
-    void install_channel_handlers() {
+    void install_channel_handlers(amqp::channel& ch, std::uint64_t generation) {
         std::weak_ptr<client_impl> weak = shared_from_this();
-        ch_.on_close([weak](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->fail_all(errc::connection_lost, "channel closed: " + r.to_string());
+        ch.on_close([weak, generation](const amqp::close_reason& r) {
+            if (auto self = weak.lock()) self->lost(generation, "channel closed: " + r.to_string());
         });
-        ch_.on_return([weak](const amqp::returned_message& m) {
+        ch.on_return([weak](const amqp::returned_message& m) {
             if (auto self = weak.lock()) self->on_return(m);
         });
     }
@@ -199,9 +223,10 @@ private:
         q.exclusive = true;  // server-named, gone with our connection
         return q;
     }
-    amqp::consume_options reply_consume_options() const {
+    amqp::consume_options reply_consume_options() const { return reply_consume_options(reply_queue_); }
+    static amqp::consume_options reply_consume_options(const std::string& queue) {
         amqp::consume_options c;
-        c.queue = reply_queue_;
+        c.queue = queue;
         c.no_ack = true;  // as the tutorial (auto_ack=True); required for direct reply-to
         return c;
     }
@@ -285,6 +310,53 @@ private:
         return call;
     }
 
+    void lost(std::uint64_t generation, const std::string& why) {
+        {
+            std::lock_guard lock(mutex_);
+            if (generation != generation_) return;
+        }
+        fail_all(errc::connection_lost, why);
+    }
+
+    // One attempt, on the caller's thread (call() is never run on the executor).
+    void reconnect_if_lost() {
+        std::lock_guard one_at_a_time(reconnect_mutex_);
+        std::uint64_t generation = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (running_ || closed_ || stop_reason_.empty() || stop_code_ != errc::connection_lost) return;
+            generation = generation_ + 1;
+        }
+        auto conn = std::make_unique<amqp::connection>(executor_, conn_options_);
+        install_connection_handlers(*conn, generation);
+        amqp::channel ch;
+        std::string queue;
+        try {
+            conn->open();
+            ch = conn->open_channel();
+            install_channel_handlers(ch, generation);
+            queue = opts_.direct_reply_to ? std::string(direct_reply_to_queue) : ch.declare_queue(reply_queue_options()).name;
+            ch.consume(reply_consume_options(queue), reply_handler());
+        } catch (const amqp::error& e) {
+            throw call_error(e.code(), "connection lost; reconnecting failed: " + describe(e));
+        }
+        std::unique_ptr<amqp::connection> old;
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_) return;  // close() meanwhile: `conn` dies with this scope
+            if (!conn->is_open()) throw call_error(errc::connection_lost, "connection lost again while reconnecting");
+            old = std::move(conn_);
+            conn_ = std::move(conn);
+            ch_ = std::move(ch);
+            reply_queue_ = std::move(queue);
+            generation_ = generation;
+            stop_reason_.clear();
+            stop_code_ = errc::not_started;
+            running_ = true;
+        }
+        ++stats_.reconnects;
+    }
+
     void fail_all(errc code, const std::string& why) {
         std::vector<std::shared_ptr<pending_call>> calls;
         {
@@ -316,7 +388,8 @@ private:
 
     boost::asio::any_io_executor executor_;
     boost::asio::strand<boost::asio::any_io_executor> timer_strand_;
-    amqp::connection conn_;
+    amqp::connection_options conn_options_;
+    std::unique_ptr<amqp::connection> conn_;  // replaced (under mutex_) by a reconnection
     amqp::channel ch_;
     client_options opts_;
     std::string reply_queue_;
@@ -329,10 +402,13 @@ private:
     std::deque<std::string> timed_out_order_;
     std::string stop_reason_;
     errc stop_code_ = errc::not_started;
+    bool closed_ = false;              // close() or the destructor: never reconnect
+    std::uint64_t generation_ = 0;     // counts connections; handlers of older ones are ignored
+    std::mutex reconnect_mutex_;
 
     struct {
         std::atomic<std::uint64_t> calls{0}, replies{0}, timeouts{0}, returned{0}, late_replies{0},
-            unknown_replies{0}, replies_without_id{0};
+            unknown_replies{0}, replies_without_id{0}, reconnects{0};
     } stats_;
 };
 

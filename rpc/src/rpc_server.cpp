@@ -7,6 +7,8 @@
 #include <exception>
 #include <iostream>
 #include <mutex>
+#include <random>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -18,43 +20,28 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
 public:
     server_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts,
                 request_handler handler)
-        : conn_(ex, std::move(conn)), opts_(std::move(opts)), handler_(std::move(handler)),
+        : executor_(ex), conn_options_(std::move(conn)), opts_(std::move(opts)), handler_(std::move(handler)),
           pool_(opts_.workers == 0 ? 1 : opts_.workers) {}
 
     /// For the owner's destructor: no draining; queued requests stay unacked (redelivered).
     void abandon() {
         stopping_ = true;
+        end_reconnect();
         pool_.stop();
         pool_.join();
     }
 
     void start() {
-        std::weak_ptr<server_impl> weak = shared_from_this();
-        conn_.on_close([weak](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->lost(r);
-        });
-        conn_.open();
-        ch_ = conn_.open_channel();
-        have_channel_ = true;
-        ch_.on_close([weak](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->lost(r);
-        });
-        amqp::queue_options q;
-        q.name = opts_.queue;
-        ch_.declare_queue(std::move(q));
-        ch_.qos(opts_.prefetch);
-        amqp::consume_options c;
-        c.queue = opts_.queue;
-        consumer_tag_ = ch_.consume(std::move(c), [weak](const amqp::delivered_message& m) {
-            if (auto self = weak.lock()) self->on_request(m);
-        });
+        if (!install(connect())) throw amqp::error(make_error_code(amqp::client_error::connection_closed), "connection lost during start");
     }
 
     void stop() {
         if (stopping_.exchange(true)) return;
-        if (have_channel_ && ch_.is_open() && !consumer_tag_.empty()) {
+        end_reconnect();
+        const std::shared_ptr<session> s = current();
+        if (s && s->ch.is_open() && !s->consumer_tag.empty()) {
             try {
-                ch_.cancel(consumer_tag_);
+                s->ch.cancel(s->consumer_tag);
             } catch (const amqp::error& e) {
                 log(std::string("could not cancel the consumer: ") + e.what());
             }
@@ -65,8 +52,8 @@ public:
                 log("stopping with " + std::to_string(in_flight_) + " request(s) unfinished; the broker will redeliver them");
         }
         try {
-            if (have_channel_ && ch_.is_open()) ch_.close();
-            if (conn_.is_open()) conn_.close();
+            if (s && s->ch.is_open()) s->ch.close();
+            if (s && s->conn->is_open()) s->conn->close();
         } catch (const amqp::error& e) {
             log(std::string("close: ") + e.what());
         }
@@ -83,7 +70,7 @@ public:
     }
     server_stats stats() const {
         return {stats_.requests.load(), stats_.replies.load(), stats_.no_reply_to.load(),
-                stats_.handler_failures.load(), stats_.publish_failures.load()};
+                stats_.handler_failures.load(), stats_.publish_failures.load(), stats_.reconnects.load()};
     }
     std::size_t in_flight() const {
         std::lock_guard lock(mutex_);
@@ -91,7 +78,16 @@ public:
     }
 
 private:
+    /// One connection's worth of state; replaced whole on reconnection. A request is answered
+    /// and acked on the channel it came from (delivery tags belong to their channel).
+    struct session {
+        std::unique_ptr<amqp::connection> conn;
+        amqp::channel ch;
+        std::string consumer_tag;
+    };
+
     struct job {
+        amqp::channel ch;
         request req;
         std::string reply_to;
         bool has_reply_to = false;
@@ -100,9 +96,10 @@ private:
     };
 
     // On the connection's strand: copy what the views show, then leave the strand at once.
-    void on_request(const amqp::delivered_message& m) {
+    void on_request(const amqp::channel& ch, const amqp::delivered_message& m) {
         ++stats_.requests;
         job j;
+        j.ch = ch;
         j.req.body.assign(amqp::as_string_view(m.body));
         j.has_correlation_id = m.properties.correlation_id.has_value();
         if (j.has_correlation_id) j.req.correlation_id.assign(*m.properties.correlation_id);
@@ -114,11 +111,11 @@ private:
             std::lock_guard lock(mutex_);
             ++in_flight_;
         }
-        boost::asio::post(pool_, [self = shared_from_this(), j = std::move(j)] { self->serve(j); });
+        boost::asio::post(pool_, [self = shared_from_this(), j = std::move(j)]() mutable { self->serve(j); });
     }
 
     // On a worker thread.
-    void serve(const job& j) {
+    void serve(job& j) {
         if (!j.has_reply_to) {
             ++stats_.no_reply_to;
             log("request without reply_to acked and dropped (correlation_id '" + j.req.correlation_id + "')");
@@ -138,7 +135,7 @@ private:
             if (r.content_type) props.content_type = *r.content_type;
             amqp::publish_options where;
             where.routing_key = j.reply_to;  // default exchange: the routing key names the queue
-            if (amqp::error_code ec = ch_.publish(where, props, amqp::as_bytes(r.body))) {
+            if (amqp::error_code ec = j.ch.publish(where, props, amqp::as_bytes(r.body))) {
                 ++stats_.publish_failures;
                 log("could not publish the reply: " + ec.message());
             } else {
@@ -146,20 +143,112 @@ private:
             }
         }
         // After the reply: a crash before this line means redelivery, not a lost request.
-        if (amqp::error_code ec = ch_.ack(j.delivery_tag); ec) log("could not ack the request: " + ec.message());
+        if (amqp::error_code ec = j.ch.ack(j.delivery_tag); ec) log("could not ack the request: " + ec.message());
         std::lock_guard lock(mutex_);
         if (--in_flight_ == 0) idle_.notify_all();
     }
 
-    void lost(const amqp::close_reason& r) {
+    // Connect, declare, set the prefetch, consume: the whole session, or amqp::error.
+    std::shared_ptr<session> connect() {
+        auto s = std::make_shared<session>();
+        s->conn = std::make_unique<amqp::connection>(executor_, conn_options_);
+        std::weak_ptr<server_impl> weak = shared_from_this();
+        std::weak_ptr<session> ws = s;
+        // Only the current session's loss counts: a replaced one may still report its end.
+        auto on_lost = [weak, ws](const amqp::close_reason& r) {
+            if (auto self = weak.lock()) self->lost(ws.lock(), r);
+        };
+        s->conn->on_close(on_lost);
+        s->conn->open();
+        s->ch = s->conn->open_channel();
+        s->ch.on_close(on_lost);
+        amqp::queue_options q;
+        q.name = opts_.queue;
+        s->ch.declare_queue(std::move(q));
+        s->ch.qos(opts_.prefetch);
+        amqp::consume_options c;
+        c.queue = opts_.queue;
+        s->consumer_tag = s->ch.consume(std::move(c), [weak, ch = s->ch](const amqp::delivered_message& m) {
+            if (auto self = weak.lock()) self->on_request(ch, m);
+        });
+        return s;
+    }
+
+    // False if the session died before it was installed: its loss went unheard (it was not yet
+    // current), so the caller must keep reconnecting.
+    bool install(std::shared_ptr<session> s) {
+        std::shared_ptr<session> old;
+        bool alive = false;
+        {
+            std::lock_guard lock(mutex_);
+            old = std::move(session_);
+            session_ = s;
+            alive = s->conn->is_open() && s->ch.is_open();
+            if (alive) lost_reported_ = false;  // from here on, lost() hears of its end
+        }
+        // `old` (a dead connection) is destroyed here, outside the lock.
+        return alive;
+    }
+
+    std::shared_ptr<session> current() const {
+        std::lock_guard lock(mutex_);
+        return session_;
+    }
+
+    void lost(const std::shared_ptr<session>& s, const amqp::close_reason& r) {
         std::function<void(const amqp::close_reason&)> h;
         {
             std::lock_guard lock(mutex_);
-            if (lost_reported_ || stopping_) return;
+            if (!s || s != session_ || lost_reported_ || stopping_) return;
             lost_reported_ = true;
             h = on_lost_;
+            if (opts_.reconnect) {
+                h = nullptr;
+                // The previous loop has ended (it installed the session that was just lost).
+                if (reconnect_thread_.joinable()) reconnect_thread_.detach();
+                reconnect_thread_ = std::thread([self = shared_from_this()] { self->reconnect_loop(); });
+            }
         }
+        if (opts_.reconnect) log("connection lost: " + r.to_string() + "; reconnecting");
         if (h) h(r);
+    }
+
+    // On its own thread (the blocking connect must not run on the connection's executor).
+    void reconnect_loop() {
+        std::minstd_rand rng(std::random_device{}());
+        auto delay = opts_.reconnect_min;
+        for (;;) {
+            const auto jitter = std::chrono::milliseconds(
+                std::uniform_int_distribution<long long>(0, std::max<long long>(delay.count() / 4, 1))(rng));
+            {
+                std::unique_lock lock(mutex_);
+                if (wake_.wait_for(lock, delay + jitter, [this] { return stopping_.load(); })) return;
+            }
+            try {
+                auto s = connect();
+                if (stopping_) return;
+                if (install(std::move(s))) {
+                    ++stats_.reconnects;
+                    log("reconnected; consuming '" + opts_.queue + "' again");
+                    return;
+                }
+                log("reconnect failed: the new connection closed at once");
+            } catch (const std::exception& e) {
+                log(std::string("reconnect failed: ") + e.what());
+            }
+            delay = std::min(delay * 2, opts_.reconnect_max);
+        }
+    }
+
+    void end_reconnect() {
+        std::thread t;
+        {
+            std::lock_guard lock(mutex_);
+            t = std::move(reconnect_thread_);
+        }
+        wake_.notify_all();
+        if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+        else if (t.joinable()) t.detach();
     }
 
     void log(const std::string& text) {
@@ -174,24 +263,26 @@ private:
             std::cerr << " [!] " << text << std::endl;
     }
 
-    amqp::connection conn_;
-    amqp::channel ch_;
-    bool have_channel_ = false;  // a default channel handle has no state to ask is_open()
+    boost::asio::any_io_executor executor_;
+    amqp::connection_options conn_options_;
     server_options opts_;
     request_handler handler_;
-    std::string consumer_tag_;
     boost::asio::thread_pool pool_;
     std::atomic<bool> stopping_{false};
 
     mutable std::mutex mutex_;
     std::condition_variable idle_;
+    std::condition_variable wake_;  // interrupts a reconnect delay on stop
+    std::shared_ptr<session> session_;
+    std::thread reconnect_thread_;
     std::size_t in_flight_ = 0;
     bool lost_reported_ = false;
     std::function<void(const amqp::close_reason&)> on_lost_;
     std::function<void(std::string_view)> on_log_;
 
     struct {
-        std::atomic<std::uint64_t> requests{0}, replies{0}, no_reply_to{0}, handler_failures{0}, publish_failures{0};
+        std::atomic<std::uint64_t> requests{0}, replies{0}, no_reply_to{0}, handler_failures{0}, publish_failures{0},
+            reconnects{0};
     } stats_;
 };
 

@@ -40,7 +40,21 @@ public:
         std::ifstream f(dir_ + "/amqp_url");
         std::getline(f, url_);
     }
-    ~private_broker() { rabbitmq_sh({"stop", "--dir", dir_}); }
+    ~private_broker() {
+        if (running_) rabbitmq_sh({"stop", "--dir", dir_});
+    }
+    /// Stop the node (clients see their connection drop).
+    bool stop() {
+        running_ = false;
+        return rabbitmq_sh({"stop", "--dir", dir_});
+    }
+    /// Start it again on the same AMQP port, so the same URL reaches it.
+    bool restart() {
+        const auto colon = url_.rfind(':');
+        const std::string port = url_.substr(colon + 1, url_.find('/', colon) - colon - 1);
+        running_ = rabbitmq_sh({"start", "--dir", dir_, "--port", port});
+        return running_;
+    }
     private_broker(const private_broker&) = delete;
     private_broker& operator=(const private_broker&) = delete;
 
@@ -61,6 +75,7 @@ public:
 private:
     std::string dir_;
     std::string url_;
+    bool running_ = true;
 };
 
 }  // namespace faults_test

@@ -33,6 +33,11 @@ struct client_options {
     bool direct_reply_to = false;
     /// Timeout of call(n) when none is given.
     std::chrono::milliseconds default_timeout{30000};
+    /// After the loss of the connection (broker restart, network), the next blocking call()
+    /// first reconnects (new connection, channel and reply queue; one attempt, which throws
+    /// call_error if it fails). Calls pending at the loss fail at once with connection_lost
+    /// either way; async_call does not reconnect (it must not block the caller's executor).
+    bool reconnect = false;
 };
 
 /// Counters of what the client saw; replies that match no pending call are dropped, never handed
@@ -45,6 +50,7 @@ struct client_stats {
     std::uint64_t late_replies = 0;        ///< replies to calls that had already timed out
     std::uint64_t unknown_replies = 0;     ///< replies with a correlation id we are not waiting for
     std::uint64_t replies_without_id = 0;  ///< replies with no correlation id at all
+    std::uint64_t reconnects = 0;          ///< reconnections after a lost connection (options.reconnect)
 };
 
 /// An RPC client for the Fibonacci service. Thread-safe: call/async_call from any thread.

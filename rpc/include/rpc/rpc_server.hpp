@@ -35,6 +35,14 @@ struct server_options {
     /// stop() waits this long for in-flight requests before closing anyway (they are then
     /// redelivered to another server).
     std::chrono::milliseconds drain_timeout{60000};
+    /// Reconnect by itself when the connection or channel is lost (broker restart, network):
+    /// retry after reconnect_min, doubling up to reconnect_max, each delay with up to 25 %
+    /// random jitter; then redeclare the queue, set the prefetch and consume again. Requests
+    /// taken before the loss are redelivered by the broker. false: report the loss through
+    /// on_connection_lost and stay down.
+    bool reconnect = false;
+    std::chrono::milliseconds reconnect_min{500};
+    std::chrono::milliseconds reconnect_max{10000};
 };
 
 /// One request as the handler sees it (owned copies).
@@ -54,6 +62,7 @@ struct server_stats {
     std::uint64_t no_reply_to = 0;    ///< requests without reply_to (acked, logged, not answered)
     std::uint64_t handler_failures = 0;  ///< handlers that threw (an error reply was sent)
     std::uint64_t publish_failures = 0;  ///< replies that could not be queued (connection gone)
+    std::uint64_t reconnects = 0;        ///< successful reconnections (server_options::reconnect)
 };
 
 /// An RPC server on its own connection. start()/stop() block and must not be called from a thread
@@ -74,6 +83,7 @@ public:
     void stop();
 
     /// Called once if the connection or channel closes other than by stop() (set before start()).
+    /// With server_options::reconnect, not called: the loss is logged and the server reconnects.
     void on_connection_lost(std::function<void(const amqp::close_reason&)> h);
     /// Where the server's warnings go (default: stderr), e.g. a request without reply_to.
     void on_log(std::function<void(std::string_view)> h);
