@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <mutex>
 
 namespace rpc::cli {
 namespace {
@@ -113,9 +114,21 @@ std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view 
     return std::chrono::milliseconds(ms);
 }
 
-void say(std::string_view line) { std::cout << line << std::endl; }
+namespace {
+// Lines come from several threads (a server's worker pool and its main thread): one lock keeps
+// each line whole instead of interleaving two of them character by character.
+std::mutex console_mutex;
+}  // namespace
 
-void print_error(std::string_view reason) { std::cerr << " [!] Error: " << reason << std::endl; }
+void say(std::string_view line) {
+    const std::lock_guard lock(console_mutex);
+    std::cout << line << std::endl;
+}
+
+void print_error(std::string_view reason) {
+    const std::lock_guard lock(console_mutex);
+    std::cerr << " [!] Error: " << reason << std::endl;
+}
 
 int run(int argc, const char* const* argv, std::string_view usage, std::initializer_list<option_spec> options,
         const std::function<int(const arguments&)>& body) {

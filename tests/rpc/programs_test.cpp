@@ -289,7 +289,9 @@ TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered
     ASSERT_TRUE(second.ready);
     ASSERT_EQ(result.wait_for(300s), std::future_status::ready);
     EXPECT_EQ(result.get(), rpc::fibonacci(n));
-    EXPECT_TRUE(second.proc.wait_for_stdout(" [.] fib(45)\n", 1s));
+    EXPECT_TRUE(second.proc.wait_for_stdout(" [.] fib(45)\n", 1s))
+        << "second server's output:\n" << second.proc.out() << "\nfirst server's output:\n" << first->proc.out()
+        << "\nfirst server's stderr:\n" << first->proc.err();
 }
 
 }  // namespace
