@@ -163,13 +163,14 @@ public:
             conn = conn_.get();
         }
         fail_all(errc::connection_lost, "RPC client closed");
-        // conn_ is replaced only by a reconnect, which closed_ now rules out.
-        if (conn->is_open()) {
-            try {
-                conn->close();
-            } catch (const amqp::error&) {
-                // Already gone: nothing left to close.
-            }
+        // conn_ is replaced only by a reconnect, which closed_ now rules out. Called even when
+        // the connection is no longer open: after a fault or the broker's close it returns once
+        // our close 50x / close-ok has gone out and the socket is closed, so a program that
+        // exits next does not cut that frame off.
+        try {
+            conn->close();
+        } catch (const amqp::error&) {
+            // Already gone: nothing left to close.
         }
     }
 

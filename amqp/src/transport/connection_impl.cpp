@@ -107,6 +107,20 @@ void connection_impl::start_close(asio::any_completion_handler<void(error_code)>
         return;
     }
     user_closed_ = true;
+    if (closed_seen_) {
+        // The closed event is gone (we are flushing our close 50x, or waiting for close-ok):
+        // waiting for it would hang. Wait for the socket instead.
+        lk.unlock();
+        asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
+            if (self->socket_closed_) {
+                self->complete(std::move(h), error_code{});
+                return;
+            }
+            self->socket_close_waiters_.push_back(std::move(h));
+            self->arm_close_timer();
+        });
+        return;
+    }
     close_handlers_.push_back(std::move(h));
     if (st == protocol::connection_state::idle) {
         machine_.abort(local_reason(client_error::operation_aborted, "closed before the connection was made"));
@@ -404,6 +418,9 @@ void connection_impl::close_socket() {
     open_timer_.cancel();
     heartbeat_timer_.cancel();
     close_timer_.cancel();
+    auto waiters = std::move(socket_close_waiters_);
+    socket_close_waiters_.clear();
+    for (auto& h : waiters) complete(std::move(h), error_code{});
 }
 
 // ---- events (strand) ----------------------------------------------------------------------------
@@ -530,6 +547,7 @@ void connection_impl::process_events() {
             }
             case protocol::event_kind::closed: {
                 open_ = false;
+                closed_seen_ = true;
                 last_reason_ = ev.reason;
                 auto channels = std::move(channels_);
                 channels_.clear();

@@ -154,6 +154,7 @@ private:
     bool socket_ready_ = false; // the AMQP exchange has begun and the socket is still open
     bool writing_ = false;
     bool ever_opened_ = false;
+    bool closed_seen_ = false;  // the machine's closed event has been handled
 
     // Strand only.
     tcp::resolver resolver_;
@@ -166,6 +167,9 @@ private:
     std::vector<std::uint8_t> read_buf_;
     byte_buffer write_buf_;
     bool socket_closed_ = false;
+    // close() calls made after the machine had already reported the connection closed (a fault,
+    // or the broker's close): they complete once the socket is closed, bounded by the close timer.
+    std::vector<asio::any_completion_handler<void(error_code)>> socket_close_waiters_;
     bool close_timer_armed_ = false;
     bool reading_ = false;
 };
