@@ -24,9 +24,7 @@ int request(const rpc::cli::arguments& args) {
     if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
     const std::chrono::milliseconds timeout =
         args.value("timeout") ? parse_seconds(*args.value("timeout"), "--timeout") : std::chrono::seconds(30);
-    rpc::client_options opts;
-    opts.queue = args.value("queue").value_or("rpc_queue");
-    opts.direct_reply_to = args.flag("direct-reply-to");
+    const rpc::client_options opts = client_options_from(args);
     const amqp::connection_options conn = broker_options(args);
 
     io_thread io;

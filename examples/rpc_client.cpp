@@ -19,27 +19,15 @@ int request(const rpc::cli::arguments& args) {
     const std::uint64_t n = args.positionals.empty()
                                 ? 30
                                 : parse_count(args.positionals[0], 0, std::numeric_limits<std::uint64_t>::max(), "N");
-    rpc::client_options opts;
-    opts.queue = args.value("queue").value_or("rpc_queue");
-    opts.direct_reply_to = args.flag("direct-reply-to");
+    const rpc::client_options opts = client_options_from(args);
     const amqp::connection_options conn = broker_options(args);
 
     io_thread io;
     rpc::rpc_client client(io.executor(), conn, opts);
     client.start();
     say(" [x] Requesting fib(" + std::to_string(n) + ")");
-    // A failed call (error reply, bad reply, timeout) still ends the session with
-    // connection.close 200, so the broker logs a clean close, not a dropped client.
-    const rpc::big_int value = [&] {
-        try {
-            return client.call(n);
-        } catch (...) {
-            client.close();
-            throw;
-        }
-    }();
+    const rpc::big_int value = call_then_close(client, n, opts.default_timeout);
     say(" [.] Got " + value.str());
-    client.close();
     return exit_ok;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <amqp/connection_options.hpp>
+#include <rpc/rpc_client.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -92,5 +93,13 @@ private:
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
     std::thread thread_;
 };
+
+/// The clients' shared options: --queue (default rpc_queue) and --direct-reply-to.
+rpc::client_options client_options_from(const arguments& args);
+
+/// client.call(n, timeout), then client.close() whether the call succeeded or threw: a failed
+/// call (error reply, bad reply, timeout) still ends the session with connection.close, so the
+/// broker logs a clean close, not a dropped client.
+rpc::big_int call_then_close(rpc::rpc_client& client, std::uint64_t n, std::chrono::milliseconds timeout);
 
 }  // namespace rpc::cli

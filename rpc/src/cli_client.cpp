@@ -1,0 +1,25 @@
+// The command-line clients' shared parts: their options and the call that always closes.
+#include <rpc/cli.hpp>
+
+namespace rpc::cli {
+
+rpc::client_options client_options_from(const arguments& args) {
+    rpc::client_options opts;
+    opts.queue = args.value("queue").value_or("rpc_queue");
+    opts.direct_reply_to = args.flag("direct-reply-to");
+    return opts;
+}
+
+rpc::big_int call_then_close(rpc::rpc_client& client, std::uint64_t n, std::chrono::milliseconds timeout) {
+    rpc::big_int value;
+    try {
+        value = client.call(n, timeout);
+    } catch (...) {
+        client.close();
+        throw;
+    }
+    client.close();
+    return value;
+}
+
+}  // namespace rpc::cli
