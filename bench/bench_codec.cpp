@@ -218,6 +218,105 @@ void decode_deliver_rabbitmq_c(benchmark::State& st) {
     set_rates(st, in.size(), 3);
 }
 
+// ---- the three parts of decode_deliver, apart (informational: where the time goes) -----------
+
+struct deliver_parts {
+    bytes_view method, header, body;
+};
+const deliver_parts& parts() {
+    static const deliver_parts p = [] {
+        diagnostics diag;
+        bytes_view rest(deliver_bytes());
+        deliver_parts out;
+        bytes_view* slots[3] = {&out.method, &out.header, &out.body};
+        for (auto* s : slots) {
+            auto f = decode_frame(rest, 131072, diag);
+            *s = f.frame.payload;
+            rest = rest.subspan(f.consumed);
+        }
+        return out;
+    }();
+    return p;
+}
+
+void part_frames_amqp(benchmark::State& st) {
+    const auto& in = deliver_bytes();
+    diagnostics diag;
+    for (auto _ : st) {
+        bytes_view rest(in);
+        for (int i = 0; i < 3; ++i) {
+            auto f = decode_frame(rest, 131072, diag);
+            if (f.status != decode_status::ok) st.SkipWithError("frame");
+            benchmark::DoNotOptimize(f.frame.payload.data());
+            rest = rest.subspan(f.consumed);
+        }
+    }
+}
+void part_frames_rabbitmq_c(benchmark::State& st) {
+    const auto& in = deliver_bytes();
+    for (auto _ : st) {
+        const std::uint8_t* p = in.data();
+        const std::uint8_t* end = p + in.size();
+        for (int i = 0; i < 3; ++i) {
+            c_frame f{};
+            if (!c_parse_frame(p, end, f)) st.SkipWithError("frame");
+            benchmark::DoNotOptimize(f.payload.bytes);
+        }
+    }
+}
+void part_method_amqp(benchmark::State& st) {
+    const auto pl = parts().method;
+    diagnostics diag;
+    method m;
+    for (auto _ : st) {
+        if (decode_method(pl, m, diag)) st.SkipWithError("method");
+        benchmark::DoNotOptimize(std::get_if<basic_deliver>(&m)->delivery_tag);
+    }
+}
+void part_method_rabbitmq_c(benchmark::State& st) {
+    const auto pl = parts().method;
+    amqp_pool_t pool;
+    init_amqp_pool(&pool, 4096);
+    for (auto _ : st) {
+        const auto* mp = pl.data();
+        const amqp_method_number_t id = (std::uint32_t{mp[0]} << 24) | (std::uint32_t{mp[1]} << 16) |
+                                        (std::uint32_t{mp[2]} << 8) | mp[3];
+        amqp_bytes_t args{pl.size() - 4, const_cast<std::uint8_t*>(mp + 4)};
+        void* method = nullptr;
+        if (amqp_decode_method(id, &pool, args, &method) != AMQP_STATUS_OK) st.SkipWithError("method");
+        benchmark::DoNotOptimize(static_cast<amqp_basic_deliver_t*>(method)->delivery_tag);
+        recycle_amqp_pool(&pool);
+    }
+    empty_amqp_pool(&pool);
+}
+void part_header_amqp(benchmark::State& st) {
+    const auto pl = parts().header;
+    diagnostics diag;
+    content_header h;
+    for (auto _ : st) {
+        if (decode_content_header(pl, h, diag)) st.SkipWithError("header");
+        benchmark::DoNotOptimize(h.properties.correlation_id->data());
+    }
+}
+void part_header_rabbitmq_c(benchmark::State& st) {
+    const auto pl = parts().header;
+    amqp_pool_t pool;
+    init_amqp_pool(&pool, 4096);
+    for (auto _ : st) {
+        const auto* hp = pl.data();
+        const std::uint16_t class_id = static_cast<std::uint16_t>((hp[0] << 8) | hp[1]);
+        std::uint64_t body_size = 0;
+        for (int i = 4; i < 12; ++i) body_size = (body_size << 8) | hp[i];
+        amqp_bytes_t props{pl.size() - 12, const_cast<std::uint8_t*>(hp + 12)};
+        void* decoded = nullptr;
+        if (amqp_decode_properties(class_id, &pool, props, &decoded) != AMQP_STATUS_OK) st.SkipWithError("props");
+        benchmark::DoNotOptimize(static_cast<amqp_basic_properties_t*>(decoded)->correlation_id.bytes);
+        benchmark::DoNotOptimize(body_size);
+        recycle_amqp_pool(&pool);
+    }
+    empty_amqp_pool(&pool);
+}
+
 // ---- encode basic.publish + header + body -----------------------------------------------------
 
 void encode_publish_amqp(benchmark::State& st) {
@@ -375,6 +474,12 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("decode_deliver/amqp", decode_deliver_amqp);
     benchmark::RegisterBenchmark("decode_deliver/rabbitmq_c", decode_deliver_rabbitmq_c);
     benchmark::RegisterBenchmark("decode_deliver_stream/amqp", decode_deliver_stream_amqp);
+    benchmark::RegisterBenchmark("part_frames/amqp", part_frames_amqp);
+    benchmark::RegisterBenchmark("part_frames/rabbitmq_c", part_frames_rabbitmq_c);
+    benchmark::RegisterBenchmark("part_method/amqp", part_method_amqp);
+    benchmark::RegisterBenchmark("part_method/rabbitmq_c", part_method_rabbitmq_c);
+    benchmark::RegisterBenchmark("part_header/amqp", part_header_amqp);
+    benchmark::RegisterBenchmark("part_header/rabbitmq_c", part_header_rabbitmq_c);
     benchmark::RegisterBenchmark("encode_publish/amqp", encode_publish_amqp);
     benchmark::RegisterBenchmark("encode_publish/rabbitmq_c", encode_publish_rabbitmq_c);
     benchmark::RegisterBenchmark("decode_server_properties/amqp", decode_server_properties_amqp);

@@ -13,8 +13,9 @@ namespace amqp {
 namespace detail {
 
 // Error paths are out of line and cold, so the inline hot path keeps no strings.
-void fail_frame(frame_result& r, diagnostics& diag, frame_fault f, std::uint64_t value, std::uint64_t limit,
-                std::size_t offset) noexcept {
+frame_result fail_frame(diagnostics& diag, frame_fault f, std::uint64_t value, std::uint64_t limit,
+                        std::size_t offset) noexcept {
+    frame_result r;
     switch (f) {
         case frame_fault::type:
             diag.message = "unknown frame type " + std::to_string(value);
@@ -37,6 +38,7 @@ void fail_frame(frame_result& r, diagnostics& diag, frame_fault f, std::uint64_t
     diag.offset = offset;
     r.status = decode_status::error;
     r.ec = reply_code::frame_error;
+    return r;
 }
 
 }  // namespace detail
