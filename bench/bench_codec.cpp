@@ -183,6 +183,31 @@ inline bool c_parse_frame(const std::uint8_t*& p, const std::uint8_t* end, c_fra
     return true;
 }
 
+// A method payload: 4-byte id, then the arguments, through amqp_decode_method.
+inline void* c_decode_method(amqp_bytes_t payload, amqp_pool_t* pool) {
+    const auto* mp = static_cast<const std::uint8_t*>(payload.bytes);
+    const amqp_method_number_t id =
+        (std::uint32_t{mp[0]} << 24) | (std::uint32_t{mp[1]} << 16) | (std::uint32_t{mp[2]} << 8) | mp[3];
+    amqp_bytes_t args{payload.len - 4, const_cast<std::uint8_t*>(mp + 4)};
+    void* method = nullptr;
+    return amqp_decode_method(id, pool, args, &method) == AMQP_STATUS_OK ? method : nullptr;
+}
+
+// A content header payload: class (2), weight (2), body size (8), then flags + properties
+// through amqp_decode_properties.
+inline amqp_basic_properties_t* c_decode_header(amqp_bytes_t payload, amqp_pool_t* pool, std::uint64_t& body_size) {
+    const auto* hp = static_cast<const std::uint8_t*>(payload.bytes);
+    const std::uint16_t class_id = static_cast<std::uint16_t>((hp[0] << 8) | hp[1]);
+    body_size = 0;
+    for (int i = 4; i < 12; ++i) body_size = (body_size << 8) | hp[i];
+    amqp_bytes_t props{payload.len - 12, const_cast<std::uint8_t*>(hp + 12)};
+    void* decoded = nullptr;
+    if (amqp_decode_properties(class_id, pool, props, &decoded) != AMQP_STATUS_OK) return nullptr;
+    return static_cast<amqp_basic_properties_t*>(decoded);
+}
+
+amqp_bytes_t c_bytes(bytes_view b) { return {b.size(), const_cast<std::uint8_t*>(b.data())}; }
+
 void decode_deliver_rabbitmq_c(benchmark::State& st) {
     const auto& in = deliver_bytes();
     amqp_pool_t pool;
@@ -193,23 +218,12 @@ void decode_deliver_rabbitmq_c(benchmark::State& st) {
         c_frame f1{}, f2{}, f3{};
         if (!c_parse_frame(p, end, f1) || !c_parse_frame(p, end, f2) || !c_parse_frame(p, end, f3))
             st.SkipWithError("frame");
-        // Method: 4-byte id, then the arguments.
-        const auto* mp = static_cast<const std::uint8_t*>(f1.payload.bytes);
-        const amqp_method_number_t id = (std::uint32_t{mp[0]} << 24) | (std::uint32_t{mp[1]} << 16) |
-                                        (std::uint32_t{mp[2]} << 8) | mp[3];
-        amqp_bytes_t args{f1.payload.len - 4, const_cast<std::uint8_t*>(mp + 4)};
-        void* method = nullptr;
-        if (amqp_decode_method(id, &pool, args, &method) != AMQP_STATUS_OK) st.SkipWithError("method");
-        // Header: class (2), weight (2), body size (8), then flags + properties.
-        const auto* hp = static_cast<const std::uint8_t*>(f2.payload.bytes);
-        const std::uint16_t class_id = static_cast<std::uint16_t>((hp[0] << 8) | hp[1]);
+        void* method = c_decode_method(f1.payload, &pool);
         std::uint64_t body_size = 0;
-        for (int i = 4; i < 12; ++i) body_size = (body_size << 8) | hp[i];
-        amqp_bytes_t props{f2.payload.len - 12, const_cast<std::uint8_t*>(hp + 12)};
-        void* decoded = nullptr;
-        if (amqp_decode_properties(class_id, &pool, props, &decoded) != AMQP_STATUS_OK) st.SkipWithError("props");
+        amqp_basic_properties_t* props = c_decode_header(f2.payload, &pool, body_size);
+        if (method == nullptr || props == nullptr) st.SkipWithError("decode");
         benchmark::DoNotOptimize(static_cast<amqp_basic_deliver_t*>(method)->delivery_tag);
-        benchmark::DoNotOptimize(static_cast<amqp_basic_properties_t*>(decoded)->correlation_id.bytes);
+        benchmark::DoNotOptimize(props->correlation_id.bytes);
         benchmark::DoNotOptimize(body_size);
         benchmark::DoNotOptimize(f3.payload.bytes);
         recycle_amqp_pool(&pool);
@@ -274,16 +288,12 @@ void part_method_amqp(benchmark::State& st) {
     }
 }
 void part_method_rabbitmq_c(benchmark::State& st) {
-    const auto pl = parts().method;
+    const auto pl = c_bytes(parts().method);
     amqp_pool_t pool;
     init_amqp_pool(&pool, 4096);
     for (auto _ : st) {
-        const auto* mp = pl.data();
-        const amqp_method_number_t id = (std::uint32_t{mp[0]} << 24) | (std::uint32_t{mp[1]} << 16) |
-                                        (std::uint32_t{mp[2]} << 8) | mp[3];
-        amqp_bytes_t args{pl.size() - 4, const_cast<std::uint8_t*>(mp + 4)};
-        void* method = nullptr;
-        if (amqp_decode_method(id, &pool, args, &method) != AMQP_STATUS_OK) st.SkipWithError("method");
+        void* method = c_decode_method(pl, &pool);
+        if (method == nullptr) st.SkipWithError("method");
         benchmark::DoNotOptimize(static_cast<amqp_basic_deliver_t*>(method)->delivery_tag);
         recycle_amqp_pool(&pool);
     }
@@ -299,18 +309,14 @@ void part_header_amqp(benchmark::State& st) {
     }
 }
 void part_header_rabbitmq_c(benchmark::State& st) {
-    const auto pl = parts().header;
+    const auto pl = c_bytes(parts().header);
     amqp_pool_t pool;
     init_amqp_pool(&pool, 4096);
     for (auto _ : st) {
-        const auto* hp = pl.data();
-        const std::uint16_t class_id = static_cast<std::uint16_t>((hp[0] << 8) | hp[1]);
         std::uint64_t body_size = 0;
-        for (int i = 4; i < 12; ++i) body_size = (body_size << 8) | hp[i];
-        amqp_bytes_t props{pl.size() - 12, const_cast<std::uint8_t*>(hp + 12)};
-        void* decoded = nullptr;
-        if (amqp_decode_properties(class_id, &pool, props, &decoded) != AMQP_STATUS_OK) st.SkipWithError("props");
-        benchmark::DoNotOptimize(static_cast<amqp_basic_properties_t*>(decoded)->correlation_id.bytes);
+        amqp_basic_properties_t* props = c_decode_header(pl, &pool, body_size);
+        if (props == nullptr) st.SkipWithError("props");
+        benchmark::DoNotOptimize(props->correlation_id.bytes);
         benchmark::DoNotOptimize(body_size);
         recycle_amqp_pool(&pool);
     }
