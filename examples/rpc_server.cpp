@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: rpc_server [--url URL] [--queue Q] [--prefetch N] [--max-n N] [--naive]\n"
-    "                  [--reply-format plain|json] [--reconnect]\n"
+    "                  [--reply-format plain|json] [--reconnect] [--workers N] [--quiet]\n"
     "Serve fib(n) requests from queue Q (default rpc_queue) until SIGINT or SIGTERM.\n"
     "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
     "  --prefetch N         unacked requests at once (default 1)\n"
@@ -26,7 +26,12 @@ constexpr std::string_view usage =
     "  --naive              the tutorial's exponential recursion (n <= 45)\n"
     "  --reply-format F     plain: decimal text (default); json: {\"response\": N, \"error\": null}\n"
     "  --reconnect          on a lost connection, reconnect (backoff 0.5 s doubling to 10 s) and\n"
-    "                       consume again, instead of exiting with status 1\n";
+    "                       consume again, instead of exiting with status 1\n"
+    "  --workers N          threads computing replies (default: the prefetch, at most one per\n"
+    "                       core); 0: compute on the connection's own thread, the fastest for\n"
+    "                       small n, but a long computation then holds back the other requests\n"
+    "                       and the connection's heartbeats\n"
+    "  --quiet              no \" [.] fib(n)\" line per request (benchmarks)\n";
 
 int serve(const rpc::cli::arguments& args) {
     using namespace rpc::cli;
@@ -37,6 +42,7 @@ int serve(const rpc::cli::arguments& args) {
     if (auto p = args.value("prefetch")) opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
     opts.reconnect = args.flag("reconnect");
     opts.workers = std::min<std::size_t>(opts.prefetch, std::max(1u, std::thread::hardware_concurrency()));
+    if (auto w = args.value("workers")) opts.workers = parse_count(*w, 0, 1024, "--workers");
 
     rpc::fibonacci_service_options fib;
     if (auto m = args.value("max-n")) fib.max_n = parse_count(*m, 0, std::numeric_limits<std::uint64_t>::max(), "--max-n");
@@ -47,7 +53,7 @@ int serve(const rpc::cli::arguments& args) {
         else if (*f != "plain")
             throw usage_error("--reply-format must be plain or json, got '" + *f + "'");
     }
-    fib.on_request = [](std::uint64_t n) { say(" [.] fib(" + std::to_string(n) + ")"); };
+    if (!args.flag("quiet")) fib.on_request = [](std::uint64_t n) { say(" [.] fib(" + std::to_string(n) + ")"); };
     fib.on_bad_request = [](std::string_view reason) { std::cerr << " [!] Bad request: " << reason << std::endl; };
     const amqp::connection_options conn = broker_options(args);
 
@@ -83,6 +89,6 @@ int serve(const rpc::cli::arguments& args) {
 int main(int argc, char** argv) {
     return rpc::cli::run(argc, argv, usage,
                          {{"url", true}, {"queue", true}, {"prefetch", true}, {"max-n", true}, {"naive", false},
-                          {"reply-format", true}, {"reconnect", false}},
+                          {"reply-format", true}, {"reconnect", false}, {"workers", true}, {"quiet", false}},
                          serve);
 }

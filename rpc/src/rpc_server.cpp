@@ -1,5 +1,7 @@
 #include <rpc/rpc_server.hpp>
 
+#include <rpc/ack_window.hpp>
+
 #include <amqp/connection.hpp>
 
 #include <atomic>
@@ -7,6 +9,7 @@
 #include <exception>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -21,14 +24,18 @@ public:
     server_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts,
                 request_handler handler)
         : executor_(ex), conn_options_(std::move(conn)), opts_(std::move(opts)), handler_(std::move(handler)),
-          pool_(opts_.workers == 0 ? 1 : opts_.workers) {}
+          inline_(opts_.workers == 0) {
+        if (!inline_) pool_.emplace(opts_.workers);
+    }
 
     /// For the owner's destructor: no draining; queued requests stay unacked (redelivered).
     void abandon() {
         stopping_ = true;
         end_reconnect();
-        pool_.stop();
-        pool_.join();
+        if (pool_) {
+            pool_->stop();
+            pool_->join();
+        }
     }
 
     void start() {
@@ -57,7 +64,7 @@ public:
         } catch (const amqp::error& e) {
             log(std::string("close: ") + e.what());
         }
-        pool_.join();
+        if (pool_) pool_->join();
     }
 
     void on_connection_lost(std::function<void(const amqp::close_reason&)> h) {
@@ -84,10 +91,16 @@ private:
         std::unique_ptr<amqp::connection> conn;
         amqp::channel ch;
         std::string consumer_tag;
+
+        // Held while an ack is sent too: two acks with multiple=true must reach the connection in
+        // the order they were taken (the later one first would make the earlier an unknown tag).
+        std::mutex ack_mutex;
+        ack_window acks;         // guarded by ack_mutex
+        bool flush_posted = false;  // guarded by ack_mutex
     };
 
     struct job {
-        amqp::channel ch;
+        std::shared_ptr<session> s;
         request req;
         std::string reply_to;
         bool has_reply_to = false;
@@ -95,11 +108,37 @@ private:
         std::uint64_t delivery_tag = 0;
     };
 
-    // On the connection's strand: copy what the views show, then leave the strand at once.
-    void on_request(const amqp::channel& ch, const amqp::delivered_message& m) {
+    // On the connection's strand.
+    void on_request(const std::shared_ptr<session>& s, const amqp::delivered_message& m) {
         ++stats_.requests;
+        {
+            std::lock_guard lock(mutex_);
+            ++in_flight_;
+        }
+        if (opts_.batch_acks) {
+            std::lock_guard lock(s->ack_mutex);
+            if (!s->acks.taken(m.method.delivery_tag))
+                log("delivery tag " + std::to_string(m.method.delivery_tag) + " out of order; acks may fail");
+        }
+        if (inline_) {
+            // The views stay valid for the whole handler: copy only what the handler's request
+            // owns, into buffers reused from one request to the next.
+            request& req = inline_request_;
+            req.body.assign(amqp::as_string_view(m.body));
+            const bool has_cid = m.properties.correlation_id.has_value();
+            if (has_cid)
+                req.correlation_id.assign(*m.properties.correlation_id);
+            else
+                req.correlation_id.clear();
+            req.redelivered = m.method.redelivered;
+            const bool has_reply_to = m.properties.reply_to.has_value() && !m.properties.reply_to->empty();
+            answer(s->ch, req, has_cid, has_reply_to ? *m.properties.reply_to : std::string_view{}, has_reply_to);
+            finished(s, m.method.delivery_tag, true);
+            return;
+        }
+        // Leave the strand at once: copy what the views show.
         job j;
-        j.ch = ch;
+        j.s = s;
         j.req.body.assign(amqp::as_string_view(m.body));
         j.has_correlation_id = m.properties.correlation_id.has_value();
         if (j.has_correlation_id) j.req.correlation_id.assign(*m.properties.correlation_id);
@@ -107,45 +146,87 @@ private:
         j.has_reply_to = m.properties.reply_to.has_value() && !m.properties.reply_to->empty();
         if (j.has_reply_to) j.reply_to.assign(*m.properties.reply_to);
         j.delivery_tag = m.method.delivery_tag;
-        {
-            std::lock_guard lock(mutex_);
-            ++in_flight_;
-        }
-        boost::asio::post(pool_, [self = shared_from_this(), j = std::move(j)]() mutable { self->serve(j); });
+        boost::asio::post(*pool_, [self = shared_from_this(), j = std::move(j)]() mutable {
+            self->answer(j.s->ch, j.req, j.has_correlation_id, j.reply_to, j.has_reply_to);
+            self->finished(j.s, j.delivery_tag, false);
+        });
     }
 
-    // On a worker thread.
-    void serve(job& j) {
-        if (!j.has_reply_to) {
+    // Run the handler and publish its reply (inline on the strand, or on a worker thread).
+    void answer(amqp::channel& ch, const request& req, bool has_correlation_id, std::string_view reply_to,
+                bool has_reply_to) {
+        if (!has_reply_to) {
             ++stats_.no_reply_to;
-            log("request without reply_to acked and dropped (correlation_id '" + j.req.correlation_id + "')");
-        } else {
-            reply r;
-            try {
-                r = handler_(j.req);
-            } catch (const std::exception& e) {
-                ++stats_.handler_failures;
-                r = make_error_reply(e.what());
-            } catch (...) {
-                ++stats_.handler_failures;
-                r = make_error_reply("internal error: the handler threw a non-standard exception");
-            }
-            amqp::basic_properties props;
-            if (j.has_correlation_id) props.correlation_id = j.req.correlation_id;
-            if (r.content_type) props.content_type = *r.content_type;
-            amqp::publish_options where;
-            where.routing_key = j.reply_to;  // default exchange: the routing key names the queue
-            if (amqp::error_code ec = j.ch.publish(where, props, amqp::as_bytes(r.body))) {
-                ++stats_.publish_failures;
-                log("could not publish the reply: " + ec.message());
-            } else {
-                ++stats_.replies;
-            }
+            log("request without reply_to acked and dropped (correlation_id '" + req.correlation_id + "')");
+            return;
         }
-        // After the reply: a crash before this line means redelivery, not a lost request.
-        if (amqp::error_code ec = j.ch.ack(j.delivery_tag); ec) log("could not ack the request: " + ec.message());
+        reply r;
+        try {
+            r = handler_(req);
+        } catch (const std::exception& e) {
+            ++stats_.handler_failures;
+            r = make_error_reply(e.what());
+        } catch (...) {
+            ++stats_.handler_failures;
+            r = make_error_reply("internal error: the handler threw a non-standard exception");
+        }
+        amqp::basic_properties props;
+        if (has_correlation_id) props.correlation_id = req.correlation_id;
+        if (r.content_type) props.content_type = *r.content_type;
+        amqp::publish_options where;
+        where.routing_key = reply_to;  // default exchange: the routing key names the queue
+        if (amqp::error_code ec = ch.publish(where, props, amqp::as_bytes(r.body))) {
+            ++stats_.publish_failures;
+            log("could not publish the reply: " + ec.message());
+        } else {
+            ++stats_.replies;
+        }
+    }
+
+    // The request's reply is published (queued ahead of anything sent later): it may be acked.
+    // Inline, the ack waits until every delivery of the current read has been answered: a posted
+    // flush runs after the strand's handler returns and before the write the replies started
+    // (that write is posted behind it), so one write carries the replies and a single ack.
+    void finished(const std::shared_ptr<session>& s, std::uint64_t tag, bool defer) {
+        std::unique_lock lock(s->ack_mutex);
+        if (!opts_.batch_acks) {
+            // The tutorial's way: this request alone, whatever finished before or after it.
+            lock.unlock();
+            if (amqp::error_code ec = s->ch.ack(tag); ec) log("could not ack the request: " + ec.message());
+            done(1);
+            return;
+        }
+        s->acks.finished(tag);
+        if (defer) {
+            if (s->flush_posted) return;
+            s->flush_posted = true;
+            lock.unlock();
+            boost::asio::post(executor_, [self = shared_from_this(), s] {
+                std::unique_lock l(s->ack_mutex);
+                s->flush_posted = false;
+                self->send_acks(*s, l);
+            });
+            return;
+        }
+        send_acks(*s, lock);
+    }
+
+    // With s.ack_mutex held, released before returning.
+    void send_acks(session& s, std::unique_lock<std::mutex>& lock) {
+        const ack_window::ack a = s.acks.take_ack();
+        if (a.count > 0) {
+            if (amqp::error_code ec = s.ch.ack(a.tag, a.multiple()); ec)
+                log("could not ack the request(s): " + ec.message());
+        }
+        lock.unlock();
+        done(a.count);
+    }
+
+    void done(std::size_t acked) {
+        if (acked == 0) return;
         std::lock_guard lock(mutex_);
-        if (--in_flight_ == 0) idle_.notify_all();
+        in_flight_ -= acked;
+        if (in_flight_ == 0) idle_.notify_all();
     }
 
     // Connect, declare, set the prefetch, consume: the whole session, or amqp::error.
@@ -168,8 +249,10 @@ private:
         s->ch.qos(opts_.prefetch);
         amqp::consume_options c;
         c.queue = opts_.queue;
-        s->consumer_tag = s->ch.consume(std::move(c), [weak, ch = s->ch](const amqp::delivered_message& m) {
-            if (auto self = weak.lock()) self->on_request(ch, m);
+        s->consumer_tag = s->ch.consume(std::move(c), [weak, ws](const amqp::delivered_message& m) {
+            auto self = weak.lock();
+            auto sess = ws.lock();
+            if (self && sess) self->on_request(sess, m);
         });
         return s;
     }
@@ -267,7 +350,9 @@ private:
     amqp::connection_options conn_options_;
     server_options opts_;
     request_handler handler_;
-    boost::asio::thread_pool pool_;
+    const bool inline_;
+    std::optional<boost::asio::thread_pool> pool_;  // none when handlers run inline
+    request inline_request_;                         // inline: reused (strand only)
     std::atomic<bool> stopping_{false};
 
     mutable std::mutex mutex_;

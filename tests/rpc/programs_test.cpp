@@ -66,6 +66,7 @@ TEST(Programs, BadArgumentsPrintUsageOnStderrWithStatus2) {
     const std::vector<std::vector<std::string>> cases = {
         {server_bin, "--bogus"},          {server_bin, "--prefetch", "0"},   {server_bin, "--prefetch", "x"},
         {server_bin, "--reply-format", "xml"}, {server_bin, "extra"},       {server_bin, "--max-n"},
+        {server_bin, "--workers", "-1"},  {server_bin, "--workers", "x"},
         {client_bin, "abc"},              {client_bin, "1", "2"},            {client_bin, "-5"},
         {client_bin, "--url", "http://nope"}, {timeout_bin, "10", "0"},      {timeout_bin, "10", "abc"},
         {timeout_bin, "1", "2", "3"},     {async_bin, "5"},                  {async_bin, "--timeout", "-1"},
@@ -113,6 +114,23 @@ TEST_F(ProgramsWithBroker, ServerAndClientFollowTheTutorialsOutput) {
     EXPECT_EQ(e.status, 0) << server.proc.err();
     EXPECT_EQ(server.proc.out(),
               " [x] Awaiting RPC requests\n [.] fib(30)\n [.] fib(30)\n [.] fib(1000)\n [.] fib(10)\nInterrupted\n");
+}
+
+// The benchmark's setting: handlers inline on the connection's thread, no line per request.
+TEST_F(ProgramsWithBroker, InlineQuietServerAnswersAndPrintsNoRequestLines) {
+    const auto q = unique_queue("prog-inline");
+    server_program server(q, {"--workers", "0", "--quiet", "--prefetch", "8"});
+    ASSERT_TRUE(server.ready) << server.proc.out() << server.proc.err();
+    auto r = run({client_bin, "--queue", q, "30"});
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_EQ(r.out, " [x] Requesting fib(30)\n [.] Got 832040\n");
+    r = run({async_bin, "--queue", q});
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_NE(r.out.find(" [.] fib(25) = 75025\n"), std::string::npos) << r.out;
+    server.proc.signal(SIGINT);
+    const auto e = server.proc.wait(60s);
+    EXPECT_EQ(e.status, 0) << server.proc.err();
+    EXPECT_EQ(server.proc.out(), " [x] Awaiting RPC requests\nInterrupted\n");
 }
 
 // The tutorial's own setting: no --queue anywhere, so rpc_queue (ctest serialises this binary
