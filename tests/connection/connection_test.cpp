@@ -6,8 +6,11 @@
 #include <amqp/connection.hpp>
 
 #include <atomic>
+#include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,10 +52,50 @@ amqp::publish_options to(std::string_view routing_key, bool mandatory = false) {
     return o;
 }
 
+// The same options, pointed at a relay to the broker that the test can cut or freeze.
+amqp::connection_options through(const amqp_test::tcp_relay& relay, amqp::connection_options opts) {
+    opts.host = "127.0.0.1";
+    opts.port = relay.port();
+    return opts;
+}
+
+// Starts a queue.declare (by default a server-named exclusive queue) and returns its outcome to
+// come. `wrap` may bind the handler, e.g. to a cancellation slot. A callback, not use_future: an
+// exception_ptr crossing threads trips TSan in libstdc++.
+template <class Wrap = std::identity>
+std::future<amqp::error_code> start_declare(amqp::channel& ch, amqp::queue_options q = queue("", true),
+                                            Wrap wrap = {}) {
+    auto done = std::make_shared<std::promise<amqp::error_code>>();
+    auto f = done->get_future();
+    ch.async_declare_queue(std::move(q), wrap([done](amqp::error_code ec, amqp::queue_info) { done->set_value(ec); }));
+    return f;
+}
+
 #define REQUIRE_BROKER(opts)                                               \
     auto opts##_maybe = broker_options();                                  \
     if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)"; \
     amqp::connection_options opts = *opts##_maybe
+
+// Tests that cut or freeze the line: the broker's options pointed at a relay, and an I/O
+// thread. Skipped without a broker.
+class RelayedBroker : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto direct = broker_options();
+        if (!direct) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)";
+        relay_.emplace(direct->host, direct->port);
+        opts = through(*relay_, *direct);
+    }
+    amqp_test::tcp_relay& relay() { return *relay_; }
+
+    amqp::connection_options opts;
+    io_thread io;
+
+private:
+    std::optional<amqp_test::tcp_relay> relay_;
+};
+class ConnectionLoss : public RelayedBroker {};
+class Cancellation : public RelayedBroker {};
 
 TEST(Connection, OpensAndClosesCleanly) {
     REQUIRE_BROKER(opts);
@@ -198,11 +241,7 @@ TEST(Connection, PassiveDeclareOfMissingQueueIsNotFound) {
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
-    // A callback, not use_future: an exception_ptr crossing threads trips TSan in libstdc++.
-    std::promise<amqp::error_code> done;
-    ch.async_declare_queue(queue("conn-test-no-such-queue", false, true),
-                           [&](amqp::error_code ec, amqp::queue_info) { done.set_value(ec); });
-    auto f = done.get_future();
+    auto f = start_declare(ch, queue("conn-test-no-such-queue", false, true));
     ASSERT_TRUE(ready_within(f));
     EXPECT_EQ(f.get(), amqp::reply_code::not_found);
     const auto r = ch.last_close_reason();
@@ -341,12 +380,7 @@ TEST(Connection, TlsRejectsABrokerNotSignedByOurCa) {
 
 namespace {
 
-TEST(ConnectionLoss, LostSocketFailsPendingOperationsAndCallsOnClose) {
-    REQUIRE_BROKER(opts);
-    amqp_test::tcp_relay relay(opts.host, opts.port);
-    opts.host = "127.0.0.1";
-    opts.port = relay.port();
-    io_thread io;
+TEST_F(ConnectionLoss, LostSocketFailsPendingOperationsAndCallsOnClose) {
     amqp::connection c(io.executor(), opts);
     std::promise<amqp::close_reason> conn_closed, chan_closed;
     c.on_close([&](const amqp::close_reason& r) { conn_closed.set_value(r); });
@@ -356,7 +390,7 @@ TEST(ConnectionLoss, LostSocketFailsPendingOperationsAndCallsOnClose) {
     const auto q = ch.declare_queue(queue("", true));
     std::atomic<int> deliveries{0};
     ch.consume(consumer(q.name, true), [&](const amqp::delivered_message&) { ++deliveries; });
-    relay.cut();
+    relay().cut();
     auto fc = conn_closed.get_future();
     ASSERT_TRUE(ready_within(fc));
     const auto r = fc.get();
@@ -367,31 +401,22 @@ TEST(ConnectionLoss, LostSocketFailsPendingOperationsAndCallsOnClose) {
     EXPECT_FALSE(c.is_open());
     EXPECT_FALSE(ch.is_open());
     EXPECT_EQ(ch.publish(to(q.name), {}, amqp::as_bytes("x")), amqp::client_error::not_open);
-    std::promise<amqp::error_code> declared;
-    ch.async_declare_queue(queue("", true), [&](amqp::error_code ec, amqp::queue_info) { declared.set_value(ec); });
-    auto fd = declared.get_future();
+    auto fd = start_declare(ch);
     ASSERT_TRUE(ready_within(fd));
     EXPECT_EQ(fd.get(), amqp::client_error::not_open);
     c.close();  // already closed: completes at once
 }
 
-TEST(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
-    REQUIRE_BROKER(opts);
-    amqp_test::tcp_relay relay(opts.host, opts.port);
-    opts.host = "127.0.0.1";
-    opts.port = relay.port();
+TEST_F(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
     opts.heartbeat = 1;
-    io_thread io;
     amqp::connection c(io.executor(), opts);
     std::promise<amqp::close_reason> closed;
     c.on_close([&](const amqp::close_reason& r) { closed.set_value(r); });
     c.open();
     auto ch = c.open_channel();
     // A request that will never be answered: it must fail when the peer is declared dead.
-    relay.freeze();
-    std::promise<amqp::error_code> declared;
-    ch.async_declare_queue(queue("", true), [&](amqp::error_code ec, amqp::queue_info) { declared.set_value(ec); });
-    auto fd = declared.get_future();
+    relay().freeze();
+    auto fd = start_declare(ch);
     auto fc = closed.get_future();
     ASSERT_TRUE(ready_within(fc, 20s));
     EXPECT_EQ(fc.get().code, amqp::client_error::missed_heartbeats);
@@ -399,19 +424,12 @@ TEST(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
     EXPECT_EQ(fd.get(), amqp::client_error::missed_heartbeats);
 }
 
-TEST(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
-    REQUIRE_BROKER(opts);
-    amqp_test::tcp_relay relay(opts.host, opts.port);
-    opts.host = "127.0.0.1";
-    opts.port = relay.port();
-    io_thread io;
+TEST_F(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
-    relay.freeze();
-    std::promise<amqp::error_code> declared;
-    ch.async_declare_queue(queue("", true), [&](amqp::error_code ec, amqp::queue_info) { declared.set_value(ec); });
-    auto fd = declared.get_future();
+    relay().freeze();
+    auto fd = start_declare(ch);
     // close-ok never comes through the frozen relay: close gives up after its bound.
     auto fc = c.async_close(boost::asio::use_future);
     ASSERT_TRUE(ready_within(fd, 20s));
@@ -425,21 +443,14 @@ TEST(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
 
 namespace {
 
-TEST(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
-    REQUIRE_BROKER(opts);
-    amqp_test::tcp_relay relay(opts.host, opts.port);
-    opts.host = "127.0.0.1";
-    opts.port = relay.port();
-    io_thread io;
+TEST_F(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
-    relay.freeze();  // the reply will not come
+    relay().freeze();  // the reply will not come
     boost::asio::cancellation_signal sig;
-    std::promise<amqp::error_code> done;
-    ch.async_declare_queue(queue("", true), boost::asio::bind_cancellation_slot(
-                                                sig.slot(), [&](amqp::error_code ec, amqp::queue_info) { done.set_value(ec); }));
-    auto f = done.get_future();
+    auto f = start_declare(ch, queue("", true),
+                           [&](auto handler) { return boost::asio::bind_cancellation_slot(sig.slot(), std::move(handler)); });
     EXPECT_FALSE(ready_within(f, 200ms));
     // Emitted from the connection's executor, as Asio's cancellation model expects.
     boost::asio::post(c.get_executor(), [&] { sig.emit(boost::asio::cancellation_type::terminal); });
@@ -447,13 +458,8 @@ TEST(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
     EXPECT_EQ(f.get(), amqp::client_error::operation_aborted);
 }
 
-TEST(Cancellation, CancelledOpenGivesUp) {
-    REQUIRE_BROKER(opts);
-    amqp_test::tcp_relay relay(opts.host, opts.port);
-    relay.freeze();  // TCP connects, the AMQP handshake never answers
-    opts.host = "127.0.0.1";
-    opts.port = relay.port();
-    io_thread io;
+TEST_F(Cancellation, CancelledOpenGivesUp) {
+    relay().freeze();  // TCP connects, the AMQP handshake never answers
     amqp::connection c(io.executor(), opts);
     boost::asio::cancellation_signal sig;
     std::promise<amqp::error_code> done;
