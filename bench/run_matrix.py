@@ -141,8 +141,10 @@ class Server:
     def __init__(self, kind, args, url, queue, prefetch, logdir):
         bins = args.build
         if kind == "ours":
+            # fib(20) takes microseconds: computed on the connection's thread (--workers 0), like the
+            # single-threaded peers, and without the tutorial's console line per request.
             cmd = [os.path.join(bins, "examples", "rpc_server"), "--url", url, "--queue", queue,
-                   "--prefetch", str(prefetch)]
+                   "--prefetch", str(prefetch), "--workers", "0", "--quiet"]
         elif kind == "rabbitmq-c":
             cmd = [os.path.join(bins, "bench", "rmqc_rpc_server"), "--url", url, "--queue", queue,
                    "--prefetch", str(prefetch)]
@@ -151,7 +153,7 @@ class Server:
                    "--prefetch", str(prefetch)]
         self.cmd = cmd
         self.kind = kind
-        # Our example server prints one line per request: a file takes it without back-pressure.
+        # The servers' output (ours: only its start and stop lines with --quiet) goes to a file.
         self.logpath = os.path.join(logdir, f"server-{kind}-{queue}-{time.time_ns()}.log")
         self.logfile = open(self.logpath, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.logfile, stderr=subprocess.STDOUT)
@@ -386,8 +388,7 @@ def write_markdown(path, results):
              "higher is better; p50: lower is better). writes/RPC: write-family syscalls (write, writev, "
              "send, sendto, sendmsg) of the client process and of the server process per call, counted with "
              "`perf stat` on the syscall tracepoints (setup and warmup included); in brackets the server's "
-             "socket writes alone, without write(2), which our example server uses to print one line per "
-             "request. Server CPU µs/call and context switches/RPC: `perf stat` task-clock and context-switches "
+             "socket writes alone, without write(2) (console output). Server CPU µs/call and context switches/RPC: `perf stat` task-clock and context-switches "
              "of the server process over the client's run, per call (the server idles between runs).\n")
     L.append("| client | server | mode | reply queue | rpc/s | p50 µs | p99 µs | p99.9 µs | client CPU µs/call "
              "| server CPU µs/call | server ctx switches/RPC | client writes/RPC | server writes/RPC (socket) | rpc/s vs rmqc | p50 vs rmqc | reps |")
@@ -457,9 +458,9 @@ def write_markdown(path, results):
              "bench/run_matrix.sh            # --quick: a 30 s smoke run; --from-json F: redo this page\n```\n")
     L.append("## How each cell is run\n")
     L.append("Each client is run as below (pika with a quarter of the calls, at least 200, to keep the run short); "
-             "the servers are `examples/rpc_server --prefetch P` (ours; it prints one line per request, to a "
-             "file here, which is one extra write syscall per call on its side), `bench/peers/rmqc_rpc_server "
-             "--prefetch P`. Every run's raw figures are in `benchmarks.json`.\n")
+             "the servers are `examples/rpc_server --prefetch P --workers 0 --quiet` (ours: handlers inline on "
+             "the connection's thread, as the single-threaded peers do, and no console line per request), "
+             "`bench/peers/rmqc_rpc_server --prefetch P`. Every run's raw figures are in `benchmarks.json`.\n")
     seen = set()
     for r in results["matrix"]:
         key = (r["client"], r["mode"], r["reply"])
