@@ -144,7 +144,13 @@ extendedKeyUsage=clientAuth"
 
 write_config() {
     : >"$dir/rabbitmq-env.conf"
-    echo '[].' >"$dir/enabled_plugins"
+    # With TLS, SASL EXTERNAL too: the client certificate's CN is the user name (the fixture's
+    # client certificate says CN=guest).
+    if [[ -n ${SSL_PORT:-} ]]; then
+        echo '[rabbitmq_auth_mechanism_ssl].' >"$dir/enabled_plugins"
+    else
+        echo '[].' >"$dir/enabled_plugins"
+    fi
     {
         echo "# Written by scripts/rabbitmq.sh for a private test node."
         echo "loopback_users = none"
@@ -158,6 +164,10 @@ write_config() {
             echo "ssl_options.keyfile = $dir/tls/server.key"
             echo "ssl_options.verify = verify_peer"
             echo "ssl_options.fail_if_no_peer_cert = false"
+            echo "auth_mechanisms.1 = PLAIN"
+            echo "auth_mechanisms.2 = AMQPLAIN"
+            echo "auth_mechanisms.3 = EXTERNAL"
+            echo "ssl_cert_login_from = common_name"
         fi
     } >"$dir/rabbitmq.conf"
 }
