@@ -146,7 +146,9 @@ private:
         j.has_reply_to = m.properties.reply_to.has_value() && !m.properties.reply_to->empty();
         if (j.has_reply_to) j.reply_to.assign(*m.properties.reply_to);
         j.delivery_tag = m.method.delivery_tag;
+        ++queued_;
         boost::asio::post(*pool_, [self = shared_from_this(), j = std::move(j)]() mutable {
+            --self->queued_;
             self->answer(j.s->ch, j.req, j.has_correlation_id, j.reply_to, j.has_reply_to);
             self->finished(j.s, j.delivery_tag, false);
         });
@@ -186,7 +188,9 @@ private:
     // The request's reply is published (queued ahead of anything sent later): it may be acked.
     // Inline, the ack waits until every delivery of the current read has been answered: a posted
     // flush runs after the strand's handler returns and before the write the replies started
-    // (that write is posted behind it), so one write carries the replies and a single ack.
+    // (that write is posted behind it), so one write carries the replies and a single ack. On a
+    // worker, it waits while requests are queued for the workers: the last of them to finish
+    // acks the run (and one that finds the prefetch used up acks at once).
     void finished(const std::shared_ptr<session>& s, std::uint64_t tag, bool defer) {
         std::unique_lock lock(s->ack_mutex);
         if (!opts_.batch_acks) {
@@ -197,7 +201,9 @@ private:
             return;
         }
         s->acks.finished(tag);
-        if (defer) {
+        // With the prefetch used up no further delivery can join the batch before an ack (always
+        // so with prefetch 1): ack now, without the posted flush and its trip through the loop.
+        if (defer && (opts_.prefetch == 0 || s->acks.outstanding() < opts_.prefetch)) {
             if (s->flush_posted) return;
             s->flush_posted = true;
             lock.unlock();
@@ -208,6 +214,7 @@ private:
             });
             return;
         }
+        if (!defer && queued_ > 0 && (opts_.prefetch == 0 || s->acks.outstanding() < opts_.prefetch)) return;
         send_acks(*s, lock);
     }
 
@@ -353,6 +360,7 @@ private:
     const bool inline_;
     std::optional<boost::asio::thread_pool> pool_;  // none when handlers run inline
     request inline_request_;                         // inline: reused (strand only)
+    std::atomic<std::size_t> queued_{0};             // pool: requests posted, not yet started
     std::atomic<bool> stopping_{false};
 
     mutable std::mutex mutex_;
