@@ -34,10 +34,10 @@ struct server_options {
     /// Threads running handlers. 0: run each handler inline on the connection's I/O thread, with
     /// no hand-off to another thread and back: the fastest for handlers of a few microseconds
     /// (sequential fib(20) here: a third of the server's CPU per call, one context switch per
-    /// call instead of five or six), but a
-    /// handler blocks the connection while it runs: no heartbeats are answered (the broker drops
-    /// a connection silent for two heartbeat intervals), and with a prefetch above 1 the requests
-    /// behind it wait. Use a pool for handlers that may take long.
+    /// call instead of five or six), but a handler blocks the connection while it runs: no
+    /// heartbeats are answered (the broker drops a connection silent for two heartbeat
+    /// intervals), and with a prefetch above 1 the requests behind it wait. Use a pool for
+    /// handlers that may take long.
     std::size_t workers = 1;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
     /// (inline: one per batch of deliveries read at once; pool: one when no request is left
