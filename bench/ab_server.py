@@ -3,14 +3,15 @@
 by side on one broker, and every repetition runs the same client against each in turn, so that
 the machine's load drifts over all of them alike. Prints each run and the medians: throughput,
 latency, client CPU per call, and from `perf stat` on the server: CPU per call, context switches
-per call, socket writes per call, write(2) per call (console output).
+per call, socket writes per call, write(2) per call (console output); and the broker's CPU per
+call (its beam.smp: --broker-pid, or the node this script starts).
 
     bench/ab_server.py [--build DIR] [--url URL] [--mode seq|pipe] [--reps 5] [--requests N]
                        [--client ours|rabbitmq-c] [--direct-reply-to] NAME='ARGS' ...
 
 ARGS are examples/rpc_server options (--url, --queue and --prefetch are added); NAME 'rmqc' runs
-bench/peers' rabbitmq-c server instead, and a word BIN=PATH takes another server binary (an older
-build). Example, the inline-handler A/B of docs/benchmarks.md:
+bench/peers' rabbitmq-c server instead; a word BIN=PATH takes another server binary (an older
+build), ENV:K=V sets an environment variable for the server. Example, the inline-handler A/B of docs/benchmarks.md:
 
     bench/ab_server.py --mode seq pool='--workers 1' inline='--workers 0 --quiet' rmqc=
 """
@@ -32,9 +33,13 @@ def start_server(args, name, spec, url, queue, prefetch):
     words = shlex.split(spec)
     binary = os.path.join(args.build, "examples", "rpc_server")
     extra = []
+    env = dict(os.environ)
     for w in words:
         if w.startswith("BIN="):
             binary = w[4:]
+        elif w.startswith("ENV:") and "=" in w:
+            k, _, v = w[4:].partition("=")
+            env[k] = v
         else:
             extra.append(w)
     if name == "rmqc":
@@ -44,7 +49,7 @@ def start_server(args, name, spec, url, queue, prefetch):
     cmd += ["--url", url, "--queue", queue, "--prefetch", str(prefetch)]
     log = os.path.join(args.logdir, f"ab-{queue}.log")
     out = open(log, "w")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     for _ in range(600):
         with open(log) as f:
             if rm.READY in f.read(4096):
@@ -67,6 +72,7 @@ def main():
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--client", choices=["ours", "rabbitmq-c"], default="ours")
     ap.add_argument("--direct-reply-to", action="store_true")
+    ap.add_argument("--broker-pid", type=int, help="the broker's beam.smp, to count its CPU per call")
     ap.add_argument("variants", nargs="+", metavar="NAME=ARGS")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
@@ -78,6 +84,10 @@ def main():
     client = os.path.join(args.build, "bench", "rpc_bench" if args.client == "ours" else "rmqc_rpc_client")
     results = {name: [] for name, _ in variants}
     with rm.Broker(args.url, args.rmq_dir) as broker:
+        broker_pid = args.broker_pid
+        if not broker_pid and broker.started:
+            with open(os.path.join(args.rmq_dir, "rabbitmq.pid")) as f:
+                broker_pid = int(f.read().strip())
         servers = {}
         try:
             for name, spec in variants:
@@ -92,15 +102,20 @@ def main():
                         cmd.append("--direct-reply-to")
                     counter = rm.SyscallCounter([servers[name][0].pid],
                                                 os.path.join(args.logdir, f"ab-perf-{name}-{time.time_ns()}.txt"))
+                    beam = None
+                    if broker_pid:
+                        beam = rm.SyscallCounter([broker_pid], os.path.join(args.logdir, f"ab-beam-{time.time_ns()}.txt"))
                     try:
                         res = rm.run_client(cmd, 600)
                     finally:
                         counts = counter.stop()
+                        beam_counts = beam.stop() if beam else {}
                     calls = requests + warmup
                     res["srv_cpu"] = counts.get("task-clock", 0.0) * 1000.0 / calls
                     res["srv_cs"] = counts.get("context-switches", 0) / calls
                     res["srv_sock_w"] = rm.per_rpc(counts, calls, [c for c in rm.WRITE_CALLS if c != "write"]) or 0.0
                     res["srv_write"] = counts.get("write", 0) / calls
+                    res["broker_cpu"] = beam_counts.get("task-clock", 0.0) * 1000.0 / calls
                     results[name].append(res)
                     print(f"rep {rep} {name:12} {line(res)}", flush=True)
         finally:
@@ -118,7 +133,7 @@ def main():
 def line(r):
     return (f"rpc/s {r['rpc/s']:8.0f}  p50 {r['p50_us']:7.1f}  p99 {r['p99_us']:8.1f} us  client CPU "
             f"{r['cpu_us_per_call']:5.2f}  server CPU {r['srv_cpu']:5.1f} us/call  ctx sw {r['srv_cs']:4.2f}  "
-            f"socket writes {r['srv_sock_w']:4.2f}  write(2) {r['srv_write']:4.2f}")
+            f"socket writes {r['srv_sock_w']:4.2f}  write(2) {r['srv_write']:4.2f}  broker CPU {r['broker_cpu']:5.1f} us/call")
 
 
 if __name__ == "__main__":

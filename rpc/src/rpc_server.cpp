@@ -146,9 +146,7 @@ private:
         j.has_reply_to = m.properties.reply_to.has_value() && !m.properties.reply_to->empty();
         if (j.has_reply_to) j.reply_to.assign(*m.properties.reply_to);
         j.delivery_tag = m.method.delivery_tag;
-        ++queued_;
         boost::asio::post(*pool_, [self = shared_from_this(), j = std::move(j)]() mutable {
-            --self->queued_;
             self->answer(j.s->ch, j.req, j.has_correlation_id, j.reply_to, j.has_reply_to);
             self->finished(j.s, j.delivery_tag, false);
         });
@@ -189,8 +187,9 @@ private:
     // Inline, the ack waits until every delivery of the current read has been answered: a posted
     // flush runs after the strand's handler returns and before the write the replies started
     // (that write is posted behind it), so one write carries the replies and a single ack. On a
-    // worker, it waits while requests are queued for the workers: the last of them to finish
-    // acks the run (and one that finds the prefetch used up acks at once).
+    // worker, the run is acked at once, right behind the reply: holding acks back while more
+    // requests wait for a worker was measured to starve the prefetch window (the broker stops
+    // delivering until the ack), costing more wake-ups than the acks it saved.
     void finished(const std::shared_ptr<session>& s, std::uint64_t tag, bool defer) {
         std::unique_lock lock(s->ack_mutex);
         if (!opts_.batch_acks) {
@@ -214,7 +213,6 @@ private:
             });
             return;
         }
-        if (!defer && queued_ > 0 && (opts_.prefetch == 0 || s->acks.outstanding() < opts_.prefetch)) return;
         send_acks(*s, lock);
     }
 
@@ -360,7 +358,6 @@ private:
     const bool inline_;
     std::optional<boost::asio::thread_pool> pool_;  // none when handlers run inline
     request inline_request_;                         // inline: reused (strand only)
-    std::atomic<std::size_t> queued_{0};             // pool: requests posted, not yet started
     std::atomic<bool> stopping_{false};
 
     mutable std::mutex mutex_;

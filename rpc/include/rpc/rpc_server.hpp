@@ -40,8 +40,8 @@ struct server_options {
     /// handlers that may take long.
     std::size_t workers = 1;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
-    /// (inline: one per batch of deliveries read at once; pool: one when no request is left
-    /// waiting for a worker, or when the prefetch is used up), instead of one ack per request.
+    /// (inline: one per batch of deliveries read at once; pool: requests finished out of order
+    /// are acked together when the oldest finishes), instead of one ack per request.
     /// Either way no request is acked before its reply is published. The price: a server killed
     /// between a reply and the ack that covers it leaves those requests to be redelivered and
     /// answered twice (a client drops the second reply as unknown); batching lets up to a
