@@ -76,7 +76,9 @@ def main():
         ax.set_title("Scaling with inflight (exclusive reply queue)")
         ax.legend(fontsize=8)
 
-    fig.suptitle(f"Fibonacci RPC fib({res['n']}), {res['date']} ({res['machine']['nproc']} CPUs, shared machine)")
+    load = (res["machine"].get("loadavg_start") or "?").split()[0]
+    fig.suptitle(f"Fibonacci RPC fib({res['n']}), {res['date']} ({res['machine']['nproc']} CPUs, "
+                 f"load average {load} at start)")
     fig.tight_layout()
     fig.savefig(dst, dpi=100)
     return 0
