@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # no display: write the file only
 import matplotlib.pyplot as plt  # noqa: E402
 
 CLIENTS = ["ours", "rabbitmq-c", "pika"]
-SERVERS = ["ours", "rabbitmq-c"]
+SERVERS = ["ours", "rabbitmq-c", "pika"]  # pika's server appears with pika's client only
 REPLIES = ["exclusive", "direct"]
 COLORS = {"ours": "tab:blue", "rabbitmq-c": "tab:orange", "pika": "tab:green"}
 
@@ -32,7 +32,8 @@ def main():
     for r in res["matrix"]:
         cells.setdefault((r["client"], r["server"], r["mode"], r["reply"]), []).append(r)
 
-    groups = [(s, rep) for s in SERVERS for rep in REPLIES]
+    present = {k[1] for k in cells}
+    groups = [(s, rep) for s in SERVERS if s in present for rep in REPLIES]
     labels = [f"server {s}\n{rep}" for s, rep in groups]
     width = 0.8 / len(CLIENTS)
     has_sweep = bool(res.get("inflight_sweep"))
