@@ -34,7 +34,8 @@ def main():
 
     present = {k[1] for k in cells}
     groups = [(s, rep) for s in SERVERS if s in present for rep in REPLIES]
-    labels = [f"server {s}\n{rep}" for s, rep in groups]
+    short = {"rabbitmq-c": "rmqc"}
+    labels = [f"{short.get(s, s)} server\n{rep}" for s, rep in groups]
     width = 0.8 / len(CLIENTS)
     has_sweep = bool(res.get("inflight_sweep"))
     fig, axes = plt.subplots(1, 3 if has_sweep else 2, figsize=(17 if has_sweep else 12, 5))
