@@ -466,7 +466,10 @@ def write_markdown(path, results):
     L.append("Each client is run as below (pika with a quarter of the calls, at least 200, to keep the run short); "
              "the servers are `examples/rpc_server --prefetch P --workers 0 --quiet` (ours: handlers inline on "
              "the connection's thread, as the single-threaded peers do, and no console line per request), "
-             "`bench/peers/rmqc_rpc_server --prefetch P`. Every run's raw figures are in `benchmarks.json`.\n")
+             "`bench/peers/rmqc_rpc_server --prefetch P`. Every client sends the same request our client does: "
+             "reply_to, correlation_id, expiration (the call timeout, so that the broker drops a request "
+             "nobody took in time) and mandatory (an unroutable request comes back at once); the peers' "
+             "`--bare` leaves the last two out. Every run's raw figures are in `benchmarks.json`.\n")
     seen = set()
     for r in results["matrix"]:
         key = (r["client"], r["mode"], r["reply"])

@@ -3,7 +3,8 @@
 
 Same work as ours and bench/peers/rmqc_rpc_client.c: one BlockingConnection and channel, an
 exclusive server-named reply queue (or direct reply-to) consumed with auto_ack, requests published
-with reply_to and correlation_id, --inflight calls kept outstanding (publish K, then each reply
+as our client publishes them (reply_to, correlation_id, expiration = the timeout in ms, mandatory;
+--bare: reply_to and correlation_id only), --inflight calls kept outstanding (publish K, then each reply
 publishes the next from inside process_data_events), replies matched by correlation_id and checked
 against fib(n). The first --warmup calls are not measured. Prints one line:
     rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds without any reply")
     ap.add_argument("--direct-reply-to", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--bare", action="store_true", help="no expiration, not mandatory")
     args = ap.parse_args()
     if args.requests < 1 or args.inflight < 1 or args.warmup < 0 or args.n < 0:
         ap.error("--requests and --inflight must be >= 1, --warmup and --n >= 0")
@@ -61,6 +63,7 @@ def main():
     else:
         reply_to = ch.queue_declare(queue="", exclusive=True).method.queue
 
+    expiration = None if args.bare else str(int(args.timeout * 1000))
     total = args.warmup + args.requests
     body = str(args.n).encode()
     expected = str(fib(args.n)).encode()
@@ -73,7 +76,9 @@ def main():
         i = state["sent"]
         sent_at[i] = time.perf_counter_ns()
         ch.basic_publish(exchange="", routing_key=args.queue, body=body,
-                         properties=pika.BasicProperties(reply_to=reply_to, correlation_id=str(i)))
+                         properties=pika.BasicProperties(reply_to=reply_to, correlation_id=str(i),
+                                                         expiration=expiration),
+                         mandatory=not args.bare)
         state["sent"] = i + 1
 
     def on_reply(_ch, _method, props, reply_body):

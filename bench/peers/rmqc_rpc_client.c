@@ -1,11 +1,14 @@
 /* Fibonacci RPC benchmark client on rabbitmq-c: the reference our bench/rpc_bench is compared
  * with (issue 7). Same work as ours: one connection and channel, an exclusive server-named reply
- * queue (or direct reply-to) consumed with no_ack, requests published to --queue with reply_to and
- * a correlation_id, --inflight calls kept outstanding, replies matched by correlation_id and
- * checked against fib(n). The first --warmup calls are not measured.
+ * queue (or direct reply-to) consumed with no_ack, requests published to --queue as our client
+ * publishes them (reply_to, a correlation_id, expiration = the call timeout in ms so that the
+ * broker drops a request nobody took in time, mandatory so that an unroutable one comes back),
+ * --inflight calls kept outstanding, replies matched by correlation_id and checked against
+ * fib(n). The first --warmup calls are not measured. --bare: reply_to and correlation_id only
+ * (the broker then does less per request: no per-message TTL, no mandatory check).
  *
  *   rmqc_rpc_client --url URL [--requests 10000] [--inflight 1] [--n 10] [--warmup 1000]
- *                   [--queue rpc_queue] [--direct-reply-to] [--json] [--timeout 30]
+ *                   [--queue rpc_queue] [--direct-reply-to] [--json] [--timeout 30] [--bare]
  * Prints one line: rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
  */
 /* strdup, sigaction, clock_gettime under strict ISO C11. */
@@ -19,7 +22,8 @@
 
 static void usage(void) {
   fprintf(stderr, "usage: rmqc_rpc_client --url URL [--requests N] [--inflight K] [--n N]\n"
-                  "       [--warmup W] [--queue NAME] [--direct-reply-to] [--json] [--timeout S]\n");
+                  "       [--warmup W] [--queue NAME] [--direct-reply-to] [--json] [--timeout S]\n"
+                  "       [--bare]\n");
   exit(2);
 }
 
@@ -66,6 +70,8 @@ struct client {
   amqp_bytes_t queue;
   amqp_bytes_t reply_to;
   amqp_bytes_t body;
+  int bare;
+  char expiration[24];
 };
 
 static void publish(struct client *c, long idx) {
@@ -77,7 +83,12 @@ static void publish(struct client *c, long idx) {
   props.reply_to = c->reply_to;
   props.correlation_id.bytes = corr;
   props.correlation_id.len = (size_t)len;
-  int rc = amqp_basic_publish(c->conn, 1, amqp_empty_bytes, c->queue, 0, 0, &props, c->body);
+  if (!c->bare) {
+    props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+    props.expiration = amqp_cstring_bytes(c->expiration);
+  }
+  int rc = amqp_basic_publish(c->conn, 1, amqp_empty_bytes, c->queue, c->bare ? 0 : 1, 0, &props,
+                              c->body);
   if (rc != AMQP_STATUS_OK)
     rmqc_die("basic.publish: %s", amqp_error_string2(rc));
 }
@@ -102,7 +113,7 @@ int main(int argc, char **argv) {
   const char *url = NULL;
   const char *queue = "rpc_queue";
   long requests = 10000, inflight = 1, n = 10, warmup = 1000, timeout_s = 30;
-  int direct = 0, json = 0;
+  int direct = 0, json = 0, bare = 0;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     int more = i + 1 < argc;
@@ -115,6 +126,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--timeout") == 0 && more) timeout_s = arg_long(argv[++i], 1, 86400);
     else if (strcmp(a, "--direct-reply-to") == 0) direct = 1;
     else if (strcmp(a, "--json") == 0) json = 1;
+    else if (strcmp(a, "--bare") == 0) bare = 1;
     else usage();
   }
   if (url == NULL)
@@ -123,6 +135,8 @@ int main(int argc, char **argv) {
   struct client c;
   c.conn = rmqc_connect(url);
   c.queue = amqp_cstring_bytes(queue);
+  c.bare = bare;
+  snprintf(c.expiration, sizeof c.expiration, "%ld", timeout_s * 1000);
   char nbuf[24], expected[64];
   snprintf(nbuf, sizeof nbuf, "%ld", n);
   c.body = amqp_cstring_bytes(nbuf);
