@@ -11,7 +11,8 @@ call (its beam.smp: --broker-pid, or the node this script starts).
 
 ARGS are examples/rpc_server options (--url, --queue and --prefetch are added); NAME 'rmqc' runs
 bench/peers' rabbitmq-c server instead; a word BIN=PATH takes another server binary (an older
-build), ENV:K=V sets an environment variable for the server. Example, the inline-handler A/B of docs/benchmarks.md:
+build), ENV:K=V sets an environment variable for the server, CLIENT=ours|rabbitmq-c the client of
+that variant (to compare pairs), SERVER=rabbitmq-c the peer's server under another name. Example, the inline-handler A/B of docs/benchmarks.md:
 
     bench/ab_server.py --mode seq pool='--workers 1' inline='--workers 0 --quiet' rmqc=
 """
@@ -37,6 +38,10 @@ def start_server(args, name, spec, url, queue, prefetch):
     for w in words:
         if w.startswith("BIN="):
             binary = w[4:]
+        elif w.startswith("CLIENT="):
+            continue  # read by main()
+        elif w == "SERVER=rabbitmq-c":
+            name = "rmqc"
         elif w.startswith("ENV:") and "=" in w:
             k, _, v = w[4:].partition("=")
             env[k] = v
@@ -81,7 +86,6 @@ def main():
     variants = [v.split("=", 1) if "=" in v else [v, ""] for v in args.variants]
     args.logdir = os.path.join(args.rmq_dir, "bench-logs")
     os.makedirs(args.logdir, exist_ok=True)
-    client = os.path.join(args.build, "bench", "rpc_bench" if args.client == "ours" else "rmqc_rpc_client")
     results = {name: [] for name, _ in variants}
     with rm.Broker(args.url, args.rmq_dir) as broker:
         broker_pid = args.broker_pid
@@ -93,8 +97,10 @@ def main():
             for name, spec in variants:
                 servers[name] = start_server(args, name, spec, broker.url, f"ab_{name}_{args.mode}", prefetch)
             for rep in range(args.reps):
-                for name, _ in variants:
+                for name, spec in variants:
                     queue = f"ab_{name}_{args.mode}"
+                    which = next((w[7:] for w in shlex.split(spec) if w.startswith("CLIENT=")), args.client)
+                    client = os.path.join(args.build, "bench", "rpc_bench" if which == "ours" else "rmqc_rpc_client")
                     warmup = requests // 10
                     cmd = [client, "--url", broker.url, "--queue", queue, "--inflight", str(inflight), "--requests",
                            str(requests), "--warmup", str(warmup), "--n", str(args.n), "--json"]
