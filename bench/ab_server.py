@@ -12,7 +12,7 @@ call (its beam.smp: --broker-pid, or the node this script starts).
 ARGS are examples/rpc_server options (--url, --queue and --prefetch are added); NAME 'rmqc' runs
 bench/peers' rabbitmq-c server instead; a word BIN=PATH takes another server binary (an older
 build), ENV:K=V sets an environment variable for the server, CLIENT=ours|rabbitmq-c the client of
-that variant (to compare pairs), SERVER=rabbitmq-c the peer's server under another name. Example, the inline-handler A/B of docs/benchmarks.md:
+that variant (to compare pairs), CLIENT_BIN=PATH another client binary, SERVER=rabbitmq-c the peer's server under another name. Example, the inline-handler A/B of docs/benchmarks.md:
 
     bench/ab_server.py --mode seq pool='--workers 1' inline='--workers 0 --quiet' rmqc=
 """
@@ -38,7 +38,7 @@ def start_server(args, name, spec, url, queue, prefetch):
     for w in words:
         if w.startswith("BIN="):
             binary = w[4:]
-        elif w.startswith("CLIENT="):
+        elif w.startswith("CLIENT=") or w.startswith("CLIENT_BIN="):
             continue  # read by main()
         elif w == "SERVER=rabbitmq-c":
             name = "rmqc"
@@ -101,6 +101,7 @@ def main():
                     queue = f"ab_{name}_{args.mode}"
                     which = next((w[7:] for w in shlex.split(spec) if w.startswith("CLIENT=")), args.client)
                     client = os.path.join(args.build, "bench", "rpc_bench" if which == "ours" else "rmqc_rpc_client")
+                    client = next((w[11:] for w in shlex.split(spec) if w.startswith("CLIENT_BIN=")), client)
                     warmup = requests // 10
                     cmd = [client, "--url", broker.url, "--queue", queue, "--inflight", str(inflight), "--requests",
                            str(requests), "--warmup", str(warmup), "--n", str(args.n), "--json"]
