@@ -101,7 +101,10 @@ void connection_impl::start_open_channel(asio::any_completion_handler<void(error
 void connection_impl::start_close(asio::any_completion_handler<void(error_code)> h) {
     std::unique_lock lk(mu_);
     const auto st = machine_.state();
-    if (!started_ || st == protocol::connection_state::closed) {
+    // Closed and already reported (the broker's close, a fault): our close-ok / close 50x may
+    // still be on its way out; the branch below waits for the socket, so that a program exiting
+    // next does not cut it off.
+    if (!started_ || (st == protocol::connection_state::closed && !closed_seen_)) {
         lk.unlock();
         complete(std::move(h), error_code{});
         return;
@@ -392,6 +395,9 @@ void connection_impl::arm_close_timer() {
     close_timer_.async_wait([self = shared_from_this()](error_code ec) {
         if (ec || self->socket_closed_) return;
         self->fail_locally(local_reason({}, "no connection.close-ok in time"));
+        // Already closed, the machine ignores that; a write the peer never reads must not keep
+        // the socket (and whoever waits for it) forever.
+        self->close_socket();
     });
 }
 
