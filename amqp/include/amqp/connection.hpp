@@ -42,6 +42,10 @@ struct delivered_message {
     basic_deliver method;          ///< consumer_tag, delivery_tag, redelivered, exchange, routing_key
     basic_properties properties;
     bytes_view body;
+    /// connection_options::deliver_oversized: the body (declared `body_size` bytes) exceeded
+    /// max_message_size and was skipped; `body` is empty. Settle the message as usual.
+    bool body_refused = false;
+    std::uint64_t body_size = 0;
 };
 
 /// A mandatory message the broker could not route (basic.return, e.g. 312 NO_ROUTE). Views are
@@ -51,6 +55,8 @@ struct returned_message {
     basic_return method;  ///< reply_code, reply_text, exchange, routing_key
     basic_properties properties;
     bytes_view body;
+    bool body_refused = false;  ///< as delivered_message::body_refused
+    std::uint64_t body_size = 0;
 };
 
 /// Arguments of queue.declare. `name` empty: the broker names the queue (see the result).

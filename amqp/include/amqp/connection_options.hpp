@@ -44,6 +44,12 @@ struct connection_options {
     std::chrono::milliseconds connection_timeout{30000};
     /// Bodies declared larger than this are refused before any allocation.
     std::uint64_t max_message_size = 128ull * 1024 * 1024;
+    /// What happens to a message refused by max_message_size. false: its channel is closed
+    /// (311 CONTENT_TOO_LARGE). true: a delivery or return is still handed to its handler, with
+    /// an empty body and delivered_message::body_refused set (body frames skipped unread), so
+    /// the consumer can settle and answer it and the channel stays open. basic.get-ok content
+    /// closes the channel either way.
+    bool deliver_oversized = false;
 
     /// client-properties "connection_name", shown in RabbitMQ's management UI.
     std::string connection_name;

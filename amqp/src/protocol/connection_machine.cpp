@@ -61,6 +61,8 @@ bool connection_machine::next_event(event& ev) {
     ev.channel = 0;
     ev.body = {};
     ev.text = {};
+    ev.body_refused = false;
+    ev.body_size = 0;
     if (queued_.empty() && state_ != connection_state::closed && state_ != connection_state::idle &&
         preamble_done_) {
         while (state_ != connection_state::closed) {

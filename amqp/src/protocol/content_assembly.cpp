@@ -15,6 +15,15 @@ namespace amqp::protocol {
 
 using namespace detail;
 
+namespace {
+// basic.deliver (60,60) or basic.return (60,50): content nobody waits for synchronously.
+bool is_delivery_or_return(const byte_buffer& method_payload) {
+    if (method_payload.size() < 4) return false;
+    const auto u16 = [&](std::size_t i) { return static_cast<std::uint16_t>(method_payload[i] << 8 | method_payload[i + 1]); };
+    return u16(0) == 60 && (u16(2) == 60 || u16(2) == 50);
+}
+}  // namespace
+
 bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
     if (ch.stage != content_stage::header) {
         fail(reply_code::unexpected_frame,
@@ -33,6 +42,19 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         return false;
     }
     ch.body_remaining = h.body_size;
+    if (!ch.discard && h.body_size > opts_.max_message_size && opts_.deliver_oversized &&
+        is_delivery_or_return(ch.method_payload)) {
+        // Reported without its body, which is skipped as it arrives: the consumer can still
+        // settle (ack/reject) and answer a message nobody can read, and the channel stays.
+        ch.header_payload.assign(f.payload.begin(), f.payload.end());
+        ch.body.clear();
+        const bool reported = complete_content(id, ch, ev);
+        ch.discard = true;
+        ch.stage = content_stage::body;  // body_size > max_message_size >= 0: frames follow
+        ev.body_refused = reported;
+        ev.body_size = h.body_size;
+        return reported;
+    }
     if (!ch.discard && h.body_size > opts_.max_message_size) {
         // Refuse before allocating anything for it: the channel goes (311), the connection stays,
         // and the body frames still on their way are skipped.

@@ -44,6 +44,11 @@ struct event {
     basic_return returned;    ///< for `returned`
     basic_properties properties;
     bytes_view body;
+    /// `delivery`/`returned` only, with connection_options::deliver_oversized: the body's
+    /// declared size (`body_size`) exceeded max_message_size, so `body` is empty and the body
+    /// frames are skipped unread.
+    bool body_refused = false;
+    std::uint64_t body_size = 0;
     std::string_view text;
     bool active = false;
     bool ack = false;
