@@ -3,7 +3,7 @@
 # broker): its own node name, ports, data, logs and Erlang cookie, all under one directory, so
 # that several checkouts (or CI jobs) can each run one at the same time.
 #
-#   scripts/rabbitmq.sh start  [--dir DIR] [--tls] [--if-no-url] [--port PORT]
+#   scripts/rabbitmq.sh start  [--dir DIR] [--tls] [--if-no-url] [--port PORT] [--conf KEY=VALUE]...
 #   scripts/rabbitmq.sh stop   [--dir DIR]
 #   scripts/rabbitmq.sh status [--dir DIR]
 #   scripts/rabbitmq.sh ctl    [--dir DIR] -- ARGS...   (rabbitmqctl ARGS against that node)
@@ -14,6 +14,8 @@
 # nothing and only records that broker (AMQPS_URL and AMQP_TLS_DIR too) in DIR; `stop` then
 # leaves it alone. Logs stay in DIR/log after `stop`. --port PORT: AMQP on that port rather
 # than a random free one (a test restarting its node: clients reconnect to the same URL).
+# --conf KEY=VALUE (repeatable): an extra rabbitmq.conf line for this start, e.g.
+# --conf max_message_size=65536 (a test of the broker's limits); give it again on a restart.
 set -euo pipefail
 
 # The wrappers in /usr/sbin switch to the `rabbitmq` user when run as root, which could not
@@ -39,6 +41,7 @@ tls=0
 if_no_url=0
 ctl_args=()
 fixed_port=
+extra_conf=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         --) shift; ctl_args=("$@"); break ;;
@@ -48,6 +51,8 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || usage; fixed_port=$2; shift 2 ;;
         --port=*) fixed_port=${1#--port=}; shift ;;
         --if-no-url) if_no_url=1; shift ;;
+        --conf) [[ $# -ge 2 ]] || usage; extra_conf+=("$2"); shift 2 ;;
+        --conf=*) extra_conf+=("${1#--conf=}"); shift ;;
         -h|--help) usage ;;
         *) echo "rabbitmq.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -169,6 +174,10 @@ write_config() {
             echo "auth_mechanisms.3 = EXTERNAL"
             echo "ssl_cert_login_from = common_name"
         fi
+        local line
+        for line in ${extra_conf[@]+"${extra_conf[@]}"}; do
+            echo "${line%%=*} = ${line#*=}"
+        done
     } >"$dir/rabbitmq.conf"
 }
 

@@ -13,6 +13,7 @@ public:
             case errc::connection_lost: return "connection to the broker lost";
             case errc::bad_reply: return "malformed RPC reply";
             case errc::not_started: return "RPC client not started or closed";
+            case errc::message_too_large: return "message larger than max_message_size";
         }
         return "unknown rpc error";
     }

@@ -5,6 +5,7 @@
 
 #include <amqp/connection.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <future>
@@ -30,21 +31,47 @@ big_int parse_decimal(std::string_view text) {
     big_int v(std::string(text).c_str());
     return negative ? big_int(-v) : v;
 }
+
+// The error text of an amqp operation that failed with `ec` on `conn`: the connection's own
+// reason (the broker's close, "cannot connect to h:p (...)") when it has one.
+std::string failure_text(const amqp::connection& conn, error_code ec) {
+    const auto r = conn.last_close_reason();
+    return r.code ? r.to_string() : ec.message();
+}
 }  // namespace
 
 namespace detail {
 
+using request_handler = boost::asio::any_completion_handler<void(error_code, reply)>;
 using call_handler = boost::asio::any_completion_handler<void(error_code, big_int)>;
+using clock = std::chrono::steady_clock;
 
-/// One call waiting for its reply. Its timer is touched only on the client's timer strand
+/// One request waiting for its reply. Its timer is touched only on the client's timer strand
 /// (steady_timer is not thread-safe, and replies arrive on the connection's strand).
 struct pending_call {
-    pending_call(const boost::asio::strand<boost::asio::any_io_executor>& s, call_handler h, diagnostics* d)
+    pending_call(const boost::asio::strand<boost::asio::any_io_executor>& s, request_handler h, diagnostics* d)
         : timer(s), handler(std::move(h)), diag(d) {}
     boost::asio::steady_timer timer;
-    call_handler handler;
+    request_handler handler;
     diagnostics* diag;
+    // Kept until published: a held request (blocked connection, reconnection) goes out later.
+    std::string body;
+    std::string content_type;
+    std::chrono::milliseconds timeout{0};
+    clock::time_point deadline;
+    // Guarded by the client's mutex: the broker blocked the connection while this call waited.
+    bool saw_block = false;
+    bool held = false;  // set before it is shared, read by whoever publishes it
 };
+
+// Complete `h` on its associated executor (default `ex`), never inline in a caller's lock.
+template <class Handler, class... Args>
+void complete_on(const boost::asio::any_io_executor& ex, Handler h, Args... args) {
+    auto hex = boost::asio::get_associated_executor(h, ex);
+    boost::asio::dispatch(hex, [h = std::move(h), t = std::make_tuple(std::move(args)...)]() mutable {
+        std::apply(std::move(h), std::move(t));
+    });
+}
 
 class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
@@ -52,62 +79,70 @@ public:
     static constexpr const char* direct_reply_to_queue = "amq.rabbitmq.reply-to";
 
     client_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
-        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), conn_options_(std::move(conn)),
-          conn_(std::make_unique<amqp::connection>(ex, conn_options_)), opts_(std::move(opts)) {}
+        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), conn_options_(reply_limits(std::move(conn))),
+          conn_(std::make_shared<amqp::connection>(ex, conn_options_)), opts_(std::move(opts)) {}
 
     void start() {
-        install_connection_handlers(*conn_, 0);
-        try {
-            conn_->open();
-            ch_ = conn_->open_channel();
-            install_channel_handlers(ch_, 0);
-            if (opts_.direct_reply_to) {
-                reply_queue_ = direct_reply_to_queue;
-            } else {
-                reply_queue_ = ch_.declare_queue(reply_queue_options()).name;
-            }
-            ch_.consume(reply_consume_options(), reply_handler());
-        } catch (const amqp::error& e) {
-            throw call_error(e.code(), describe(e));
-        }
-        std::lock_guard lock(mutex_);
-        running_ = stop_reason_.empty();  // the connection may already have failed
+        std::promise<error_code> done;
+        auto result = done.get_future();
+        start_async([&done](error_code ec) { done.set_value(ec); });
+        if (const error_code ec = result.get()) throw call_error(ec, start_failure_);
     }
 
-    // The same steps as start(), chained through the connection's async operations.
+    // Connect, open a channel, declare the reply queue, consume: one chain of async operations,
+    // shared by start() and by reconnection (`generation` > 0).
     void start_async(start_handler h) {
-        install_connection_handlers(*conn_, 0);
         auto self = shared_from_this();
-        conn_->async_open([self, h = std::move(h)](error_code ec) mutable {
-            if (ec) return self->start_done(std::move(h), ec);
-            self->conn_->async_open_channel([self, h = std::move(h)](error_code ec, amqp::channel ch) mutable {
-                if (ec) return self->start_done(std::move(h), ec);
-                self->ch_ = std::move(ch);
-                self->install_channel_handlers(self->ch_, 0);
-                if (self->opts_.direct_reply_to) {
-                    self->reply_queue_ = direct_reply_to_queue;
-                    return self->consume_replies(std::move(h));
+        setup(conn_, 0, [self, h = std::move(h)](error_code ec, amqp::channel ch, std::string queue, std::string why) mutable {
+            {
+                std::lock_guard lock(self->mutex_);
+                if (!ec) {
+                    self->ch_ = std::move(ch);
+                    self->reply_queue_ = std::move(queue);
+                    self->running_ = self->stop_reason_.empty();  // the connection may already have failed
+                    if (!self->running_) {
+                        ec = errc::connection_lost;
+                        why = self->stop_reason_;
+                    }
                 }
-                self->ch_.async_declare_queue(self->reply_queue_options(),
-                                              [self, h = std::move(h)](error_code ec, amqp::queue_info q) mutable {
-                                                  if (ec) return self->start_done(std::move(h), ec);
-                                                  self->reply_queue_ = std::move(q.name);
-                                                  self->consume_replies(std::move(h));
-                                              });
-            });
+                self->start_failure_ = why;
+            }
+            complete_on(self->executor_, std::move(h), ec);
         });
     }
 
-    void start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag, call_handler h) {
+    void start_request(request_message req, diagnostics* diag, request_handler h) {
         const std::string id = ids_.next();
         if (diag) diag->correlation_id = id;
+        const auto timeout = req.timeout.count() > 0 ? req.timeout : opts_.default_timeout;
+        if (req.body.size() > conn_options_.max_message_size) {
+            complete(std::move(h), diag, errc::message_too_large,
+                     "request body of " + std::to_string(req.body.size()) + " bytes is too large: max_message_size is " +
+                         std::to_string(conn_options_.max_message_size) + " (the client's limit); not sent");
+            return;
+        }
         auto call = std::make_shared<pending_call>(timer_strand_, std::move(h), diag);
+        call->body = std::move(req.body);
+        call->content_type = std::move(req.content_type);
+        call->timeout = timeout;
+        call->deadline = clock::now() + timeout;
+        bool publish_now = false, begin_reconnect = false;
         amqp::channel ch;
         std::string reply_queue;
         {
             // Checked under the lock that fail_all takes: a call can not slip in after it.
             std::unique_lock lock(mutex_);
-            if (!running_) {
+            if (running_ && !blocked_) {
+                publish_now = true;
+                // Copies: a reconnection may replace both while this call publishes.
+                ch = ch_;
+                reply_queue = reply_queue_;
+            } else if (running_ || can_reconnect_locked()) {
+                held_.push_back(id);
+                call->held = true;
+                call->saw_block = blocked_;
+                if (!running_ && !reconnecting_) begin_reconnect = reconnecting_ = true;
+            } else {
                 const error_code ec = stop_reason_.empty() ? make_error_code(errc::not_started) : make_error_code(stop_code_);
                 std::string why = stop_reason_.empty() ? "RPC client not started" : stop_reason_;
                 lock.unlock();
@@ -115,37 +150,50 @@ public:
                 return;
             }
             pending_.emplace(id, call);
-            // Copies: a reconnection may replace both while this call publishes.
-            ch = ch_;
-            reply_queue = reply_queue_;
         }
         std::weak_ptr<client_impl> weak = shared_from_this();
-        boost::asio::post(timer_strand_, [weak, call, id, timeout] {
-            call->timer.expires_after(timeout);
-            call->timer.async_wait([weak, id, timeout](error_code ec) {
+        boost::asio::post(timer_strand_, [weak, call, id] {
+            call->timer.expires_at(call->deadline);
+            call->timer.async_wait([weak, id](error_code ec) {
                 if (ec) return;  // cancelled: the call completed some other way
-                if (auto self = weak.lock()) self->on_timeout(id, timeout);
+                if (auto self = weak.lock()) self->on_timeout(id);
             });
         });
+        if (begin_reconnect) reconnect();
+        if (publish_now) publish(id, *call, ch, reply_queue);
+    }
 
-        const std::string body = std::to_string(n);
-        const std::string expiration = std::to_string(timeout.count());
-        amqp::basic_properties props;
-        props.reply_to = reply_queue;
-        props.correlation_id = id;
-        // The broker drops a request nobody took within the caller's patience.
-        props.expiration = expiration;
-        amqp::publish_options where;
-        where.routing_key = opts_.queue;
-        where.mandatory = true;
-        ++stats_.calls;
-        if (error_code ec = ch.publish(where, props, amqp::as_bytes(body))) {
-            if (auto p = take(id)) finish(std::move(p), errc::connection_lost, "could not publish the request: " + ec.message());
-        }
+    reply request(request_message req) {
+        std::promise<std::pair<error_code, reply>> done;
+        auto result = done.get_future();
+        diagnostics diag;
+        start_request(std::move(req), &diag, [&done](error_code ec, reply r) { done.set_value({ec, std::move(r)}); });
+        auto [ec, r] = result.get();
+        if (ec) throw call_error(ec, diag.message.empty() ? ec.message() : diag.message);
+        return std::move(r);
+    }
+
+    // fib(n) over the generic request: "n" out, the reply decoded.
+    void start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag, call_handler h) {
+        request_message req;
+        req.body = std::to_string(n);
+        req.timeout = timeout;
+        start_request(std::move(req), diag, [ex = executor_, diag, h = std::move(h)](error_code ec, reply r) mutable {
+            if (ec) return complete_on(ex, std::move(h), ec, big_int(0));
+            const decoded_reply d = decode_reply(r.body);
+            switch (d.what) {
+                case decoded_reply::kind::value: return complete_on(ex, std::move(h), error_code{}, parse_decimal(d.value));
+                case decoded_reply::kind::error:
+                    if (diag) diag->message = d.error;
+                    return complete_on(ex, std::move(h), make_error_code(errc::remote_error), big_int(0));
+                case decoded_reply::kind::malformed:
+                    if (diag) diag->message = "malformed reply: " + d.error;
+                    return complete_on(ex, std::move(h), make_error_code(errc::bad_reply), big_int(0));
+            }
+        });
     }
 
     big_int call(std::uint64_t n, std::chrono::milliseconds timeout) {
-        if (opts_.reconnect) reconnect_if_lost();
         std::promise<std::pair<error_code, big_int>> done;
         auto result = done.get_future();
         diagnostics diag;
@@ -156,11 +204,11 @@ public:
     }
 
     void close() {
-        amqp::connection* conn = nullptr;
+        std::shared_ptr<amqp::connection> conn;
         {
             std::lock_guard lock(mutex_);
             closed_ = true;
-            conn = conn_.get();
+            conn = conn_;
         }
         fail_all(errc::connection_lost, "RPC client closed");
         // conn_ is replaced only by a reconnect, which closed_ now rules out. Called even when
@@ -184,11 +232,18 @@ public:
         fail_all(errc::connection_lost, "RPC client closed");
     }
 
-    std::string reply_queue() const { return reply_queue_; }
+    std::string reply_queue() const {
+        std::lock_guard lock(mutex_);
+        return reply_queue_;
+    }
     std::chrono::milliseconds default_timeout() const { return opts_.default_timeout; }
     std::size_t pending_calls() const {
         std::lock_guard lock(mutex_);
         return pending_.size();
+    }
+    std::size_t held_requests() const {
+        std::lock_guard lock(mutex_);
+        return held_.size();
     }
     client_stats stats() const {
         return {stats_.calls.load(), stats_.replies.load(), stats_.timeouts.load(), stats_.returned.load(),
@@ -198,25 +253,81 @@ public:
     bool is_running() const { return running_; }
     bool is_blocked() const {
         std::lock_guard lock(mutex_);
-        return conn_->is_blocked();
+        return blocked_;
     }
 
 private:
+    // A reply above max_message_size fails its own call (on_reply), not the whole channel.
+    static amqp::connection_options reply_limits(amqp::connection_options o) {
+        o.deliver_oversized = true;
+        return o;
+    }
+
+    using setup_handler = boost::asio::any_completion_handler<void(error_code, amqp::channel, std::string, std::string)>;
+
+    // open → channel → reply queue → consume on `conn`, its handlers tagged with `generation`.
+    void setup(std::shared_ptr<amqp::connection> conn, std::uint64_t generation, setup_handler done) {
+        install_connection_handlers(*conn, generation);
+        auto self = shared_from_this();
+        auto fail = [conn](setup_handler& d, error_code ec, const char* step) {
+            std::move(d)(ec, amqp::channel{}, std::string{}, std::string(step) + failure_text(*conn, ec));
+        };
+        conn->async_open([self, conn, generation, fail, done = std::move(done)](error_code ec) mutable {
+            if (ec) return fail(done, ec, "");
+            conn->async_open_channel([self, conn, generation, fail, done = std::move(done)](error_code ec, amqp::channel ch) mutable {
+                if (ec) return fail(done, ec, "cannot open a channel: ");
+                self->install_channel_handlers(ch, generation);
+                auto consume = [self, conn, fail, ch](std::string queue, setup_handler done) mutable {
+                    ch.async_consume(reply_consume_options(queue), self->reply_handler(),
+                                     [conn, fail, ch, queue, done = std::move(done)](error_code ec, std::string) mutable {
+                                         if (ec) return fail(done, ec, "cannot consume replies: ");
+                                         std::move(done)(error_code{}, std::move(ch), std::move(queue), std::string{});
+                                     });
+                };
+                if (self->opts_.direct_reply_to) return consume(direct_reply_to_queue, std::move(done));
+                ch.async_declare_queue(reply_queue_options(), [fail, consume, done = std::move(done)](error_code ec, amqp::queue_info q) mutable {
+                    if (ec) return fail(done, ec, "cannot declare the reply queue: ");
+                    consume(std::move(q.name), std::move(done));
+                });
+            });
+        });
+    }
 
     // `generation`: which connection the handlers belong to; a replaced one's end is ignored.
     void install_connection_handlers(amqp::connection& conn, std::uint64_t generation) {
         std::weak_ptr<client_impl> weak = shared_from_this();
         conn.on_close([weak, generation](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->lost(generation, "connection lost: " + r.to_string());
+            if (auto self = weak.lock()) self->lost(generation, errc::connection_lost, "connection lost: " + r.to_string());
+        });
+        conn.on_blocked([weak, generation](bool blocked, std::string_view reason) {
+            if (auto self = weak.lock()) self->on_blocked(generation, blocked, reason);
         });
     }
     void install_channel_handlers(amqp::channel& ch, std::uint64_t generation) {
         std::weak_ptr<client_impl> weak = shared_from_this();
         ch.on_close([weak, generation](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->lost(generation, "channel closed: " + r.to_string());
+            auto self = weak.lock();
+            if (!self) return;
+            if (r.code == amqp::client_error::message_too_large) {
+                // Our connection layer refused a reply by its declared size; which call it
+                // answered is unknown, and the consumer is gone with the channel.
+                self->lost(generation, errc::message_too_large,
+                           "a reply was refused: " + r.reply_text + " (the client's limit); the reply channel was closed");
+            } else {
+                std::string why = r.to_string();
+                if (why.rfind("channel closed", 0) != 0) why = "channel closed: " + why;
+                self->lost(generation, errc::connection_lost, why);
+            }
         });
         ch.on_return([weak](const amqp::returned_message& m) {
             if (auto self = weak.lock()) self->on_return(m);
+        });
+        ch.on_consumer_cancelled([weak, generation](std::string_view tag) {
+            auto self = weak.lock();
+            if (!self) return;
+            self->lost(generation, errc::connection_lost,
+                       "the broker cancelled the reply consumer " + std::string(tag) + " (reply queue '" +
+                           self->reply_queue() + "' deleted?): no reply can arrive");
         });
     }
     static amqp::queue_options reply_queue_options() {
@@ -224,7 +335,6 @@ private:
         q.exclusive = true;  // server-named, gone with our connection
         return q;
     }
-    amqp::consume_options reply_consume_options() const { return reply_consume_options(reply_queue_); }
     static amqp::consume_options reply_consume_options(const std::string& queue) {
         amqp::consume_options c;
         c.queue = queue;
@@ -237,19 +347,117 @@ private:
             if (auto self = weak.lock()) self->on_reply(m);
         };
     }
-    void consume_replies(start_handler h) {
-        auto self = shared_from_this();
-        ch_.async_consume(reply_consume_options(), reply_handler(),
-                          [self, h = std::move(h)](error_code ec, std::string) mutable { self->start_done(std::move(h), ec); });
-    }
-    void start_done(start_handler h, error_code ec) {
-        if (!ec) {
-            std::lock_guard lock(mutex_);
-            running_ = stop_reason_.empty();
-            if (!running_) ec = errc::connection_lost;
+
+    void publish(const std::string& id, pending_call& call, amqp::channel& ch, const std::string& reply_queue) {
+        amqp::basic_properties props;
+        props.reply_to = reply_queue;
+        props.correlation_id = id;
+        if (!call.content_type.empty()) props.content_type = call.content_type;
+        // The broker drops a request nobody took within the caller's patience (what is left of
+        // it, for a request that was held).
+        auto ttl = call.timeout;
+        if (call.held) ttl = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(call.deadline - clock::now()),
+                                      std::chrono::milliseconds(1));
+        const std::string expiration = std::to_string(ttl.count());
+        props.expiration = expiration;
+        amqp::publish_options where;
+        where.routing_key = opts_.queue;
+        where.mandatory = true;
+        ++stats_.calls;
+        const error_code ec = ch.publish(where, props, amqp::as_bytes(call.body));
+        // The body's copy is in the write buffer now.
+        std::string().swap(call.body);
+        if (ec) {
+            if (auto p = take(id)) finish(std::move(p), errc::connection_lost, "could not publish the request: " + ec.message());
         }
-        auto ex = boost::asio::get_associated_executor(h, executor_);
-        boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+
+    // Publish what was held, once the connection is running and not blocked.
+    void flush_held() {
+        std::vector<std::pair<std::string, std::shared_ptr<pending_call>>> calls;
+        amqp::channel ch;
+        std::string reply_queue;
+        {
+            std::lock_guard lock(mutex_);
+            if (!running_ || blocked_) return;
+            for (auto& id : held_)
+                if (auto it = pending_.find(id); it != pending_.end()) calls.emplace_back(id, it->second);
+            held_.clear();
+            ch = ch_;
+            reply_queue = reply_queue_;
+        }
+        for (auto& [id, call] : calls) publish(id, *call, ch, reply_queue);
+    }
+
+    bool can_reconnect_locked() const {
+        return opts_.reconnect && !closed_ && !stop_reason_.empty() && stop_code_ != errc::not_started;
+    }
+
+    // One attempt, in the background; held calls wait for it.
+    void reconnect() {
+        std::uint64_t generation = 0;
+        {
+            std::lock_guard lock(mutex_);
+            generation = generation_ + 1;
+        }
+        auto conn = std::make_shared<amqp::connection>(executor_, conn_options_);
+        auto self = shared_from_this();
+        setup(conn, generation, [self, conn, generation](error_code ec, amqp::channel ch, std::string queue, std::string why) mutable {
+            self->reconnected(ec, std::move(conn), std::move(ch), std::move(queue), generation, std::move(why));
+        });
+    }
+
+    void reconnected(error_code ec, std::shared_ptr<amqp::connection> conn, amqp::channel ch, std::string queue,
+                     std::uint64_t generation, std::string why) {
+        std::shared_ptr<amqp::connection> old;
+        std::vector<std::shared_ptr<pending_call>> failed;
+        {
+            std::lock_guard lock(mutex_);
+            reconnecting_ = false;
+            if (!ec && !closed_ && !(conn->is_open() && ch.is_open())) {
+                ec = errc::connection_lost;
+                why = "connection lost again while reconnecting";
+            }
+            if (ec || closed_) {
+                // The held calls fail; the next call tries again.
+                for (auto& id : held_)
+                    if (auto it = pending_.find(id); it != pending_.end()) {
+                        failed.push_back(std::move(it->second));
+                        pending_.erase(it);
+                    }
+                held_.clear();
+                old = std::move(conn);
+            } else {
+                old = std::move(conn_);
+                conn_ = std::move(conn);
+                ch_ = std::move(ch);
+                reply_queue_ = std::move(queue);
+                generation_ = generation;
+                stop_reason_.clear();
+                stop_code_ = errc::not_started;
+                blocked_ = false;
+                running_ = true;
+                ++stats_.reconnects;
+            }
+        }
+        // A replaced connection may still be open (only its channel or consumer went): close
+        // it with the handshake, kept alive until that is done.
+        if (old && old->is_open()) old->async_close([old](error_code) {});
+        for (auto& call : failed) finish(std::move(call), errc::connection_lost, "connection lost; reconnecting failed: " + why);
+        flush_held();
+    }
+
+    void on_blocked(std::uint64_t generation, bool blocked, std::string_view reason) {
+        {
+            std::lock_guard lock(mutex_);
+            if (generation != generation_) return;
+            blocked_ = blocked;
+            if (blocked) {
+                blocked_reason_ = reason;
+                for (auto& [id, call] : pending_) call->saw_block = true;
+            }
+        }
+        if (!blocked) flush_held();
     }
 
     // Runs on the connection's strand; the message's views die with this call.
@@ -266,12 +474,17 @@ private:
             return;
         }
         ++stats_.replies;
-        const decoded_reply r = decode_reply(amqp::as_string_view(m.body));
-        switch (r.what) {
-            case decoded_reply::kind::value: finish(std::move(call), {}, {}, parse_decimal(r.value)); break;
-            case decoded_reply::kind::error: finish(std::move(call), errc::remote_error, r.error); break;
-            case decoded_reply::kind::malformed: finish(std::move(call), errc::bad_reply, "malformed reply: " + r.error); break;
+        if (m.body_refused) {
+            // Only this call fails; the consumer and the other calls go on.
+            finish(std::move(call), errc::message_too_large,
+                   "reply body of " + std::to_string(m.body_size) + " bytes is too large: max_message_size is " +
+                       std::to_string(conn_options_.max_message_size) + " (the client's limit); refused unread");
+            return;
         }
+        reply r;
+        r.body = std::string(amqp::as_string_view(m.body));
+        if (m.properties.content_type) r.content_type = std::string(*m.properties.content_type);
+        finish(std::move(call), {}, {}, std::move(r));
     }
 
     void on_return(const amqp::returned_message& m) {
@@ -285,10 +498,11 @@ private:
                    std::string(m.method.routing_key) + "')");
     }
 
-    void on_timeout(const std::string& id, std::chrono::milliseconds timeout) {
+    void on_timeout(const std::string& id) {
         auto call = take(id);
         if (!call) return;
         ++stats_.timeouts;
+        std::string why = timeout_message(call->timeout);
         {
             std::lock_guard lock(mutex_);
             // Remember a bounded number of timed-out ids, to tell late replies from strangers.
@@ -298,8 +512,16 @@ private:
                 timed_out_.erase(timed_out_order_.front());
                 timed_out_order_.pop_front();
             }
+            if (auto it = std::find(held_.begin(), held_.end(), id); it != held_.end()) {
+                held_.erase(it);
+                why += blocked_ || call->saw_block ? "; the request was never sent: the broker blocked the connection ("
+                                                         + blocked_reason_ + ")"
+                                                   : "; the request was never sent: waiting for the reconnection";
+            } else if (call->saw_block) {
+                why += "; the broker blocked the connection meanwhile (" + blocked_reason_ + ")";
+            }
         }
-        finish(std::move(call), errc::timeout, timeout_message(timeout));
+        finish(std::move(call), errc::timeout, std::move(why));
     }
 
     std::shared_ptr<pending_call> take(const std::string& id) {
@@ -311,51 +533,14 @@ private:
         return call;
     }
 
-    void lost(std::uint64_t generation, const std::string& why) {
+    void lost(std::uint64_t generation, errc code, const std::string& why) {
         {
             std::lock_guard lock(mutex_);
-            if (generation != generation_) return;
+            // A connection's channel and the connection itself both report its end: the first
+            // counts. Calls made since wait for a reconnection and must not fail by the second.
+            if (generation != generation_ || !stop_reason_.empty()) return;
         }
-        fail_all(errc::connection_lost, why);
-    }
-
-    // One attempt, on the caller's thread (call() is never run on the executor).
-    void reconnect_if_lost() {
-        std::lock_guard one_at_a_time(reconnect_mutex_);
-        std::uint64_t generation = 0;
-        {
-            std::lock_guard lock(mutex_);
-            if (running_ || closed_ || stop_reason_.empty() || stop_code_ != errc::connection_lost) return;
-            generation = generation_ + 1;
-        }
-        auto conn = std::make_unique<amqp::connection>(executor_, conn_options_);
-        install_connection_handlers(*conn, generation);
-        amqp::channel ch;
-        std::string queue;
-        try {
-            conn->open();
-            ch = conn->open_channel();
-            install_channel_handlers(ch, generation);
-            queue = opts_.direct_reply_to ? std::string(direct_reply_to_queue) : ch.declare_queue(reply_queue_options()).name;
-            ch.consume(reply_consume_options(queue), reply_handler());
-        } catch (const amqp::error& e) {
-            throw call_error(e.code(), "connection lost; reconnecting failed: " + describe(e));
-        }
-        std::unique_ptr<amqp::connection> old;
-        {
-            std::lock_guard lock(mutex_);
-            if (closed_) return;  // close() meanwhile: `conn` dies with this scope
-            if (!conn->is_open()) throw call_error(errc::connection_lost, "connection lost again while reconnecting");
-            old = std::move(conn_);
-            conn_ = std::move(conn);
-            ch_ = std::move(ch);
-            reply_queue_ = std::move(queue);
-            generation_ = generation;
-            stop_reason_.clear();
-            stop_code_ = errc::not_started;
-            running_ = true;
-        }
-        ++stats_.reconnects;
+        fail_all(code, why);
     }
 
     void fail_all(errc code, const std::string& why) {
@@ -364,25 +549,26 @@ private:
             std::lock_guard lock(mutex_);
             if (stop_reason_.empty()) {
                 stop_reason_ = why;
-                stop_code_ = code;
+                // Only a lost connection is worth reconnecting; keep that as the stop code.
+                stop_code_ = code == errc::message_too_large ? errc::connection_lost : code;
             }
             running_ = false;
             for (auto& [id, call] : pending_) calls.push_back(std::move(call));
             pending_.clear();
+            held_.clear();
         }
         for (auto& call : calls) finish(std::move(call), code, why);
     }
 
     // Whoever took the call out of pending_ completes it: exactly once.
-    void finish(std::shared_ptr<pending_call> call, error_code ec, std::string why, big_int value = 0) {
+    void finish(std::shared_ptr<pending_call> call, error_code ec, std::string why, reply r = {}) {
         boost::asio::post(timer_strand_, [call] { call->timer.cancel(); });
-        complete(std::move(call->handler), call->diag, ec, std::move(why), std::move(value));
+        complete(std::move(call->handler), call->diag, ec, std::move(why), std::move(r));
     }
 
-    void complete(call_handler h, diagnostics* diag, error_code ec, std::string why, big_int value = 0) {
+    void complete(request_handler h, diagnostics* diag, error_code ec, std::string why, reply r = {}) {
         if (ec && diag) diag->message = std::move(why);
-        auto ex = boost::asio::get_associated_executor(h, executor_);
-        boost::asio::dispatch(ex, [h = std::move(h), ec, v = std::move(value)]() mutable { std::move(h)(ec, std::move(v)); });
+        complete_on(executor_, std::move(h), ec, std::move(r));
     }
 
     static constexpr std::size_t max_remembered_timeouts = 4096;
@@ -390,22 +576,27 @@ private:
     boost::asio::any_io_executor executor_;
     boost::asio::strand<boost::asio::any_io_executor> timer_strand_;
     amqp::connection_options conn_options_;
-    std::unique_ptr<amqp::connection> conn_;  // replaced (under mutex_) by a reconnection
+    std::shared_ptr<amqp::connection> conn_;  // replaced (under mutex_) by a reconnection
     amqp::channel ch_;
     client_options opts_;
     std::string reply_queue_;
     correlation_id_generator ids_;
     std::atomic<bool> running_{false};
+    std::string start_failure_;
 
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::shared_ptr<pending_call>> pending_;
+    // Ids of pending calls not yet published (blocked, or waiting for a reconnection), in order.
+    std::deque<std::string> held_;
     std::unordered_set<std::string> timed_out_;
     std::deque<std::string> timed_out_order_;
     std::string stop_reason_;
     errc stop_code_ = errc::not_started;
-    bool closed_ = false;              // close() or the destructor: never reconnect
-    std::uint64_t generation_ = 0;     // counts connections; handlers of older ones are ignored
-    std::mutex reconnect_mutex_;
+    bool closed_ = false;          // close() or the destructor: never reconnect
+    bool reconnecting_ = false;    // one attempt at a time
+    bool blocked_ = false;         // connection.blocked from the current connection
+    std::string blocked_reason_;
+    std::uint64_t generation_ = 0;  // counts connections; handlers of older ones are ignored
 
     struct {
         std::atomic<std::uint64_t> calls{0}, replies{0}, timeouts{0}, returned{0}, late_replies{0},
@@ -426,6 +617,8 @@ void rpc_client::start_async(boost::asio::any_completion_handler<void(error_code
     impl_->start_async(std::move(handler));
 }
 
+reply rpc_client::request(request_message req) { return impl_->request(std::move(req)); }
+
 big_int rpc_client::call(std::uint64_t n, std::chrono::milliseconds timeout) { return impl_->call(n, timeout); }
 
 big_int rpc_client::call(std::uint64_t n) { return impl_->call(n, impl_->default_timeout()); }
@@ -433,9 +626,15 @@ big_int rpc_client::call(std::uint64_t n) { return impl_->call(n, impl_->default
 void rpc_client::close() { impl_->close(); }
 std::string rpc_client::reply_queue() const { return impl_->reply_queue(); }
 std::size_t rpc_client::pending_calls() const { return impl_->pending_calls(); }
+std::size_t rpc_client::held_requests() const { return impl_->held_requests(); }
 client_stats rpc_client::stats() const { return impl_->stats(); }
 bool rpc_client::is_running() const { return impl_->is_running(); }
 bool rpc_client::is_blocked() const { return impl_->is_blocked(); }
+
+void rpc_client::start_request(request_message req, diagnostics* diag,
+                               boost::asio::any_completion_handler<void(error_code, reply)> handler) {
+    impl_->start_request(std::move(req), diag, std::move(handler));
+}
 
 void rpc_client::start_call(std::uint64_t n, std::chrono::milliseconds timeout, diagnostics* diag,
                             boost::asio::any_completion_handler<void(error_code, big_int)> handler) {

@@ -1,7 +1,8 @@
 // connection.blocked: a memory alarm on the broker (vm_memory_high_watermark 0) blocks every
-// publishing connection. The client reports it (is_blocked), a call made meanwhile ends with a
-// clean timeout instead of hanging, and once the alarm clears the client is unblocked and calls
-// succeed again on the same connection.
+// publishing connection. The client reports it (is_blocked) and holds new requests rather than
+// writing them to a socket nobody reads: a call made meanwhile ends with a clean timeout that
+// says the connection was blocked and why; a call with a longer timeout is published when the
+// broker unblocks and answered, on the same connection.
 #include "private_broker.hpp"
 
 #include <rpc/fibonacci_service.hpp>
@@ -9,7 +10,12 @@
 #include <rpc/rpc_server.hpp>
 #include <rpc/cli.hpp>
 
+#include <boost/asio/use_future.hpp>
+
+#include <cstdio>
+#include <future>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -43,17 +49,48 @@ TEST(blocked, calls_time_out_cleanly_while_blocked_and_succeed_after) {
     EXPECT_FALSE(client.is_blocked());
 
     ASSERT_TRUE(broker.ctl({"set_vm_memory_high_watermark", "0"}));
+    // RabbitMQ announces the block when it reads the next publish: this call's request goes out
+    // and sits unread; the call ends by its timeout, saying why.
     try {
         client.call(10, 2s);
         ADD_FAILURE() << "a call succeeded under a memory alarm";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), make_error_code(rpc::errc::timeout)) << e.reason();
+        EXPECT_NE(e.reason().find("blocked"), std::string::npos) << e.reason();
+        std::printf("blocked: first call: %s\n", e.reason().c_str());
     }
     EXPECT_TRUE(wait_until([&] { return client.is_blocked(); }, 10s)) << "connection.blocked never reported";
 
+    // Known to be blocked: calls are held by the client, not piled into the write buffer, and
+    // end by their own timeout with the broker's reason.
+    rpc::diagnostics short_diag[3];
+    std::vector<std::future<rpc::big_int>> short_calls;
+    for (auto& d : short_diag) short_calls.push_back(client.async_call(10, 1s, d, boost::asio::use_future));
+    EXPECT_EQ(client.held_requests(), 3u);
+    const auto sent_before = client.stats().calls;
+    for (std::size_t i = 0; i < short_calls.size(); ++i) {
+        ASSERT_EQ(short_calls[i].wait_for(30s), std::future_status::ready) << "a held call hung";
+        try {
+            short_calls[i].get();
+            ADD_FAILURE() << "a held call was answered while blocked";
+        } catch (const boost::system::system_error& e) {
+            EXPECT_EQ(e.code(), make_error_code(rpc::errc::timeout)) << short_diag[i].message;
+            EXPECT_NE(short_diag[i].message.find("never sent: the broker blocked the connection"), std::string::npos)
+                << short_diag[i].message;
+        }
+    }
+    std::printf("blocked: held call: %s\n", short_diag[0].message.c_str());
+    EXPECT_EQ(client.stats().calls, sent_before) << "a held request was published while blocked";
+    EXPECT_EQ(client.held_requests(), 0u);
+
+    // A patient call made while blocked is published once the broker unblocks, and answered.
+    auto patient = client.async_call(12, 120s, boost::asio::use_future);
+    EXPECT_EQ(client.held_requests(), 1u);
     const bool cleared = broker.ctl({"set_vm_memory_high_watermark", "0.4"});
     ASSERT_TRUE(cleared);
     EXPECT_TRUE(wait_until([&] { return !client.is_blocked(); }, 30s)) << "connection.unblocked never came";
+    ASSERT_EQ(patient.wait_for(60s), std::future_status::ready) << "the held call was not sent after the unblock";
+    EXPECT_EQ(patient.get(), 144);
     EXPECT_EQ(client.call(20, 30s), 6765);
     EXPECT_TRUE(client.is_running());
     client.close();

@@ -32,11 +32,13 @@ inline bool rabbitmq_sh(std::vector<std::string> args, std::string* out = nullpt
 }
 
 /// A private node in `dir`, started by the constructor (check ok()), stopped by the destructor.
+/// `conf`: extra rabbitmq.conf lines ("max_message_size=4096"), on every start.
 class private_broker {
 public:
-    explicit private_broker(std::string dir) : dir_(std::move(dir)) {
+    explicit private_broker(std::string dir, std::vector<std::string> conf = {}) : dir_(std::move(dir)) {
+        for (auto& c : conf) conf_args_.insert(conf_args_.end(), {"--conf", std::move(c)});
         // The shared broker's URL must not leak in: start one here, always.
-        if (!rabbitmq_sh({"start", "--dir", dir_})) return;
+        if (!rabbitmq_sh(with_conf({"start", "--dir", dir_}))) return;
         std::ifstream f(dir_ + "/amqp_url");
         std::getline(f, url_);
     }
@@ -52,7 +54,7 @@ public:
     bool restart() {
         const auto colon = url_.rfind(':');
         const std::string port = url_.substr(colon + 1, url_.find('/', colon) - colon - 1);
-        running_ = rabbitmq_sh({"start", "--dir", dir_, "--port", port});
+        running_ = rabbitmq_sh(with_conf({"start", "--dir", dir_, "--port", port}));
         return running_;
     }
     private_broker(const private_broker&) = delete;
@@ -73,7 +75,13 @@ public:
     }
 
 private:
+    std::vector<std::string> with_conf(std::vector<std::string> args) const {
+        args.insert(args.end(), conf_args_.begin(), conf_args_.end());
+        return args;
+    }
+
     std::string dir_;
+    std::vector<std::string> conf_args_;
     std::string url_;
     bool running_ = true;
 };

@@ -21,6 +21,7 @@ enum class errc : int {
     connection_lost,  ///< the connection or channel closed while the call was pending
     bad_reply,        ///< a reply that is neither a number nor the JSON reply format
     not_started,      ///< the client has not been started, or was closed
+    message_too_large,  ///< a request or reply above the connection's max_message_size
 };
 
 /// The "rpc" category.
