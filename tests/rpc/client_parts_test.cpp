@@ -54,6 +54,35 @@ TEST(ErrorCategory, HasNamesAndMessages) {
     EXPECT_STREQ(ec.category().name(), "rpc");
     EXPECT_NE(ec.message().find("NO_ROUTE"), std::string::npos);
     EXPECT_EQ(rpc::call_error(rpc::errc::timeout, "x").reason(), "x");
+    EXPECT_NE(rpc::error_code(rpc::errc::message_too_large).message().find("max_message_size"), std::string::npos);
+}
+
+// No broker: the checks a request meets before it could reach the connection.
+TEST(ClientRequests, FailAtOnceBeforeStartOrAboveTheSizeLimit) {
+    rpc::cli::io_thread io;
+    amqp::connection_options conn;
+    conn.max_message_size = 10;
+    rpc::rpc_client client(io.executor(), conn);
+    rpc::request_message big;
+    big.body = std::string(11, 'x');
+    try {
+        client.request(big);
+        ADD_FAILURE() << "an 11-byte request passed a 10-byte limit";
+    } catch (const rpc::call_error& e) {
+        EXPECT_EQ(e.code(), rpc::error_code(rpc::errc::message_too_large));
+        EXPECT_NE(e.reason().find("request body of 11 bytes is too large: max_message_size is 10"), std::string::npos)
+            << e.reason();
+    }
+    rpc::request_message small;
+    small.body = "1";
+    try {
+        client.request(small);
+        ADD_FAILURE() << "a request succeeded before start()";
+    } catch (const rpc::call_error& e) {
+        EXPECT_EQ(e.code(), rpc::error_code(rpc::errc::not_started)) << e.reason();
+    }
+    EXPECT_EQ(client.stats().calls, 0u);
+    EXPECT_EQ(client.pending_calls(), 0u);
 }
 
 TEST(ErrorCategory, DescribeDropsBoostsDecoration) {

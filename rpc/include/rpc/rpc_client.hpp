@@ -82,8 +82,8 @@ struct client_stats {
 ///   call fails at once with that text (connection_lost); with `reconnect` the next call sets up
 ///   a new channel.
 /// - A reply whose declared body size exceeds max_message_size is refused before any byte of it
-///   is stored: the connection layer closes the reply channel (311), so every pending call
-///   fails at once with message_too_large naming the size and the limit.
+///   is stored (the client turns on connection_options::deliver_oversized): its call alone fails
+///   at once with message_too_large naming the size and the limit; the consumer goes on.
 /// - While the broker blocks the connection (connection.blocked, a resource alarm), new
 ///   requests are held by the client, not written: they are published when the broker
 ///   unblocks, or end by their own timeout with a text that says the connection was blocked
