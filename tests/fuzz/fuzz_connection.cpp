@@ -38,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 2) return 0;
     auto opts = amqp_test::machine_driver::default_options();
     opts.max_message_size = (data[0] & 1) ? 64 : 1u << 20;
+    opts.deliver_oversized = (data[0] & 8) != 0;  // oversized deliveries reported bodiless
     const std::uint32_t frame_max = (data[0] & 2) ? 131072 : 4096;
     const std::uint16_t heartbeat = (data[0] & 4) ? 1 : 0;
     rng r{data[1] * 2654435761u + 1};
