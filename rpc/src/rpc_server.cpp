@@ -26,6 +26,9 @@ public:
         : executor_(ex), conn_options_(std::move(conn)), opts_(std::move(opts)), handler_(std::move(handler)),
           inline_(opts_.workers == 0) {
         if (!inline_) pool_.emplace(opts_.workers);
+        // A request above max_message_size still arrives (without its body), to be refused
+        // below; otherwise the channel would close and the broker redeliver it forever.
+        conn_options_.deliver_oversized = true;
     }
 
     /// For the owner's destructor: no draining; queued requests stay unacked (redelivered).
@@ -120,6 +123,7 @@ private:
             if (!s->acks.taken(m.method.delivery_tag))
                 log("delivery tag " + std::to_string(m.method.delivery_tag) + " out of order; acks may fail");
         }
+        if (m.body_refused) return refuse_oversized(s, m);
         if (inline_) {
             // The views stay valid for the whole handler: copy only what the handler's request
             // owns, into buffers reused from one request to the next.
@@ -150,6 +154,32 @@ private:
             self->answer(j.s->ch, j.req, j.has_correlation_id, j.reply_to, j.has_reply_to);
             self->finished(j.s, j.delivery_tag, false);
         });
+    }
+
+    // A request above our max_message_size was never read, so it is not the handler's: the
+    // caller gets an error reply naming the sizes, and it is acked like any other.
+    void refuse_oversized(const std::shared_ptr<session>& s, const amqp::delivered_message& m) {
+        const std::string why = "request body of " + std::to_string(m.body_size) +
+                                " bytes is too large: the server's max_message_size is " +
+                                std::to_string(conn_options_.max_message_size);
+        log(why + " (correlation_id '" + std::string(m.properties.correlation_id.value_or("")) + "')");
+        if (m.properties.reply_to && !m.properties.reply_to->empty()) {
+            const reply r = make_error_reply(why);
+            amqp::basic_properties props;
+            props.correlation_id = m.properties.correlation_id;
+            if (r.content_type) props.content_type = *r.content_type;
+            amqp::publish_options where;
+            where.routing_key = *m.properties.reply_to;
+            if (amqp::error_code ec = s->ch.publish(where, props, amqp::as_bytes(r.body))) {
+                ++stats_.publish_failures;
+                log("could not publish the reply: " + ec.message());
+            } else {
+                ++stats_.replies;
+            }
+        } else {
+            ++stats_.no_reply_to;
+        }
+        finished(s, m.method.delivery_tag, inline_);
     }
 
     // Run the handler and publish its reply (inline on the strand, or on a worker thread).
