@@ -10,6 +10,8 @@
 #include <rpc/rpc_server.hpp>
 #include <rpc/cli.hpp>
 
+#include "call_result.hpp"
+
 #include <boost/asio/use_future.hpp>
 
 #include <cstdio>
@@ -64,17 +66,16 @@ TEST(blocked, calls_time_out_cleanly_while_blocked_and_succeed_after) {
     // Known to be blocked: calls are held by the client, not piled into the write buffer, and
     // end by their own timeout with the broker's reason.
     rpc::diagnostics short_diag[3];
-    std::vector<std::future<rpc::big_int>> short_calls;
-    for (auto& d : short_diag) short_calls.push_back(client.async_call(10, 1s, d, boost::asio::use_future));
+    faults_test::call_result<rpc::big_int> short_calls[3];
+    for (std::size_t i = 0; i < 3; ++i) client.async_call(10, 1s, short_diag[i], short_calls[i].handler());
     EXPECT_EQ(client.held_requests(), 3u);
     const auto sent_before = client.stats().calls;
-    for (std::size_t i = 0; i < short_calls.size(); ++i) {
-        ASSERT_EQ(short_calls[i].wait_for(30s), std::future_status::ready) << "a held call hung";
-        try {
-            short_calls[i].get();
-            ADD_FAILURE() << "a held call was answered while blocked";
-        } catch (const boost::system::system_error& e) {
-            EXPECT_EQ(e.code(), make_error_code(rpc::errc::timeout)) << short_diag[i].message;
+    for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_EQ(short_calls[i].f.wait_for(30s), std::future_status::ready) << "a held call hung";
+        {
+            const auto [ec, value] = short_calls[i].f.get();
+            EXPECT_TRUE(ec) << "a held call was answered while blocked: " << value;
+            EXPECT_EQ(ec, make_error_code(rpc::errc::timeout)) << short_diag[i].message;
             EXPECT_NE(short_diag[i].message.find("never sent: the broker blocked the connection"), std::string::npos)
                 << short_diag[i].message;
         }

@@ -8,8 +8,8 @@
 //   "message size N is larger than configured max size M"), the call fails at once with that
 //   text, and with client_options::reconnect the next call is answered on a new channel;
 // - a request above the client's own limit is refused before it is sent;
-// - a request above the server's max_message_size (with deliver_oversized): the server does
-//   not lose its channel or loop on a redelivery; it answers an error reply and keeps serving;
+// - a request above the server's max_message_size: the server does not lose its channel or loop
+//   on a redelivery; it answers an error reply naming the sizes, acks, and keeps serving;
 // - the reply queue deleted under pending calls (basic.cancel from the broker): they fail at
 //   once, and a reconnecting client is answered on its next call.
 #include "private_broker.hpp"
@@ -21,7 +21,7 @@
 
 #include <amqp/connection.hpp>
 
-#include <boost/asio/use_future.hpp>
+#include "call_result.hpp"
 
 #include <cstdio>
 #include <future>
@@ -150,32 +150,39 @@ TEST_F(broker_limits, request_above_the_clients_limit_is_not_sent) {
 }
 
 TEST_F(broker_limits, request_above_the_servers_limit_gets_an_error_reply_and_the_server_goes_on) {
-    rpc::server_options so;
-    so.queue = "limits-server-limit";
-    so.reconnect = true;  // a server that lost its channel would come back and loop on a redelivery
-    auto server_conn = broker_->options();
-    server_conn.max_message_size = 8192;
-    server_conn.deliver_oversized = true;
-    rpc::rpc_server server(io_.executor(), server_conn, so, rpc::make_fibonacci_handler({}));
-    server.start();
-    rpc::client_options co;
-    co.queue = so.queue;
-    rpc::rpc_client client(io_.executor(), broker_->options(), co);
-    client.start();
+    // Handlers on a worker pool, and inline on the connection's thread: two paths to the ack.
+    for (const std::size_t workers : {std::size_t{1}, std::size_t{0}}) {
+        SCOPED_TRACE("workers=" + std::to_string(workers));
+        rpc::server_options so;
+        so.queue = "limits-server-limit-" + std::to_string(workers);
+        so.workers = workers;
+        so.reconnect = true;  // a server that lost its channel would come back and loop on a redelivery
+        auto server_conn = broker_->options();
+        server_conn.max_message_size = 8192;  // the server turns on deliver_oversized itself
+        rpc::rpc_server server(io_.executor(), server_conn, so, rpc::make_fibonacci_handler({}));
+        server.start();
+        rpc::client_options co;
+        co.queue = so.queue;
+        rpc::rpc_client client(io_.executor(), broker_->options(), co);
+        client.start();
 
-    const auto t0 = clock_type::now();
-    rpc::reply r;
-    ASSERT_NO_THROW(r = client.request(msg(std::string(20000, '1'), 60s)));
-    const auto d = rpc::decode_reply(r.body);
-    EXPECT_EQ(d.what, rpc::decoded_reply::kind::error) << r.body;
-    std::printf("request above the server's limit: answered after %.3f s: %s\n", seconds_since(t0), r.body.c_str());
-    EXPECT_EQ(client.call(10, 30s), 55);
-    EXPECT_EQ(client.call(20, 30s), 6765);
-    const auto st = server.stats();
-    EXPECT_EQ(st.requests, 3u) << "the oversized request was delivered more than once";
-    EXPECT_EQ(st.reconnects, 0u) << "the server lost its channel";
-    client.close();
-    server.stop();
+        const auto t0 = clock_type::now();
+        rpc::reply r;
+        ASSERT_NO_THROW(r = client.request(msg(std::string(20000, '1'), 60s)));
+        const auto d = rpc::decode_reply(r.body);
+        EXPECT_EQ(d.what, rpc::decoded_reply::kind::error) << r.body;
+        EXPECT_TRUE(contains(d.error, "20000") && contains(d.error, "8192")) << r.body;
+        std::printf("request above the server's limit (workers=%zu): answered after %.3f s: %s\n", workers,
+                    seconds_since(t0), r.body.c_str());
+        EXPECT_EQ(client.call(10, 30s), 55);
+        EXPECT_EQ(client.call(20, 30s), 6765);
+        const auto st = server.stats();
+        EXPECT_EQ(st.requests, 3u) << "the oversized request was delivered more than once";
+        EXPECT_EQ(st.reconnects, 0u) << "the server lost its channel";
+        client.close();
+        server.stop();
+        EXPECT_EQ(server.in_flight(), 0u) << "the refused request was never acked";
+    }
 }
 
 TEST_F(broker_limits, reply_queue_deleted_fails_pending_calls_at_once_then_reconnects) {
@@ -199,17 +206,18 @@ TEST_F(broker_limits, reply_queue_deleted_fails_pending_calls_at_once_then_recon
     const std::string queue = client.reply_queue();
 
     rpc::diagnostics diag;
-    auto pending = client.async_request(msg("hold", 120s), diag, boost::asio::use_future);
+    faults_test::call_result<rpc::reply> pending_result;
+    client.async_request(msg("hold", 120s), diag, pending_result.handler());
+    auto& pending = pending_result.f;
     for (int i = 0; i < 100 && server.in_flight() == 0; ++i) std::this_thread::sleep_for(50ms);
     ASSERT_EQ(server.in_flight(), 1u);
     const auto t0 = clock_type::now();
     ASSERT_TRUE(broker_->ctl({"delete_queue", queue}));
     ASSERT_EQ(pending.wait_for(30s), std::future_status::ready) << "the pending call hung";
-    try {
-        pending.get();
-        ADD_FAILURE() << "answered without a reply queue";
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(e.code(), make_error_code(rpc::errc::connection_lost)) << diag.message;
+    {
+        const auto [ec, r] = pending.get();
+        EXPECT_TRUE(ec) << "answered without a reply queue: " << r.body;
+        EXPECT_EQ(ec, make_error_code(rpc::errc::connection_lost)) << diag.message;
         EXPECT_TRUE(contains(diag.message, "cancelled the reply consumer") && contains(diag.message, queue))
             << diag.message;
         std::printf("reply queue deleted: pending call failed %.3f s after delete_queue began: %s\n",

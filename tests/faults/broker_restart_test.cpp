@@ -11,7 +11,7 @@
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>
 
-#include <boost/asio/use_future.hpp>
+#include "call_result.hpp"
 
 #include <cstdio>
 #include <future>
@@ -61,17 +61,18 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
         ch_owner->stop();
     }
     rpc::diagnostics diag;
-    auto pending = waiting.async_call(10, 300s, diag, boost::asio::use_future);
+    faults_test::call_result<rpc::big_int> pending_result;
+    waiting.async_call(10, 300s, diag, pending_result.handler());
+    auto& pending = pending_result.f;
 
     const auto t0 = std::chrono::steady_clock::now();
     ASSERT_TRUE(broker.stop());
     // Bounded: far below the call's 300 s timeout, so a pass means "failed at once".
     ASSERT_EQ(pending.wait_for(60s), std::future_status::ready) << "the pending call hung";
-    try {
-        pending.get();
-        ADD_FAILURE() << "a call answered across a broker stop";
-    } catch (const boost::system::system_error& e) {  // use_future throws the bare error code
-        EXPECT_EQ(e.code(), make_error_code(rpc::errc::connection_lost)) << diag.message;
+    {
+        const auto [ec, value] = pending.get();
+        EXPECT_TRUE(ec) << "a call answered across a broker stop: " << value;
+        EXPECT_EQ(ec, make_error_code(rpc::errc::connection_lost)) << diag.message;
         // "connection lost: ..." or "channel closed: connection closed by broker: 320 ...".
         EXPECT_TRUE(diag.message.find("connection lost") != std::string::npos ||
                     diag.message.find("CONNECTION_FORCED") != std::string::npos)
@@ -83,13 +84,14 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
     // for it; the attempt fails (nothing listens), and so does the call, at once.
     {
         rpc::diagnostics d;
-        auto down = client.async_call(20, 60s, d, boost::asio::use_future);
+        faults_test::call_result<rpc::big_int> down_result;
+        client.async_call(20, 60s, d, down_result.handler());
+        auto& down = down_result.f;
         ASSERT_EQ(down.wait_for(30s), std::future_status::ready) << "a call with the broker down hung";
-        try {
-            down.get();
-            ADD_FAILURE() << "answered with the broker down";
-        } catch (const boost::system::system_error& e) {
-            EXPECT_EQ(e.code(), make_error_code(rpc::errc::connection_lost)) << d.message;
+        {
+            const auto [ec, value] = down.get();
+            EXPECT_TRUE(ec) << "answered with the broker down: " << value;
+            EXPECT_EQ(ec, make_error_code(rpc::errc::connection_lost)) << d.message;
             EXPECT_NE(d.message.find("reconnecting failed"), std::string::npos) << d.message;
             std::printf("broker_restart: call with the broker down: %s\n", d.message.c_str());
         }
@@ -102,15 +104,14 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
     ASSERT_GE(server.stats().reconnects, 1u) << "the server did not come back";
     // The client on its next calls, made without blocking: the first starts one reconnection,
     // all of them wait for it and are then published.
-    std::vector<std::future<rpc::big_int>> calls;
-    for (int i = 0; i < 5; ++i) calls.push_back(client.async_call(20, 30s, boost::asio::use_future));
-    for (auto& c : calls) {
-        ASSERT_EQ(c.wait_for(60s), std::future_status::ready);
-        try {
-            EXPECT_EQ(c.get(), 6765);
-        } catch (const boost::system::system_error& e) {
-            ADD_FAILURE() << "a call after the restart failed: " << e.what();
-        }
+    rpc::diagnostics diags[5];
+    faults_test::call_result<rpc::big_int> calls[5];
+    for (std::size_t i = 0; i < 5; ++i) client.async_call(20, 30s, diags[i], calls[i].handler());
+    for (std::size_t i = 0; i < 5; ++i) {
+        ASSERT_EQ(calls[i].f.wait_for(60s), std::future_status::ready);
+        const auto [ec, value] = calls[i].f.get();
+        EXPECT_FALSE(ec) << "a call after the restart failed: " << diags[i].message;
+        EXPECT_EQ(value, 6765);
     }
     EXPECT_EQ(client.stats().reconnects, 1u) << "one reconnection serves every call made meanwhile";
     EXPECT_EQ(client.call(10, 30s), 55);
