@@ -4,6 +4,7 @@
 # that several checkouts (or CI jobs) can each run one at the same time.
 #
 #   scripts/rabbitmq.sh start  [--dir DIR] [--tls] [--if-no-url] [--port PORT] [--conf KEY=VALUE]...
+#                              [--plugin NAME]...
 #   scripts/rabbitmq.sh stop   [--dir DIR]
 #   scripts/rabbitmq.sh status [--dir DIR]
 #   scripts/rabbitmq.sh ctl    [--dir DIR] -- ARGS...   (rabbitmqctl ARGS against that node)
@@ -16,6 +17,9 @@
 # than a random free one (a test restarting its node: clients reconnect to the same URL).
 # --conf KEY=VALUE (repeatable): an extra rabbitmq.conf line for this start, e.g.
 # --conf max_message_size=65536 (a test of the broker's limits); give it again on a restart.
+# --plugin NAME (repeatable): enable that plugin, e.g. rabbitmq_auth_mechanism_ssl for SASL
+# EXTERNAL (with --tls --conf auth_mechanisms.1=EXTERNAL ...); none by default, so that the
+# shared test node offers what a default install offers.
 set -euo pipefail
 
 # The wrappers in /usr/sbin switch to the `rabbitmq` user when run as root, which could not
@@ -42,6 +46,7 @@ if_no_url=0
 ctl_args=()
 fixed_port=
 extra_conf=()
+plugins=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         --) shift; ctl_args=("$@"); break ;;
@@ -51,6 +56,8 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || usage; fixed_port=$2; shift 2 ;;
         --port=*) fixed_port=${1#--port=}; shift ;;
         --if-no-url) if_no_url=1; shift ;;
+        --plugin) [[ $# -ge 2 ]] || usage; plugins+=("$2"); shift 2 ;;
+        --plugin=*) plugins+=("${1#--plugin=}"); shift ;;
         --conf) [[ $# -ge 2 ]] || usage; extra_conf+=("$2"); shift 2 ;;
         --conf=*) extra_conf+=("${1#--conf=}"); shift ;;
         -h|--help) usage ;;
@@ -149,13 +156,9 @@ extendedKeyUsage=clientAuth"
 
 write_config() {
     : >"$dir/rabbitmq-env.conf"
-    # With TLS, SASL EXTERNAL too: the client certificate's CN is the user name (the fixture's
-    # client certificate says CN=guest).
-    if [[ -n ${SSL_PORT:-} ]]; then
-        echo '[rabbitmq_auth_mechanism_ssl].' >"$dir/enabled_plugins"
-    else
-        echo '[].' >"$dir/enabled_plugins"
-    fi
+    local list
+    list=$(IFS=,; echo "${plugins[*]-}")
+    echo "[$list]." >"$dir/enabled_plugins"
     {
         echo "# Written by scripts/rabbitmq.sh for a private test node."
         echo "loopback_users = none"
@@ -169,10 +172,6 @@ write_config() {
             echo "ssl_options.keyfile = $dir/tls/server.key"
             echo "ssl_options.verify = verify_peer"
             echo "ssl_options.fail_if_no_peer_cert = false"
-            echo "auth_mechanisms.1 = PLAIN"
-            echo "auth_mechanisms.2 = AMQPLAIN"
-            echo "auth_mechanisms.3 = EXTERNAL"
-            echo "ssl_cert_login_from = common_name"
         fi
         local line
         for line in ${extra_conf[@]+"${extra_conf[@]}"}; do

@@ -376,40 +376,6 @@ TEST(Connection, TlsRejectsABrokerNotSignedByOurCa) {
     }
 }
 
-TEST(Connection, SaslExternalLogsInAsTheCertificatesCommonName) {
-    auto maybe = amqp_test::tls_broker_options();
-    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
-    auto opts = *maybe;
-    opts.auth_mechanism = "EXTERNAL";
-    // Not sent with EXTERNAL: the broker takes the user from the certificate (CN=guest).
-    opts.user = "nobody";
-    opts.password = "not-used";
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    c.open();
-    auto ch = c.open_channel();
-    EXPECT_FALSE(ch.declare_queue(queue("", true)).name.empty());
-    c.close();
-}
-
-TEST(Connection, SaslExternalWithoutACertificateIsRefused) {
-    auto maybe = amqp_test::tls_broker_options();
-    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
-    auto opts = *maybe;
-    opts.auth_mechanism = "EXTERNAL";
-    opts.tls.cert_file.clear();
-    opts.tls.key_file.clear();
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    try {
-        c.open();
-        FAIL() << "EXTERNAL succeeded without a client certificate";
-    } catch (const amqp::error& e) {
-        EXPECT_EQ(e.code(), amqp::client_error::authentication_failed) << e.what();
-    }
-    EXPECT_FALSE(c.is_open());
-}
-
 }  // namespace
 
 namespace {

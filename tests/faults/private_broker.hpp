@@ -35,12 +35,16 @@ inline bool rabbitmq_sh(std::vector<std::string> args, std::string* out = nullpt
 /// `conf`: extra rabbitmq.conf lines ("max_message_size=4096"), on every start.
 class private_broker {
 public:
-    explicit private_broker(std::string dir, std::vector<std::string> conf = {}) : dir_(std::move(dir)) {
-        for (auto& c : conf) conf_args_.insert(conf_args_.end(), {"--conf", std::move(c)});
+    /// `flags`: more arguments of `rabbitmq.sh start` ("--tls", "--plugin", NAME), on every start.
+    explicit private_broker(std::string dir, std::vector<std::string> conf = {}, std::vector<std::string> flags = {})
+        : dir_(std::move(dir)), start_args_(std::move(flags)) {
+        for (auto& c : conf) start_args_.insert(start_args_.end(), {"--conf", std::move(c)});
         // The shared broker's URL must not leak in: start one here, always.
-        if (!rabbitmq_sh(with_conf({"start", "--dir", dir_}))) return;
+        if (!rabbitmq_sh(with_start_args({"start", "--dir", dir_}))) return;
         std::ifstream f(dir_ + "/amqp_url");
         std::getline(f, url_);
+        std::ifstream tls(dir_ + "/amqps_url");
+        std::getline(tls, amqps_url_);
     }
     ~private_broker() {
         if (running_) rabbitmq_sh({"stop", "--dir", dir_});
@@ -54,7 +58,7 @@ public:
     bool restart() {
         const auto colon = url_.rfind(':');
         const std::string port = url_.substr(colon + 1, url_.find('/', colon) - colon - 1);
-        running_ = rabbitmq_sh(with_conf({"start", "--dir", dir_, "--port", port}));
+        running_ = rabbitmq_sh(with_start_args({"start", "--dir", dir_, "--port", port}));
         return running_;
     }
     private_broker(const private_broker&) = delete;
@@ -62,6 +66,9 @@ public:
 
     bool ok() const { return !url_.empty(); }
     const std::string& url() const { return url_; }
+    /// With "--tls": the TLS listener's URL, and the folder of its CA and client certificate.
+    const std::string& amqps_url() const { return amqps_url_; }
+    std::string tls_dir() const { return dir_ + "/tls"; }
     amqp::connection_options options() const {
         amqp::connection_options o;
         std::string why;
@@ -75,14 +82,15 @@ public:
     }
 
 private:
-    std::vector<std::string> with_conf(std::vector<std::string> args) const {
-        args.insert(args.end(), conf_args_.begin(), conf_args_.end());
+    std::vector<std::string> with_start_args(std::vector<std::string> args) const {
+        args.insert(args.end(), start_args_.begin(), start_args_.end());
         return args;
     }
 
     std::string dir_;
-    std::vector<std::string> conf_args_;
+    std::vector<std::string> start_args_;
     std::string url_;
+    std::string amqps_url_;
     bool running_ = true;
 };
 
