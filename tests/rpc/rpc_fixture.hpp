@@ -150,6 +150,21 @@ private:
     amqp::channel ch_;
 };
 
+/// The server's side played by hand: declares `queue` and takes its requests into `requests`;
+/// the test reads them and answers (or not) through `peer`.
+struct hand_server {
+    hand_server(boost::asio::any_io_executor ex, const std::string& queue) : peer(ex) {
+        peer.declare(queue);
+        peer.consume(queue, requests);
+    }
+    /// Answer `req` with `body` as a foreign server would: to its reply_to, with its id.
+    void reply(const seen_message& req, std::string_view body) {
+        peer.publish(req.reply_to.value_or(""), body, std::nullopt, req.correlation_id);
+    }
+    raw_peer peer;
+    inbox requests;
+};
+
 /// A Fibonacci rpc_server in this process.
 struct fib_server {
     fib_server(boost::asio::any_io_executor ex, const std::string& queue, rpc::fibonacci_service_options fib = {},

@@ -91,48 +91,42 @@ TEST_F(RpcIntegration, TimeoutRemovesThePendingCallAndTheBrokerDropsTheRequest) 
 
 TEST_F(RpcIntegration, RequestCarriesReplyToCorrelationIdAndExpiration) {
     const auto q = unique_queue("props");
-    raw_peer peer(io.executor());
-    peer.declare(q);
-    inbox requests;
-    peer.consume(q, requests);
+    hand_server server(io.executor(), q);
     auto client = make_client(io.executor(), q);
     rpc::diagnostics diag;
     auto result = client->async_call(7, 5s, diag, boost::asio::use_future);
-    auto req = requests.pop();
+    auto req = server.requests.pop();
     ASSERT_TRUE(req);
     EXPECT_EQ(req->body, "7");
     EXPECT_EQ(req->reply_to, client->reply_queue());
     EXPECT_EQ(req->correlation_id, diag.correlation_id);
     EXPECT_EQ(req->expiration, "5000");
     // Answer by hand, as a foreign server would.
-    peer.publish(*req->reply_to, "13", std::nullopt, req->correlation_id);
+    server.reply(*req, "13");
     EXPECT_EQ(result.get(), 13);
 }
 
 TEST_F(RpcIntegration, LateUnknownAndAnonymousRepliesAreDroppedAndCounted) {
     const auto q = unique_queue("late");
-    raw_peer peer(io.executor());
-    peer.declare(q);
-    inbox requests;
-    peer.consume(q, requests);
+    hand_server server(io.executor(), q);
     auto client = make_client(io.executor(), q);
 
     rpc::diagnostics first;
     auto timed_out = client->async_call(1, 200ms, first, boost::asio::use_future);
-    auto req1 = requests.pop();
+    auto req1 = server.requests.pop();
     ASSERT_TRUE(req1);
     EXPECT_THROW(timed_out.get(), boost::system::system_error);
 
     rpc::diagnostics second;
     auto answered = client->async_call(2, 30s, second, boost::asio::use_future);
-    auto req2 = requests.pop();
+    auto req2 = server.requests.pop();
     ASSERT_TRUE(req2);
     // The late reply to the first call, a stranger, and one without an id all come before the
     // real answer: none may complete the second call.
-    peer.publish(client->reply_queue(), "999", std::nullopt, first.correlation_id);
-    peer.publish(client->reply_queue(), "998", std::nullopt, std::string("not-ours"));
-    peer.publish(client->reply_queue(), "997", std::nullopt, std::nullopt);
-    peer.publish(client->reply_queue(), "1", std::nullopt, second.correlation_id);
+    server.peer.publish(client->reply_queue(), "999", std::nullopt, first.correlation_id);
+    server.peer.publish(client->reply_queue(), "998", std::nullopt, std::string("not-ours"));
+    server.peer.publish(client->reply_queue(), "997", std::nullopt, std::nullopt);
+    server.peer.publish(client->reply_queue(), "1", std::nullopt, second.correlation_id);
     EXPECT_EQ(answered.get(), 1);
     const auto s = client->stats();
     EXPECT_EQ(s.late_replies, 1u);
@@ -143,16 +137,13 @@ TEST_F(RpcIntegration, LateUnknownAndAnonymousRepliesAreDroppedAndCounted) {
 
 TEST_F(RpcIntegration, MalformedReplyIsABadReplyError) {
     const auto q = unique_queue("malformed");
-    raw_peer peer(io.executor());
-    peer.declare(q);
-    inbox requests;
-    peer.consume(q, requests);
+    hand_server server(io.executor(), q);
     auto client = make_client(io.executor(), q);
     rpc::diagnostics diag;
     auto result = client->async_call(3, 30s, diag, boost::asio::use_future);
-    auto req = requests.pop();
+    auto req = server.requests.pop();
     ASSERT_TRUE(req);
-    peer.publish(*req->reply_to, "not a number", std::nullopt, req->correlation_id);
+    server.reply(*req, "not a number");
     EXPECT_THROW(result.get(), boost::system::system_error);
     EXPECT_NE(diag.message.find("malformed reply"), std::string::npos) << diag.message;
 }
