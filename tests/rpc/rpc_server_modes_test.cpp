@@ -138,6 +138,26 @@ protected:
         return false;
     }
 
+    /// An inline server (workers 0) on `q`, through `proxy`, takes `total` requests in one read
+    /// (the proxy holds the broker's bytes until all of them are there) and answers them all.
+    void serve_in_one_read(tcp_proxy& proxy, const std::string& q, bool batch_acks, std::size_t total) {
+        rpc::server_options opts = fib_server::options(q, 20);
+        opts.workers = 0;
+        opts.batch_acks = batch_acks;
+        rpc::rpc_server server(io.executor(), via(proxy), opts, rpc::make_fibonacci_handler({}));
+        server.start();
+        raw_peer peer(io.executor());
+        const auto replies = peer.declare_exclusive();
+        inbox box;
+        peer.consume(replies, box);
+        proxy.hold_from_broker();
+        for (std::size_t i = 0; i < total; ++i) peer.publish(q, "20", replies, "c-" + std::to_string(i));
+        ASSERT_TRUE(wait_for_deliveries(proxy, total));
+        proxy.release_held();
+        for (std::size_t i = 0; i < total; ++i) ASSERT_TRUE(box.pop()) << "only " << i << " replies";
+        server.stop();
+    }
+
     rpc::cli::io_thread io;
 };
 
@@ -257,22 +277,8 @@ TEST_F(RpcServerModes, InlineHandlersAckOneReadsDeliveriesWithOneAck) {
     const auto q = unique_queue("batch");
     tcp_proxy proxy(broker_options().port);
     proxy.record();
-    rpc::server_options opts = fib_server::options(q, 20);
-    opts.workers = 0;
-    rpc::rpc_server server(io.executor(), via(proxy), opts, rpc::make_fibonacci_handler({}));
-    server.start();
-
-    raw_peer peer(io.executor());
-    const auto replies = peer.declare_exclusive();
-    inbox box;
-    peer.consume(replies, box);
-    proxy.hold_from_broker();
     constexpr std::size_t total = 8;
-    for (std::size_t i = 0; i < total; ++i) peer.publish(q, "20", replies, "c-" + std::to_string(i));
-    ASSERT_TRUE(wait_for_deliveries(proxy, total));
-    proxy.release_held();
-    for (std::size_t i = 0; i < total; ++i) ASSERT_TRUE(box.pop()) << "only " << i << " replies";
-    server.stop();
+    ASSERT_NO_FATAL_FAILURE(serve_in_one_read(proxy, q, true, total));
 
     const std::string sent = proxy.sent_to_broker(0);
     const auto events = parse_stream(sent);
@@ -288,6 +294,7 @@ TEST_F(RpcServerModes, InlineHandlersAckOneReadsDeliveriesWithOneAck) {
     }
     EXPECT_EQ(acks[0].tag, last_tag);
     check_reply_before_ack(proxy.received_from_broker(0), sent);
+    raw_peer peer(io.executor());
     EXPECT_EQ(peer.ready(q), 0u);
 }
 
@@ -296,22 +303,8 @@ TEST_F(RpcServerModes, WithoutBatchingEachRequestHasItsOwnAck) {
     const auto q = unique_queue("each");
     tcp_proxy proxy(broker_options().port);
     proxy.record();
-    rpc::server_options opts = fib_server::options(q, 20);
-    opts.workers = 0;
-    opts.batch_acks = false;
-    rpc::rpc_server server(io.executor(), via(proxy), opts, rpc::make_fibonacci_handler({}));
-    server.start();
-    raw_peer peer(io.executor());
-    const auto replies = peer.declare_exclusive();
-    inbox box;
-    peer.consume(replies, box);
-    proxy.hold_from_broker();
     constexpr std::size_t total = 8;
-    for (std::size_t i = 0; i < total; ++i) peer.publish(q, "20", replies, "c-" + std::to_string(i));
-    ASSERT_TRUE(wait_for_deliveries(proxy, total));
-    proxy.release_held();
-    for (std::size_t i = 0; i < total; ++i) ASSERT_TRUE(box.pop()) << "only " << i << " replies";
-    server.stop();
+    ASSERT_NO_FATAL_FAILURE(serve_in_one_read(proxy, q, false, total));
     const auto events = parse_stream(proxy.sent_to_broker(0));
     EXPECT_EQ(count(events, wire_event::kind::ack), total);
     for (const auto& e : events) {
