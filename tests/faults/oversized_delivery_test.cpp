@@ -53,15 +53,29 @@ byte_buffer deliver(std::uint16_t ch, std::uint64_t tag) {
     return method_frame(ch, d);
 }
 
+// A machine with deliver_oversized on and `max_message_size`, open (with `frame_max`), one channel.
+struct oversized_machine {
+    explicit oversized_machine(std::uint64_t max_message_size, std::uint32_t frame_max = 131072)
+        : d(options(max_message_size)) {
+        d.open(60, frame_max);
+        ch = d.open_channel();
+    }
+    static amqp::connection_options options(std::uint64_t max_message_size) {
+        auto opts = machine_driver::default_options();
+        opts.max_message_size = max_message_size;
+        opts.deliver_oversized = true;
+        return opts;
+    }
+    machine_driver d;
+    std::uint16_t ch = 0;
+};
+
 class oversized : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(oversized, delivery_is_reported_without_its_body_and_the_channel_stays) {
-    auto opts = machine_driver::default_options();
-    opts.max_message_size = 1000;
-    opts.deliver_oversized = true;
-    machine_driver d(opts);
-    d.open(60, 4096);
-    const auto ch = d.open_channel();
+    oversized_machine om(1000, 4096);
+    auto& d = om.d;
+    const auto ch = om.ch;
     ASSERT_NE(ch, 0);
     d.events.clear();
     amqp::basic_properties p;
@@ -86,12 +100,9 @@ TEST_P(oversized, delivery_is_reported_without_its_body_and_the_channel_stays) {
 }
 
 TEST_P(oversized, return_is_reported_without_its_body) {
-    auto opts = machine_driver::default_options();
-    opts.max_message_size = 10;
-    opts.deliver_oversized = true;
-    machine_driver d(opts);
-    d.open();
-    const auto ch = d.open_channel();
+    oversized_machine om(10);
+    auto& d = om.d;
+    const auto ch = om.ch;
     d.events.clear();
     amqp::basic_return r;
     r.reply_code = 312;
@@ -110,12 +121,9 @@ TEST_P(oversized, return_is_reported_without_its_body) {
 }
 
 TEST_P(oversized, body_longer_than_declared_is_still_a_frame_error) {
-    auto opts = machine_driver::default_options();
-    opts.max_message_size = 10;
-    opts.deliver_oversized = true;
-    machine_driver d(opts);
-    d.open();
-    const auto ch = d.open_channel();
+    oversized_machine om(10);
+    auto& d = om.d;
+    const auto ch = om.ch;
     const auto events = feed(d.m, deliver(ch, 1) + raw_frame(2, ch, header_payload(11)) + body_frame(ch, 12, 'z'), GetParam());
     ASSERT_FALSE(events.empty());
     EXPECT_EQ(events.back().kind, event_kind::closed);
