@@ -21,6 +21,20 @@
 
 namespace amqp::detail {
 
+/// Why a method argument failed to decode. The message texts live in the cold formatter.
+enum class arg_fault : std::uint8_t { octet, short_, long_, longlong, shortstr, longstr, bit, table_length };
+
+/// Fills `diag` for a failed argument: "<type> runs past the end of the payload" at `offset`,
+/// field "<method>.<argument>". Cold and out of line, and it takes only values: if the
+/// decoder's own address reached a call, its reader would live in memory and every argument
+/// would store and reload the position (that was a third of a basic.deliver's decode).
+[[gnu::cold]] error_code arg_fail(diagnostics& diag, std::string_view method, const char* arg, std::size_t offset,
+                                  arg_fault f) noexcept;
+/// A table argument that did not validate: `diag` holds validate_table's findings, relative to
+/// the table body at `offset` + 4; re-based to the payload and prefixed with "<method>.<argument>".
+[[gnu::cold]] error_code table_arg_fail(diagnostics& diag, std::string_view method, const char* arg,
+                                        std::size_t offset) noexcept;
+
 /// Reads arguments; on the first failure records what and where, and stops the walk.
 /// The visitor calls are forced inline: out of line they were a tenth of a deliver's decode.
 class method_decoder {
@@ -28,19 +42,26 @@ public:
     method_decoder(wire_reader& r, std::string_view method, diagnostics& diag) noexcept
         : r_(r), method_(method), diag_(diag) {}
 
-    [[gnu::always_inline]] bool u8(const char* n, std::uint8_t& v) noexcept { return plain(n, r_.u8(v), "octet"); }
-    [[gnu::always_inline]] bool u16(const char* n, std::uint16_t& v) noexcept { return plain(n, r_.u16(v), "short"); }
-    [[gnu::always_inline]] bool u32(const char* n, std::uint32_t& v) noexcept { return plain(n, r_.u32(v), "long"); }
-    [[gnu::always_inline]] bool u64(const char* n, std::uint64_t& v) noexcept { return plain(n, r_.u64(v), "longlong"); }
+    [[gnu::always_inline]] bool u8(const char* n, std::uint8_t& v) noexcept { return plain(n, r_.u8(v), arg_fault::octet); }
+    [[gnu::always_inline]] bool u16(const char* n, std::uint16_t& v) noexcept {
+        return plain(n, r_.u16(v), arg_fault::short_);
+    }
+    [[gnu::always_inline]] bool u32(const char* n, std::uint32_t& v) noexcept {
+        return plain(n, r_.u32(v), arg_fault::long_);
+    }
+    [[gnu::always_inline]] bool u64(const char* n, std::uint64_t& v) noexcept {
+        return plain(n, r_.u64(v), arg_fault::longlong);
+    }
     [[gnu::always_inline]] bool shortstr(const char* n, std::string_view& v) noexcept {
-        return plain(n, r_.shortstr(v), "shortstr");
+        return plain(n, r_.shortstr(v), arg_fault::shortstr);
     }
     [[gnu::always_inline]] bool longstr(const char* n, std::string_view& v) noexcept {
-        return plain(n, r_.longstr(v), "longstr");
+        return plain(n, r_.longstr(v), arg_fault::longstr);
     }
     [[gnu::always_inline]] bool bit(const char* n, bool& v) noexcept {
         if (bit_pos_ == 8) {
-            if (!r_.u8(bits_)) return fail(n, r_.offset(), "bit octet runs past the end of the payload");
+            if (!r_.u8(bits_)) [[unlikely]]
+                return failed(arg_fail(diag_, method_, n, r_.offset(), arg_fault::bit));
             bit_pos_ = 0;
         }
         v = ((bits_ >> bit_pos_) & 1u) != 0;
@@ -51,8 +72,10 @@ public:
         bit_pos_ = 8;
         const std::size_t at = r_.offset();
         bytes_view raw;
-        if (!r_.longbytes(raw)) return fail(n, at, "table length runs past the end of the payload");
-        if (validate_table(raw, diag_)) return table_fail(n, at);
+        if (!r_.longbytes(raw)) [[unlikely]]
+            return failed(arg_fail(diag_, method_, n, at, arg_fault::table_length));
+        if (validate_table(raw, diag_)) [[unlikely]]
+            return failed(table_arg_fail(diag_, method_, n, at));
         t.raw = raw;
         return true;
     }
@@ -60,41 +83,15 @@ public:
     error_code error() const noexcept { return ec_; }
 
 private:
-    bool plain(const char* n, bool ok, const char* type) noexcept {
+    [[gnu::always_inline]] bool plain(const char* n, bool ok, arg_fault f) noexcept {
         bit_pos_ = 8;
         if (ok) [[likely]]
             return true;
-        return type_fail(n, type);
+        return failed(arg_fail(diag_, method_, n, r_.offset(), f));
     }
-    // Error paths are out of line and cold: the hot path keeps no string handling.
-    [[gnu::cold, gnu::noinline]] bool type_fail(const char* n, const char* type) noexcept {
-        std::string msg = type;
-        msg += " runs past the end of the payload";
-        return fail(n, r_.offset(), msg.c_str());
-    }
-    [[gnu::cold, gnu::noinline]] bool table_fail(const char* n, std::size_t at) noexcept {
-        // validate_table's offsets are relative to the table body; make them payload offsets.
-        diag_.offset += at + 4;
-        std::string inner = std::move(diag_.field);
-        set_field(n);
-        if (!inner.empty()) {
-            diag_.field += '.';
-            diag_.field += inner;
-        }
-        ec_ = reply_code::syntax_error;
+    bool failed(error_code ec) noexcept {
+        ec_ = ec;
         return false;
-    }
-    [[gnu::cold, gnu::noinline]] bool fail(const char* n, std::size_t at, const char* msg) noexcept {
-        diag_.message = msg;
-        diag_.offset = at;
-        set_field(n);
-        ec_ = reply_code::syntax_error;
-        return false;
-    }
-    void set_field(const char* n) {
-        diag_.field.assign(method_);
-        diag_.field += '.';
-        diag_.field += n;
     }
 
     wire_reader& r_;

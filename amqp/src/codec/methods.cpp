@@ -12,6 +12,43 @@
 #include <utility>
 
 namespace amqp {
+namespace detail {
+
+error_code arg_fail(diagnostics& diag, std::string_view method, const char* arg, std::size_t offset,
+                    arg_fault f) noexcept {
+    switch (f) {
+        case arg_fault::octet: diag.message = "octet runs past the end of the payload"; break;
+        case arg_fault::short_: diag.message = "short runs past the end of the payload"; break;
+        case arg_fault::long_: diag.message = "long runs past the end of the payload"; break;
+        case arg_fault::longlong: diag.message = "longlong runs past the end of the payload"; break;
+        case arg_fault::shortstr: diag.message = "shortstr runs past the end of the payload"; break;
+        case arg_fault::longstr: diag.message = "longstr runs past the end of the payload"; break;
+        case arg_fault::bit: diag.message = "bit octet runs past the end of the payload"; break;
+        case arg_fault::table_length: diag.message = "table length runs past the end of the payload"; break;
+    }
+    diag.offset = offset;
+    diag.field.assign(method);
+    diag.field += '.';
+    diag.field += arg;
+    return reply_code::syntax_error;
+}
+
+error_code table_arg_fail(diagnostics& diag, std::string_view method, const char* arg, std::size_t offset) noexcept {
+    // validate_table's offsets are relative to the table body; make them payload offsets.
+    diag.offset += offset + 4;
+    std::string inner = std::move(diag.field);
+    diag.field.assign(method);
+    diag.field += '.';
+    diag.field += arg;
+    if (!inner.empty()) {
+        diag.field += '.';
+        diag.field += inner;
+    }
+    return reply_code::syntax_error;
+}
+
+}  // namespace detail
+
 namespace {
 
 constexpr std::uint32_t key_of(std::uint16_t class_id, std::uint16_t method_id) noexcept {
@@ -80,11 +117,19 @@ std::size_t find_alternative(std::uint16_t class_id, std::uint16_t method_id) no
     return reply_code::not_implemented;
 }
 
+// Takes the payload, not the caller's reader: a reader passed by reference to a call that is
+// not inlined lives in memory, and each argument then stores its position back. The struct is
+// decoded in a local (registers) and stored once, rather than zeroed in `out` and overwritten.
 template <class T>
-error_code decode_as(detail::wire_reader& r, method& out, diagnostics& diag) noexcept {
-    T& m = out.emplace<T>();
+error_code decode_as(bytes_view payload, method& out, diagnostics& diag) noexcept {
+    detail::wire_reader r(payload);
+    r.skip(4);  // the ids, read by the caller
+    T m{};
     detail::method_decoder d(r, T::name, diag);
-    if (!for_each_field(m, d)) return d.error();
+    const bool ok = for_each_field(m, d);
+    out.emplace<T>(m);
+    if (!ok) [[unlikely]]
+        return d.error();
     if (!r.at_end()) [[unlikely]]
         return trailing_bytes(diag, r.offset(), r.remaining(), T::name);
     return {};
@@ -126,7 +171,7 @@ error_code decode_method(bytes_view payload, method& out, diagnostics& diag) noe
     // a deliver's decode time). A missing case shows up as 540 in the golden tests; a
     // duplicate does not compile.
 #define AMQP_CASE(T) \
-    case T::method_index: return decode_as<T>(r, out, diag);
+    case T::method_index: return decode_as<T>(payload, out, diag);
     switch (class_id) {
         case 10:
             switch (method_id) {

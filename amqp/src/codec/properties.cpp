@@ -8,6 +8,8 @@
 #include <amqp/properties.hpp>
 
 #include <limits>
+#include <memory>
+#include <type_traits>
 #include <string>
 
 namespace amqp {
@@ -36,68 +38,94 @@ bool for_each_property(P& p, V& v) {
 constexpr std::uint16_t known_flags = 0xFFFC;  // bits 15..2
 constexpr std::size_t fixed_part = 14;         // class, weight, body size, flags
 
+// Error paths: out of line and cold, and given only values. If the decoder's address reached
+// a call, its reader would live in memory and every property would store its position back.
+[[gnu::cold, gnu::noinline]] void property_fail(diagnostics& diag, const char* n, std::size_t at,
+                                                const char* msg) noexcept {
+    diag.message = msg;
+    diag.offset = at;
+    diag.field = "basic.properties.";
+    diag.field += n;
+}
+[[gnu::cold, gnu::noinline]] void property_table_fail(diagnostics& diag, const char* n, std::size_t at) noexcept {
+    diag.offset += at + 4;  // validate_table's offsets are relative to the table body
+    std::string inner = std::move(diag.field);
+    diag.field = "basic.properties.";
+    diag.field += n;
+    if (!inner.empty()) {
+        diag.field += '.';
+        diag.field += inner;
+    }
+}
+
 class property_decoder {
 public:
     property_decoder(detail::wire_reader& r, std::uint16_t flags, diagnostics& diag) noexcept
         : r_(r), flags_(flags), diag_(diag) {}
 
-    // Absent properties are reset here rather than by assigning a fresh basic_properties,
-    // which zeroed and copied ~300 bytes per header.
+    // Each property is reset first, unconditionally, rather than by assigning a fresh
+    // basic_properties (which zeroed and copied ~300 bytes per header); then the present
+    // ones, usually few, are read off the fall-through path's side branches.
     [[gnu::always_inline]] bool shortstr(int bit, const char* n, std::optional<std::string_view>& p) noexcept {
-        if (!present(bit)) return absent(p);
+        absent(p);
+        if (!present(bit)) [[likely]]
+            return true;
         std::string_view s;
-        if (!r_.shortstr(s)) return fail(n, r_.offset(), "shortstr runs past the end of the payload");
-        p = s;
-        return true;
+        if (!r_.shortstr(s)) [[unlikely]]
+            return fail(n, r_.offset(), "shortstr runs past the end of the payload");
+        return present_as(p, s);
     }
     [[gnu::always_inline]] bool u8(int bit, const char* n, std::optional<std::uint8_t>& p) noexcept {
-        if (!present(bit)) return absent(p);
+        absent(p);
+        if (!present(bit)) [[likely]]
+            return true;
         std::uint8_t v = 0;
-        if (!r_.u8(v)) return fail(n, r_.offset(), "octet runs past the end of the payload");
-        p = v;
-        return true;
+        if (!r_.u8(v)) [[unlikely]]
+            return fail(n, r_.offset(), "octet runs past the end of the payload");
+        return present_as(p, v);
     }
     [[gnu::always_inline]] bool u64(int bit, const char* n, std::optional<std::uint64_t>& p) noexcept {
-        if (!present(bit)) return absent(p);
+        absent(p);
+        if (!present(bit)) [[likely]]
+            return true;
         std::uint64_t v = 0;
-        if (!r_.u64(v)) return fail(n, r_.offset(), "timestamp runs past the end of the payload");
-        p = v;
-        return true;
+        if (!r_.u64(v)) [[unlikely]]
+            return fail(n, r_.offset(), "timestamp runs past the end of the payload");
+        return present_as(p, v);
     }
     [[gnu::always_inline]] bool table(int bit, const char* n, std::optional<table_view>& p) noexcept {
-        if (!present(bit)) return absent(p);
+        absent(p);
+        if (!present(bit)) [[likely]]
+            return true;
         const std::size_t at = r_.offset();
         bytes_view raw;
-        if (!r_.longbytes(raw)) return fail(n, at, "table length runs past the end of the payload");
-        if (validate_table(raw, diag_)) return table_fail(n, at);
-        p = table_view{raw};
-        return true;
+        if (!r_.longbytes(raw)) [[unlikely]]
+            return fail(n, at, "table length runs past the end of the payload");
+        if (validate_table(raw, diag_)) [[unlikely]] {
+            property_table_fail(diag_, n, at);
+            return false;
+        }
+        return present_as(p, table_view{raw});
     }
 
 private:
-    bool present(int bit) const noexcept { return (flags_ >> bit) & 1u; }
+    [[gnu::always_inline]] bool present(int bit) const noexcept { return (flags_ >> bit) & 1u; }
+    // A plain store of "disengaged": reset() tests the flag first, a load and a branch per
+    // absent property. Fine for these optionals, which are trivially destructible.
     template <class T>
-    static bool absent(std::optional<T>& p) noexcept {
-        p.reset();
+    [[gnu::always_inline]] static bool absent(std::optional<T>& p) noexcept {
+        static_assert(std::is_trivially_destructible_v<std::optional<T>>);
+        std::construct_at(&p);
         return true;
     }
-    [[gnu::cold, gnu::noinline]] bool table_fail(const char* n, std::size_t at) noexcept {
-        diag_.offset += at + 4;  // validate_table's offsets are relative to the table body
-        std::string inner = std::move(diag_.field);
-        diag_.field = "basic.properties.";
-        diag_.field += n;
-        if (!inner.empty()) {
-            diag_.field += '.';
-            diag_.field += inner;
-        }
-        return false;
+    // Likewise a plain store of the value: assigning tests whether one was there before.
+    template <class T>
+    [[gnu::always_inline]] static bool present_as(std::optional<T>& p, const T& v) noexcept {
+        std::construct_at(&p, v);
+        return true;
     }
-    // Out of line and cold: the hot path keeps no string handling.
-    [[gnu::cold, gnu::noinline]] bool fail(const char* n, std::size_t at, const char* msg) noexcept {
-        diag_.message = msg;
-        diag_.offset = at;
-        diag_.field = "basic.properties.";
-        diag_.field += n;
+    [[gnu::always_inline]] bool fail(const char* n, std::size_t at, const char* msg) noexcept {
+        property_fail(diag_, n, at, msg);
         return false;
     }
     detail::wire_reader& r_;
