@@ -174,8 +174,19 @@ private:
 
 /// Write a frame's 7-byte header at `out[0..7)`; the caller writes the payload after it and
 /// the frame-end octet after that. Returns the bytes written (7).
-std::size_t write_frame_header(std::uint8_t* out, frame_type type, std::uint16_t channel,
-                               std::uint32_t payload_size) noexcept;
+// Inline: a message encode writes three of these, and out of line each was a call that
+// spilled the encoder's registers.
+inline std::size_t write_frame_header(std::uint8_t* out, frame_type type, std::uint16_t channel,
+                                      std::uint32_t payload_size) noexcept {
+    out[0] = static_cast<std::uint8_t>(type);
+    out[1] = static_cast<std::uint8_t>(channel >> 8);
+    out[2] = static_cast<std::uint8_t>(channel);
+    out[3] = static_cast<std::uint8_t>(payload_size >> 24);
+    out[4] = static_cast<std::uint8_t>(payload_size >> 16);
+    out[5] = static_cast<std::uint8_t>(payload_size >> 8);
+    out[6] = static_cast<std::uint8_t>(payload_size);
+    return frame_header_size;
+}
 
 /// Append a heartbeat frame (type 8, channel 0, empty payload) to `out`.
 void append_heartbeat(byte_buffer& out);

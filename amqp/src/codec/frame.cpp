@@ -1,10 +1,7 @@
 // Frame boundaries: decode_frame's error reporting (the function itself is inline in
-// frame.hpp), the protocol-header check, and the frame header writer. The streaming decoder is in frame_decoder.cpp.
-#include "wire_writer.hpp"
-
+// frame.hpp), the protocol-header check and the heartbeat frame. The streaming decoder is in
+// frame_decoder.cpp.
 #include <amqp/frame.hpp>
-
-#include <boost/endian/conversion.hpp>
 
 #include <algorithm>
 #include <string>
@@ -53,15 +50,6 @@ header_check check_protocol_header(bytes_view in, std::array<std::uint8_t, 4>* v
     return std::equal(in.begin() + 4, in.begin() + 8, protocol_header.begin() + 4)
                ? header_check::ours
                : header_check::other_version;
-}
-
-std::size_t write_frame_header(std::uint8_t* out, frame_type type, std::uint16_t channel,
-                               std::uint32_t payload_size) noexcept {
-    detail::wire_writer w(out);
-    w.u8(static_cast<std::uint8_t>(type));
-    w.u16(channel);
-    w.u32(payload_size);
-    return frame_header_size;
 }
 
 void append_heartbeat(byte_buffer& out) {

@@ -14,6 +14,8 @@ namespace {
 
 std::size_t body_frames_size(std::size_t body_size, std::uint32_t frame_max) noexcept {
     const std::size_t chunk = std::max(frame_max, frame_min_size) - frame_overhead;
+    // At most one body frame is the usual case, and the division costs more than the rest.
+    if (body_size <= chunk) return body_size + (body_size != 0 ? frame_overhead : 0);
     const std::size_t frames = body_size / chunk + (body_size % chunk != 0 ? 1 : 0);
     return body_size + frames * frame_overhead;
 }
@@ -89,7 +91,7 @@ error_code append_message_as(byte_buffer& out, std::uint16_t channel, const T& m
         for (std::size_t off = 0; off < body.size(); off += max_payload) {
             const std::size_t n = std::min(max_payload, body.size() - off);
             write_frame_header(p, frame_type::body, channel, static_cast<std::uint32_t>(n));
-            std::memcpy(p + frame_header_size, body.data() + off, n);
+            detail::wire_writer(p + frame_header_size).raw(body.data() + off, n);
             p += frame_header_size + n;
             *p++ = frame_end;
         }

@@ -15,28 +15,8 @@
 namespace amqp {
 namespace {
 
-// The 14 properties with their flag bits and spec names, in wire order. One list drives
-// decoding, sizing and encoding.
-template <class P, class V>
-bool for_each_property(P& p, V& v) {
-    return v.shortstr(15, "content-type", p.content_type) &&
-           v.shortstr(14, "content-encoding", p.content_encoding) &&
-           v.table(13, "headers", p.headers) &&
-           v.u8(12, "delivery-mode", p.delivery_mode) &&
-           v.u8(11, "priority", p.priority) &&
-           v.shortstr(10, "correlation-id", p.correlation_id) &&
-           v.shortstr(9, "reply-to", p.reply_to) &&
-           v.shortstr(8, "expiration", p.expiration) &&
-           v.shortstr(7, "message-id", p.message_id) &&
-           v.u64(6, "timestamp", p.timestamp) &&
-           v.shortstr(5, "type", p.type) &&
-           v.shortstr(4, "user-id", p.user_id) &&
-           v.shortstr(3, "app-id", p.app_id) &&
-           v.shortstr(2, "cluster-id", p.cluster_id);
-}
-
 constexpr std::uint16_t known_flags = 0xFFFC;  // bits 15..2
-constexpr std::size_t fixed_part = 14;         // class, weight, body size, flags
+using detail::fixed_part;
 
 // Error paths: out of line and cold, and given only values. If the decoder's address reached
 // a call, its reader would live in memory and every property would store its position back.
@@ -133,67 +113,6 @@ private:
     diagnostics& diag_;
 };
 
-// Sizes and checks in one pass.
-class property_sizer {
-public:
-    bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
-        if (p) {
-            size_ += 1 + p->size();
-            ok_ &= p->size() <= 255;
-        }
-        return true;
-    }
-    bool u8(int, const char*, const std::optional<std::uint8_t>& p) noexcept {
-        if (p) size_ += 1;
-        return true;
-    }
-    bool u64(int, const char*, const std::optional<std::uint64_t>& p) noexcept {
-        if (p) size_ += 8;
-        return true;
-    }
-    bool table(int, const char*, const std::optional<table_view>& p) noexcept {
-        if (p) {
-            size_ += 4 + p->raw.size();
-            ok_ &= p->raw.size() <= std::numeric_limits<std::uint32_t>::max();
-        }
-        return true;
-    }
-    std::size_t size() const noexcept { return size_; }
-    bool ok() const noexcept { return ok_; }
-
-private:
-    std::size_t size_ = 0;
-    bool ok_ = true;
-};
-
-// Writes the present properties and collects their flag bits on the way.
-class property_writer {
-public:
-    explicit property_writer(std::uint8_t* out) noexcept : w_(out) {}
-    bool shortstr(int bit, const char*, const std::optional<std::string_view>& p) noexcept {
-        if (p) w_.shortstr(*p), flag(bit);
-        return true;
-    }
-    bool u8(int bit, const char*, const std::optional<std::uint8_t>& p) noexcept {
-        if (p) w_.u8(*p), flag(bit);
-        return true;
-    }
-    bool u64(int bit, const char*, const std::optional<std::uint64_t>& p) noexcept {
-        if (p) w_.u64(*p), flag(bit);
-        return true;
-    }
-    bool table(int bit, const char*, const std::optional<table_view>& p) noexcept {
-        if (p) w_.longbytes(p->raw.data(), p->raw.size()), flag(bit);
-        return true;
-    }
-    std::uint16_t flags() const noexcept { return flags_; }
-
-private:
-    void flag(int bit) noexcept { flags_ = static_cast<std::uint16_t>(flags_ | (1u << bit)); }
-    detail::wire_writer w_;
-    std::uint16_t flags_ = 0;
-};
-
 class flag_collector {
 public:
     template <class T>
@@ -244,7 +163,7 @@ enum class header_fault : std::uint8_t { short_payload, continuation, bit1, trai
 
 std::uint16_t basic_properties::flags() const noexcept {
     flag_collector c;
-    for_each_property(*this, c);
+    detail::for_each_property(*this, c);
     return c.flags;
 }
 
@@ -263,37 +182,15 @@ error_code decode_content_header(bytes_view payload, content_header& out,
         // bit 1 names no basic property; either way we could not re-encode what we read.
         return header_fail(diag, (flags & 1u) ? header_fault::continuation : header_fault::bit1, 12, 0);
     property_decoder d(r, flags, diag);
-    if (!for_each_property(out.properties, d)) return reply_code::syntax_error;
+    if (!detail::for_each_property(out.properties, d)) return reply_code::syntax_error;
     if (!r.at_end()) [[unlikely]]
         return header_fail(diag, header_fault::trailing, r.offset(), r.remaining());
     return {};
 }
 
-namespace detail {
-
-std::size_t header_payload_size_checked(const basic_properties& p) noexcept {
-    property_sizer s;
-    for_each_property(p, s);
-    return s.ok() ? fixed_part + s.size() : 0;
-}
-
-void write_header_payload(std::uint8_t* out, std::uint16_t class_index, std::uint16_t weight,
-                          std::uint64_t body_size, const basic_properties& p) noexcept {
-    wire_writer w(out);
-    w.u16(class_index);
-    w.u16(weight);
-    w.u64(body_size);
-    property_writer pw(out + fixed_part);
-    for_each_property(p, pw);
-    // The flags precede the properties but are known only after writing them.
-    boost::endian::store_big_u16(out + fixed_part - 2, pw.flags());
-}
-
-}  // namespace detail
-
 std::size_t content_header_payload_size(const content_header& h) noexcept {
-    property_sizer s;
-    for_each_property(h.properties, s);
+    detail::property_sizer s;
+    detail::for_each_property(h.properties, s);
     return fixed_part + s.size();
 }
 

@@ -1,20 +1,127 @@
 // Internal: content-header payload encoding straight from a basic_properties, for the message
-// encoder (building a content_header just to encode it copied ~300 bytes per message).
+// encoder (building a content_header just to encode it copied ~300 bytes per message). Inline,
+// with the property list, so that the message encoder's two walks over the 14 properties are
+// compiled into it rather than being two calls.
 #pragma once
 
+#include "wire_writer.hpp"
+
+#include <amqp/field_table.hpp>
 #include <amqp/properties.hpp>
+
+#include <boost/endian/conversion.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <optional>
+#include <string_view>
 
 namespace amqp::detail {
 
+/// class (2), weight (2), body size (8), property flags (2).
+inline constexpr std::size_t fixed_part = 14;
+
+// The 14 properties with their flag bits and spec names, in wire order. One list drives
+// decoding, sizing and encoding.
+template <class P, class V>
+[[gnu::always_inline]] inline bool for_each_property(P& p, V& v) {
+    return v.shortstr(15, "content-type", p.content_type) &&
+           v.shortstr(14, "content-encoding", p.content_encoding) &&
+           v.table(13, "headers", p.headers) &&
+           v.u8(12, "delivery-mode", p.delivery_mode) &&
+           v.u8(11, "priority", p.priority) &&
+           v.shortstr(10, "correlation-id", p.correlation_id) &&
+           v.shortstr(9, "reply-to", p.reply_to) &&
+           v.shortstr(8, "expiration", p.expiration) &&
+           v.shortstr(7, "message-id", p.message_id) &&
+           v.u64(6, "timestamp", p.timestamp) &&
+           v.shortstr(5, "type", p.type) &&
+           v.shortstr(4, "user-id", p.user_id) &&
+           v.shortstr(3, "app-id", p.app_id) &&
+           v.shortstr(2, "cluster-id", p.cluster_id);
+}
+
+// Sizes and checks in one pass.
+class property_sizer {
+public:
+    [[gnu::always_inline]] bool shortstr(int, const char*, const std::optional<std::string_view>& p) noexcept {
+        if (p) {
+            size_ += 1 + p->size();
+            ok_ &= p->size() <= 255;
+        }
+        return true;
+    }
+    [[gnu::always_inline]] bool u8(int, const char*, const std::optional<std::uint8_t>& p) noexcept {
+        if (p) size_ += 1;
+        return true;
+    }
+    [[gnu::always_inline]] bool u64(int, const char*, const std::optional<std::uint64_t>& p) noexcept {
+        if (p) size_ += 8;
+        return true;
+    }
+    [[gnu::always_inline]] bool table(int, const char*, const std::optional<table_view>& p) noexcept {
+        if (p) {
+            size_ += 4 + p->raw.size();
+            ok_ &= p->raw.size() <= std::numeric_limits<std::uint32_t>::max();
+        }
+        return true;
+    }
+    std::size_t size() const noexcept { return size_; }
+    bool ok() const noexcept { return ok_; }
+
+private:
+    std::size_t size_ = 0;
+    bool ok_ = true;
+};
+
+// Writes the present properties and collects their flag bits on the way.
+class property_writer {
+public:
+    explicit property_writer(std::uint8_t* out) noexcept : w_(out) {}
+    [[gnu::always_inline]] bool shortstr(int bit, const char*, const std::optional<std::string_view>& p) noexcept {
+        if (p) w_.shortstr(*p), flag(bit);
+        return true;
+    }
+    [[gnu::always_inline]] bool u8(int bit, const char*, const std::optional<std::uint8_t>& p) noexcept {
+        if (p) w_.u8(*p), flag(bit);
+        return true;
+    }
+    [[gnu::always_inline]] bool u64(int bit, const char*, const std::optional<std::uint64_t>& p) noexcept {
+        if (p) w_.u64(*p), flag(bit);
+        return true;
+    }
+    [[gnu::always_inline]] bool table(int bit, const char*, const std::optional<table_view>& p) noexcept {
+        if (p) w_.longbytes(p->raw.data(), p->raw.size()), flag(bit);
+        return true;
+    }
+    std::uint16_t flags() const noexcept { return flags_; }
+
+private:
+    void flag(int bit) noexcept { flags_ = static_cast<std::uint16_t>(flags_ | (1u << bit)); }
+    detail::wire_writer w_;
+    std::uint16_t flags_ = 0;
+};
+
 /// Payload size of a content header carrying `p`; 0 when a property cannot be encoded
 /// (a shortstr over 255 bytes, a table over 2^32-1): a valid payload is never below 14.
-std::size_t header_payload_size_checked(const basic_properties& p) noexcept;
+[[gnu::always_inline]] inline std::size_t header_payload_size_checked(const basic_properties& p) noexcept {
+    property_sizer s;
+    for_each_property(p, s);
+    return s.ok() ? fixed_part + s.size() : 0;
+}
 
 /// Write the payload (class, weight, body size, flags, properties); `p` passed the check above.
-void write_header_payload(std::uint8_t* out, std::uint16_t class_index, std::uint16_t weight,
-                          std::uint64_t body_size, const basic_properties& p) noexcept;
+[[gnu::always_inline]] inline void write_header_payload(std::uint8_t* out, std::uint16_t class_index, std::uint16_t weight,
+                                 std::uint64_t body_size, const basic_properties& p) noexcept {
+    wire_writer w(out);
+    w.u16(class_index);
+    w.u16(weight);
+    w.u64(body_size);
+    property_writer pw(out + fixed_part);
+    for_each_property(p, pw);
+    // The flags precede the properties but are known only after writing them.
+    boost::endian::store_big_u16(out + fixed_part - 2, pw.flags());
+}
 
 }  // namespace amqp::detail

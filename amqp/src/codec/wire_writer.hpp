@@ -34,7 +34,13 @@ public:
         pos_ += 8;
     }
     void raw(const void* p, std::size_t n) noexcept {
-        if (n != 0) std::memcpy(pos_, p, n);
+        const auto* src = static_cast<const std::uint8_t*>(p);
+        // Names, ids and small bodies are copied inline: a call to memcpy per string cost
+        // more than the copy itself.
+        if (n <= 64) [[likely]]
+            copy_short(pos_, src, n);
+        else
+            std::memcpy(pos_, src, n);
         pos_ += n;
     }
     /// The caller checked s.size() <= 255.
@@ -49,6 +55,31 @@ public:
     }
 
 private:
+    // Two blocks of B bytes, the second ending at n: covers every n in [B, 2B], reading and
+    // writing nothing outside [0, n).
+    template <std::size_t B>
+    static void copy_overlapping(std::uint8_t* d, const std::uint8_t* s, std::size_t n) noexcept {
+        std::uint8_t head[B];
+        std::uint8_t tail[B];
+        std::memcpy(head, s, B);
+        std::memcpy(tail, s + n - B, B);
+        std::memcpy(d, head, B);
+        std::memcpy(d + n - B, tail, B);
+    }
+    static void copy_short(std::uint8_t* d, const std::uint8_t* s, std::size_t n) noexcept {
+        if (n >= 16) {
+            if (n >= 32) copy_overlapping<32>(d, s, n);
+            else copy_overlapping<16>(d, s, n);
+        } else if (n >= 4) {
+            if (n >= 8) copy_overlapping<8>(d, s, n);
+            else copy_overlapping<4>(d, s, n);
+        } else if (n != 0) {
+            d[0] = s[0];
+            d[n / 2] = s[n / 2];
+            d[n - 1] = s[n - 1];
+        }
+    }
+
     std::uint8_t* pos_;
 };
 
