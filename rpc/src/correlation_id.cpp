@@ -3,6 +3,7 @@
 #include <random>
 
 namespace rpc {
+
 namespace {
 // splitmix64's finaliser: each step (xor-shift, multiply by an odd constant) is invertible.
 std::uint64_t mix(std::uint64_t z) noexcept {
@@ -16,28 +17,63 @@ std::uint64_t random64() {
     return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-void append_hex(std::string& out, std::uint64_t v, int digits) {
+// The id's layout: groups of hex digits, and which 64-bit half each belongs to.
+struct group {
+    int at;      // offset of the first digit
+    int digits;  // how many
+};
+constexpr group hi_groups[] = {{0, 8}, {9, 4}, {14, 4}};   // 64 bits: the key
+constexpr group lo_groups[] = {{19, 4}, {24, 12}};         // 64 bits: the client part
+constexpr int dashes[] = {8, 13, 18, 23};
+
+void put_hex(char* out, std::uint64_t v, int digits) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
-    for (int i = digits - 1; i >= 0; --i) out += hex[(v >> (4 * i)) & 15];
+    for (int i = digits - 1; i >= 0; --i) out[digits - 1 - i] = hex[(v >> (4 * i)) & 15];
+}
+
+// Lowercase hex only: that is what we send, and a server must echo the id unchanged.
+bool read_hex(std::string_view s, std::uint64_t& v) noexcept {
+    for (const char c : s) {
+        int d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else return false;
+        v = (v << 4) | static_cast<std::uint64_t>(d);
+    }
+    return true;
+}
+
+template <std::size_t N>
+bool read_groups(std::string_view id, const group (&groups)[N], std::uint64_t& v) noexcept {
+    v = 0;
+    for (const auto& g : groups)
+        if (!read_hex(id.substr(static_cast<std::size_t>(g.at), static_cast<std::size_t>(g.digits)), v)) return false;
+    return true;
 }
 }  // namespace
 
 correlation_id_generator::correlation_id_generator() : seed_(random64()), client_(random64()) {}
 
-std::string correlation_id_generator::next() {
-    const std::uint64_t hi = mix(seed_ + counter_.fetch_add(1, std::memory_order_relaxed));
-    std::string id;
-    id.reserve(36);
-    append_hex(id, hi >> 32, 8);
-    id += '-';
-    append_hex(id, hi >> 16, 4);
-    id += '-';
-    append_hex(id, hi, 4);
-    id += '-';
-    append_hex(id, client_ >> 48, 4);
-    id += '-';
-    append_hex(id, client_, 12);
+generated_id correlation_id_generator::next_id() noexcept {
+    generated_id id;
+    id.key = mix(seed_ + counter_.fetch_add(1, std::memory_order_relaxed));
+    char* t = id.text.data();
+    put_hex(t + 0, id.key >> 32, 8);
+    put_hex(t + 9, id.key >> 16, 4);
+    put_hex(t + 14, id.key, 4);
+    put_hex(t + 19, client_ >> 48, 4);
+    put_hex(t + 24, client_, 12);
+    for (const int d : dashes) t[d] = '-';
     return id;
+}
+
+std::optional<std::uint64_t> correlation_id_generator::key_of(std::string_view id) const noexcept {
+    if (id.size() != std::tuple_size_v<decltype(generated_id::text)>) return std::nullopt;
+    for (const int d : dashes)
+        if (id[static_cast<std::size_t>(d)] != '-') return std::nullopt;
+    std::uint64_t hi = 0, lo = 0;
+    if (!read_groups(id, hi_groups, hi) || !read_groups(id, lo_groups, lo) || lo != client_) return std::nullopt;
+    return hi;
 }
 
 }  // namespace rpc

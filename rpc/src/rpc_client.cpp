@@ -9,6 +9,7 @@
 #include <atomic>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,12 +47,11 @@ using request_handler = boost::asio::any_completion_handler<void(error_code, rep
 using call_handler = boost::asio::any_completion_handler<void(error_code, big_int)>;
 using clock = std::chrono::steady_clock;
 
-/// One request waiting for its reply. Its timer is touched only on the client's timer strand
-/// (steady_timer is not thread-safe, and replies arrive on the connection's strand).
+/// One request waiting for its reply, its timeout or its end. Owned by the client's table of
+/// pending calls; also linked, by deadline, into the list of the calls with the same timeout.
 struct pending_call {
-    pending_call(const boost::asio::strand<boost::asio::any_io_executor>& s, request_handler h, diagnostics* d)
-        : timer(s), handler(std::move(h)), diag(d) {}
-    boost::asio::steady_timer timer;
+    pending_call(const generated_id& i, request_handler h, diagnostics* d) : id(i), handler(std::move(h)), diag(d) {}
+    generated_id id;  // the correlation id, and its key in the client's table
     request_handler handler;
     diagnostics* diag;
     // Kept until published: a held request (blocked connection, reconnection) goes out later.
@@ -62,6 +62,32 @@ struct pending_call {
     // Guarded by the client's mutex: the broker blocked the connection while this call waited.
     bool saw_block = false;
     bool held = false;  // set before it is shared, read by whoever publishes it
+    // Guarded by the client's mutex: neighbours in the deadline list.
+    pending_call* earlier = nullptr;
+    pending_call* later = nullptr;
+};
+
+/// The pending calls that share one timeout, oldest first. Deadlines are taken under the
+/// client's mutex from a monotonic clock, so appending keeps each list sorted: the earliest
+/// deadline of all is at the front of one of the lists, and a call leaves its list in O(1)
+/// wherever it is. This replaces a timer per call (a timer object, a strand post to arm it and
+/// another to cancel it, and a timer-queue entry per call).
+struct deadline_list {
+    pending_call* first = nullptr;
+    pending_call* last = nullptr;
+
+    void push_back(pending_call& c) noexcept {
+        c.earlier = last;
+        c.later = nullptr;
+        (last ? last->later : first) = &c;
+        last = &c;
+    }
+    void remove(pending_call& c) noexcept {
+        (c.earlier ? c.earlier->later : first) = c.later;
+        (c.later ? c.later->earlier : last) = c.earlier;
+        c.earlier = c.later = nullptr;
+    }
+    bool empty() const noexcept { return first == nullptr; }
 };
 
 // Complete `h` on its associated executor (default `ex`), never inline in a caller's lock.
@@ -77,9 +103,11 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
     using start_handler = boost::asio::any_completion_handler<void(error_code)>;
     static constexpr const char* direct_reply_to_queue = "amq.rabbitmq.reply-to";
+    using pending_table = std::unordered_map<std::uint64_t, std::shared_ptr<pending_call>>;
 
     client_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
-        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), conn_options_(reply_limits(std::move(conn))),
+        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), timer_(timer_strand_),
+          conn_options_(reply_limits(std::move(conn))),
           conn_(std::make_shared<amqp::connection>(ex, conn_options_)), opts_(std::move(opts)) {}
 
     void start() {
@@ -112,8 +140,8 @@ public:
     }
 
     void start_request(request_message req, diagnostics* diag, request_handler h) {
-        const std::string id = ids_.next();
-        if (diag) diag->correlation_id = id;
+        const generated_id id = ids_.next_id();
+        if (diag) diag->correlation_id = id.view();
         const auto timeout = req.timeout.count() > 0 ? req.timeout : opts_.default_timeout;
         if (req.body.size() > conn_options_.max_message_size) {
             complete(std::move(h), diag, errc::message_too_large,
@@ -121,12 +149,11 @@ public:
                          std::to_string(conn_options_.max_message_size) + " (the client's limit); not sent");
             return;
         }
-        auto call = std::make_shared<pending_call>(timer_strand_, std::move(h), diag);
+        auto call = std::make_shared<pending_call>(id, std::move(h), diag);
         call->body = std::move(req.body);
         call->content_type = std::move(req.content_type);
         call->timeout = timeout;
-        call->deadline = clock::now() + timeout;
-        bool publish_now = false, begin_reconnect = false;
+        bool publish_now = false, begin_reconnect = false, arm_timer = false;
         amqp::channel ch;
         std::string reply_queue;
         {
@@ -138,7 +165,7 @@ public:
                 ch = ch_;
                 reply_queue = reply_queue_;
             } else if (running_ || can_reconnect_locked()) {
-                held_.push_back(id);
+                held_.push_back(id.key);
                 call->held = true;
                 call->saw_block = blocked_;
                 if (!running_ && !reconnecting_) begin_reconnect = reconnecting_ = true;
@@ -149,18 +176,20 @@ public:
                 complete(std::move(call->handler), diag, ec, std::move(why));
                 return;
             }
-            pending_.emplace(id, call);
+            // Under the lock, so that each deadline list stays in order.
+            call->deadline = clock::now() + timeout;
+            deadlines_[timeout].push_back(*call);
+            if (call->deadline < timer_at_) {
+                timer_at_ = call->deadline;
+                arm_timer = true;
+            }
+            pending_.emplace(id.key, call);
         }
-        std::weak_ptr<client_impl> weak = shared_from_this();
-        boost::asio::post(timer_strand_, [weak, call, id] {
-            call->timer.expires_at(call->deadline);
-            call->timer.async_wait([weak, id](error_code ec) {
-                if (ec) return;  // cancelled: the call completed some other way
-                if (auto self = weak.lock()) self->on_timeout(id);
-            });
+        if (arm_timer) boost::asio::post(timer_strand_, [weak = weak_from_this()] {
+            if (auto self = weak.lock()) self->rearm_timer();
         });
         if (begin_reconnect) reconnect();
-        if (publish_now) publish(id, *call, ch, reply_queue);
+        if (publish_now) publish(id.view(), *call, ch, reply_queue);
     }
 
     reply request(request_message req) {
@@ -348,7 +377,7 @@ private:
         };
     }
 
-    void publish(const std::string& id, pending_call& call, amqp::channel& ch, const std::string& reply_queue) {
+    void publish(std::string_view id, pending_call& call, amqp::channel& ch, const std::string& reply_queue) {
         amqp::basic_properties props;
         props.reply_to = reply_queue;
         props.correlation_id = id;
@@ -368,25 +397,25 @@ private:
         // The body's copy is in the write buffer now.
         std::string().swap(call.body);
         if (ec) {
-            if (auto p = take(id)) finish(std::move(p), errc::connection_lost, "could not publish the request: " + ec.message());
+            if (auto p = take(call.id.key)) finish(std::move(p), errc::connection_lost, "could not publish the request: " + ec.message());
         }
     }
 
     // Publish what was held, once the connection is running and not blocked.
     void flush_held() {
-        std::vector<std::pair<std::string, std::shared_ptr<pending_call>>> calls;
+        std::vector<std::shared_ptr<pending_call>> calls;
         amqp::channel ch;
         std::string reply_queue;
         {
             std::lock_guard lock(mutex_);
             if (!running_ || blocked_) return;
-            for (auto& id : held_)
-                if (auto it = pending_.find(id); it != pending_.end()) calls.emplace_back(id, it->second);
+            for (const auto key : held_)
+                if (auto it = pending_.find(key); it != pending_.end()) calls.push_back(it->second);
             held_.clear();
             ch = ch_;
             reply_queue = reply_queue_;
         }
-        for (auto& [id, call] : calls) publish(id, *call, ch, reply_queue);
+        for (auto& call : calls) publish(call->id.view(), *call, ch, reply_queue);
     }
 
     bool can_reconnect_locked() const {
@@ -420,11 +449,8 @@ private:
             }
             if (ec || closed_) {
                 // The held calls fail; the next call tries again.
-                for (auto& id : held_)
-                    if (auto it = pending_.find(id); it != pending_.end()) {
-                        failed.push_back(std::move(it->second));
-                        pending_.erase(it);
-                    }
+                for (const auto key : held_)
+                    if (auto it = pending_.find(key); it != pending_.end()) failed.push_back(erase_locked(it));
                 held_.clear();
                 old = std::move(conn);
             } else {
@@ -466,11 +492,11 @@ private:
             ++stats_.replies_without_id;
             return;
         }
-        const std::string id(*m.properties.correlation_id);
-        auto call = take(id);
+        const auto key = ids_.key_of(*m.properties.correlation_id);
+        auto call = key ? take(*key) : nullptr;
         if (!call) {
             std::lock_guard lock(mutex_);
-            ++(timed_out_.count(id) ? stats_.late_replies : stats_.unknown_replies);
+            ++(key && timed_out_.count(*key) ? stats_.late_replies : stats_.unknown_replies);
             return;
         }
         ++stats_.replies;
@@ -489,7 +515,8 @@ private:
 
     void on_return(const amqp::returned_message& m) {
         if (!m.properties.correlation_id) return;
-        auto call = take(std::string(*m.properties.correlation_id));
+        const auto key = ids_.key_of(*m.properties.correlation_id);
+        auto call = key ? take(*key) : nullptr;
         if (!call) return;
         ++stats_.returned;
         finish(std::move(call), errc::no_route,
@@ -498,39 +525,85 @@ private:
                    std::string(m.method.routing_key) + "')");
     }
 
-    void on_timeout(const std::string& id) {
-        auto call = take(id);
-        if (!call) return;
-        ++stats_.timeouts;
-        std::string why = timeout_message(call->timeout);
+    // On the timer strand: re-arm the one timer for the earliest deadline of all pending calls.
+    void rearm_timer() {
+        clock::time_point at;
         {
             std::lock_guard lock(mutex_);
-            // Remember a bounded number of timed-out ids, to tell late replies from strangers.
-            timed_out_.insert(id);
-            timed_out_order_.push_back(id);
-            if (timed_out_order_.size() > max_remembered_timeouts) {
-                timed_out_.erase(timed_out_order_.front());
-                timed_out_order_.pop_front();
-            }
-            if (auto it = std::find(held_.begin(), held_.end(), id); it != held_.end()) {
-                held_.erase(it);
-                why += blocked_ || call->saw_block ? "; the request was never sent: the broker blocked the connection ("
-                                                         + blocked_reason_ + ")"
-                                                   : "; the request was never sent: waiting for the reconnection";
-            } else if (call->saw_block) {
-                why += "; the broker blocked the connection meanwhile (" + blocked_reason_ + ")";
-            }
+            at = timer_at_ = earliest_deadline_locked();
         }
-        finish(std::move(call), errc::timeout, std::move(why));
+        if (at == clock::time_point::max()) return;  // nothing pending: a stale wait may still fire, harmlessly
+        timer_.expires_at(at);  // cancels the wait for an older time
+        timer_.async_wait([weak = weak_from_this()](error_code ec) {
+            if (ec) return;  // re-armed or destroyed
+            if (auto self = weak.lock()) self->expire_due();
+        });
     }
 
-    std::shared_ptr<pending_call> take(const std::string& id) {
-        std::lock_guard lock(mutex_);
-        auto it = pending_.find(id);
-        if (it == pending_.end()) return nullptr;
+    // Also drops the lists left empty. They are kept until here so that a run of sequential
+    // calls does not create and erase the list of their timeout once per call.
+    clock::time_point earliest_deadline_locked() {
+        std::erase_if(deadlines_, [](const auto& kv) { return kv.second.empty(); });
+        auto at = clock::time_point::max();
+        for (const auto& [timeout, list] : deadlines_) at = std::min(at, list.first->deadline);
+        return at;
+    }
+
+    // On the timer strand, when the timer fires: fail every call whose deadline has passed.
+    void expire_due() {
+        std::vector<std::pair<std::shared_ptr<pending_call>, std::string>> expired;
+        {
+            std::lock_guard lock(mutex_);
+            const auto now = clock::now();
+            for (auto& [timeout, list] : deadlines_)
+                for (pending_call* c = list.first; c != nullptr && c->deadline <= now; c = list.first) {
+                    auto call = erase_locked(pending_.find(c->id.key));  // also unlinks it from `list`
+                    std::string why = timeout_reason_locked(*call);
+                    expired.emplace_back(std::move(call), std::move(why));
+                }
+        }
+        for (auto& [call, why] : expired) {
+            ++stats_.timeouts;
+            finish(std::move(call), errc::timeout, std::move(why));
+        }
+        rearm_timer();
+    }
+
+    // Why `call` timed out; it is remembered (a bounded number of them) to tell its late reply
+    // from a stranger's.
+    std::string timeout_reason_locked(const pending_call& call) {
+        std::string why = timeout_message(call.timeout);
+        const std::uint64_t key = call.id.key;
+        timed_out_.insert(key);
+        timed_out_order_.push_back(key);
+        if (timed_out_order_.size() > max_remembered_timeouts) {
+            timed_out_.erase(timed_out_order_.front());
+            timed_out_order_.pop_front();
+        }
+        if (auto it = std::find(held_.begin(), held_.end(), key); it != held_.end()) {
+            held_.erase(it);
+            why += blocked_ || call.saw_block ? "; the request was never sent: the broker blocked the connection ("
+                                                    + blocked_reason_ + ")"
+                                              : "; the request was never sent: waiting for the reconnection";
+        } else if (call.saw_block) {
+            why += "; the broker blocked the connection meanwhile (" + blocked_reason_ + ")";
+        }
+        return why;
+    }
+
+    // Out of the table and out of its deadline list; whoever does this completes the call.
+    std::shared_ptr<pending_call> erase_locked(pending_table::iterator it) {
         auto call = std::move(it->second);
         pending_.erase(it);
+        if (auto d = deadlines_.find(call->timeout); d != deadlines_.end()) d->second.remove(*call);
         return call;
+    }
+
+    std::shared_ptr<pending_call> take(std::uint64_t key) {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(key);
+        if (it == pending_.end()) return nullptr;
+        return erase_locked(it);
     }
 
     void lost(std::uint64_t generation, errc code, const std::string& why) {
@@ -553,8 +626,9 @@ private:
                 stop_code_ = code == errc::message_too_large ? errc::connection_lost : code;
             }
             running_ = false;
-            for (auto& [id, call] : pending_) calls.push_back(std::move(call));
+            for (auto& [key, call] : pending_) calls.push_back(std::move(call));
             pending_.clear();
+            deadlines_.clear();  // the timer finds nothing when it fires
             held_.clear();
         }
         for (auto& call : calls) finish(std::move(call), code, why);
@@ -562,7 +636,6 @@ private:
 
     // Whoever took the call out of pending_ completes it: exactly once.
     void finish(std::shared_ptr<pending_call> call, error_code ec, std::string why, reply r = {}) {
-        boost::asio::post(timer_strand_, [call] { call->timer.cancel(); });
         complete(std::move(call->handler), call->diag, ec, std::move(why), std::move(r));
     }
 
@@ -575,6 +648,7 @@ private:
 
     boost::asio::any_io_executor executor_;
     boost::asio::strand<boost::asio::any_io_executor> timer_strand_;
+    boost::asio::steady_timer timer_;  // one for all calls; used on timer_strand_ only
     amqp::connection_options conn_options_;
     std::shared_ptr<amqp::connection> conn_;  // replaced (under mutex_) by a reconnection
     amqp::channel ch_;
@@ -585,11 +659,14 @@ private:
     std::string start_failure_;
 
     mutable std::mutex mutex_;
-    std::unordered_map<std::string, std::shared_ptr<pending_call>> pending_;
+    pending_table pending_;  // by correlation id key
+    std::map<std::chrono::milliseconds, deadline_list> deadlines_;  // by timeout
+    // When the timer is armed for (max: not armed, or about to be re-armed from deadlines_).
+    clock::time_point timer_at_ = clock::time_point::max();
     // Ids of pending calls not yet published (blocked, or waiting for a reconnection), in order.
-    std::deque<std::string> held_;
-    std::unordered_set<std::string> timed_out_;
-    std::deque<std::string> timed_out_order_;
+    std::deque<std::uint64_t> held_;
+    std::unordered_set<std::uint64_t> timed_out_;
+    std::deque<std::uint64_t> timed_out_order_;
     std::string stop_reason_;
     errc stop_code_ = errc::not_started;
     bool closed_ = false;          // close() or the destructor: never reconnect

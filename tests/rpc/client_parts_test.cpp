@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <set>
 #include <thread>
 #include <vector>
@@ -41,6 +42,32 @@ TEST(CorrelationIds, AreUniqueAcrossThreadsAndUuidShaped) {
 TEST(CorrelationIds, TwoGeneratorsWithTheSameCounterSeedDiffer) {
     rpc::correlation_id_generator a(1, 2), b(1, 3);
     EXPECT_NE(a.next(), b.next());
+}
+
+TEST(CorrelationIds, KeyOfAcceptsOnlyThisGeneratorsIds) {
+    rpc::correlation_id_generator gen(7, 0x0123456789abcdefull), other(7, 0x0123456789abcdeeull);
+    const auto a = gen.next_id();
+    const auto b = gen.next_id();
+    EXPECT_NE(a.key, b.key);
+    EXPECT_EQ(gen.key_of(a.view()), a.key);
+    EXPECT_EQ(gen.key_of(b.view()), b.key);
+    EXPECT_EQ(std::string(a.view().substr(19)), "0123-456789abcdef");
+    // Same counter seed, other client part: the key would match, the id is not ours.
+    EXPECT_EQ(other.key_of(a.view()), std::nullopt);
+    std::string upper(a.view());
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    ASSERT_NE(upper, a.view());  // the client part has letters
+    EXPECT_EQ(gen.key_of(upper), std::nullopt);
+    std::string no_dash(a.view());
+    no_dash[8] = '0';
+    EXPECT_EQ(gen.key_of(no_dash), std::nullopt);
+    std::string bad_digit(a.view());
+    bad_digit[0] = 'g';
+    EXPECT_EQ(gen.key_of(bad_digit), std::nullopt);
+    EXPECT_EQ(gen.key_of(std::string(a.view()) + "0"), std::nullopt);
+    EXPECT_EQ(gen.key_of(a.view().substr(1)), std::nullopt);
+    EXPECT_EQ(gen.key_of(""), std::nullopt);
+    EXPECT_EQ(gen.key_of("not-an-id"), std::nullopt);
 }
 
 TEST(Timeouts, MessageNamesTheSeconds) {

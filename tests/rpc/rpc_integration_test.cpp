@@ -89,6 +89,37 @@ TEST_F(RpcIntegration, TimeoutRemovesThePendingCallAndTheBrokerDropsTheRequest) 
     EXPECT_EQ(ready, 0u);
 }
 
+// Calls with different timeouts share the client's one timer: a short call made after a long
+// one ends at its own deadline, and calls with the same timeout end in order, the long one
+// still pending meanwhile.
+TEST_F(RpcIntegration, EachCallEndsAtItsOwnTimeoutWhateverTheOthers) {
+    const auto q = unique_queue("timeouts");
+    raw_peer peer(io.executor());
+    peer.declare(q);  // a queue nobody consumes
+    auto client = make_client(io.executor(), q);
+    rpc::diagnostics long_diag, a_diag, b_diag;
+    auto long_call = client->async_call(1, 60s, long_diag, boost::asio::use_future);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto a = client->async_call(2, 300ms, a_diag, boost::asio::use_future);
+    auto b = client->async_call(3, 600ms, b_diag, boost::asio::use_future);
+    ASSERT_EQ(a.wait_for(20s), std::future_status::ready);
+    EXPECT_THROW(a.get(), boost::system::system_error);
+    EXPECT_EQ(a_diag.message, "RPC call timed out after 0.3 seconds");
+    ASSERT_EQ(b.wait_for(20s), std::future_status::ready);
+    const auto b_done = std::chrono::steady_clock::now() - t0;
+    EXPECT_THROW(b.get(), boost::system::system_error);
+    EXPECT_EQ(b_diag.message, "RPC call timed out after 0.6 seconds");
+    // Not before its deadline (no upper bound: the machine may be slow).
+    EXPECT_GE(b_done, 600ms);
+    EXPECT_EQ(long_call.wait_for(0s), std::future_status::timeout);
+    EXPECT_EQ(client->pending_calls(), 1u);
+    EXPECT_EQ(client->stats().timeouts, 2u);
+    client->close();
+    ASSERT_EQ(long_call.wait_for(20s), std::future_status::ready);
+    EXPECT_THROW(long_call.get(), boost::system::system_error);
+    EXPECT_EQ(long_diag.message, "RPC client closed");
+}
+
 TEST_F(RpcIntegration, RequestCarriesReplyToCorrelationIdAndExpiration) {
     const auto q = unique_queue("props");
     hand_server server(io.executor(), q);
