@@ -31,24 +31,27 @@ void put_hex(char* out, std::uint64_t v, int digits) noexcept {
     for (int i = digits - 1; i >= 0; --i) out[digits - 1 - i] = hex[(v >> (4 * i)) & 15];
 }
 
-// Lowercase hex only: that is what we send, and a server must echo the id unchanged.
-bool read_hex(std::string_view s, std::uint64_t& v) noexcept {
-    for (const char c : s) {
-        int d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else return false;
-        v = (v << 4) | static_cast<std::uint64_t>(d);
-    }
-    return true;
-}
+// Lowercase hex only: that is what we send, and a server must echo the id unchanged. A table,
+// as this runs for every reply.
+constexpr std::array<std::int8_t, 256> hex_values = [] {
+    std::array<std::int8_t, 256> t{};
+    for (auto& v : t) v = -1;
+    for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+    return t;
+}();
 
 template <std::size_t N>
 bool read_groups(std::string_view id, const group (&groups)[N], std::uint64_t& v) noexcept {
     v = 0;
+    int bad = 0;
     for (const auto& g : groups)
-        if (!read_hex(id.substr(static_cast<std::size_t>(g.at), static_cast<std::size_t>(g.digits)), v)) return false;
-    return true;
+        for (int i = g.at; i < g.at + g.digits; ++i) {
+            const int d = hex_values[static_cast<unsigned char>(id[static_cast<std::size_t>(i)])];
+            bad |= d;  // negative once any digit is not one
+            v = (v << 4) | static_cast<std::uint64_t>(d & 15);
+        }
+    return bad >= 0;
 }
 }  // namespace
 
