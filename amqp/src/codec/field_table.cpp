@@ -6,6 +6,7 @@
 
 #include <amqp/field_table.hpp>
 
+#include <array>
 #include <bit>
 #include <limits>
 #include <string>
@@ -320,31 +321,67 @@ private:
 };
 
 
-// The fast verdict: the same grammar as table_walker, through the inline next_entry, with no
-// position bookkeeping. Only when it says no does the detailed walker run, to say why and where.
-bool well_formed_value(char tag, bytes_view raw, std::size_t depth) noexcept;
+// The fast verdict: the same grammar as table_walker, with no position bookkeeping. Only when
+// it says no does the detailed walker run, to say why and where. A value's size comes from a
+// 256-entry table indexed by its tag rather than a switch: the switch was an indirect jump per
+// entry, and a field table's tags vary entry to entry.
+enum : std::uint8_t { long_value = 16, nested_table = 17, nested_array = 18, bad_tag = 255 };
+
+constexpr std::array<std::uint8_t, 256> value_kinds = [] {
+    std::array<std::uint8_t, 256> k{};
+    k.fill(bad_tag);
+    k['V'] = 0;
+    k['t'] = k['b'] = k['B'] = 1;
+    k['s'] = k['u'] = 2;
+    k['I'] = k['i'] = k['f'] = 4;
+    k['D'] = 5;
+    k['l'] = k['d'] = k['T'] = 8;
+    k['S'] = k['x'] = long_value;
+    k['F'] = nested_table;
+    k['A'] = nested_array;
+    return k;
+}();
+
+bool well_formed_values(const std::uint8_t* p, const std::uint8_t* end, bool named, std::size_t depth) noexcept;
+
+// One value (tag already read) at `p`; advances `p` past it.
+[[gnu::always_inline]] inline bool well_formed_value(std::uint8_t tag, const std::uint8_t*& p, const std::uint8_t* end,
+                                                     std::size_t depth) noexcept {
+    const std::uint8_t kind = value_kinds[tag];
+    const auto left = static_cast<std::size_t>(end - p);
+    if (kind <= 8) [[likely]] {
+        if (kind > left) return false;
+        p += kind;
+        return true;
+    }
+    if (kind == bad_tag || left < 4) return false;
+    const std::size_t n = boost::endian::load_big_u32(p);
+    if (n > left - 4) return false;
+    p += 4;
+    const std::uint8_t* body = p;
+    p += n;
+    if (kind == long_value) return true;
+    return well_formed_values(body, p, kind == nested_table, depth + 1);
+}
+
+// A table's entries (`named`: shortstr name, then a tagged value) or an array's tagged values.
+bool well_formed_values(const std::uint8_t* p, const std::uint8_t* end, bool named, std::size_t depth) noexcept {
+    if (depth > max_table_depth) return false;
+    while (p != end) {
+        if (named) {
+            const std::size_t name_len = *p;
+            // The name, then at least the tag octet.
+            if (name_len + 2 > static_cast<std::size_t>(end - p)) return false;
+            p += 1 + name_len;
+        }
+        const std::uint8_t tag = *p++;
+        if (!well_formed_value(tag, p, end, depth)) return false;
+    }
+    return true;
+}
 
 bool well_formed_table(bytes_view raw, std::size_t depth) noexcept {
-    if (depth > max_table_depth) return false;
-    std::string_view name;
-    field_value_view v;
-    while (next_entry(raw, name, v))
-        if (!well_formed_value(v.tag, v.raw, depth)) return false;
-    return raw.empty();
-}
-
-bool well_formed_array(bytes_view raw, std::size_t depth) noexcept {
-    if (depth > max_table_depth) return false;
-    field_value_view v;
-    while (next_value(raw, v))
-        if (!well_formed_value(v.tag, v.raw, depth)) return false;
-    return raw.empty();
-}
-
-bool well_formed_value(char tag, bytes_view raw, std::size_t depth) noexcept {
-    if (tag == 'F') return well_formed_table(raw, depth + 1);
-    if (tag == 'A') return well_formed_array(raw, depth + 1);
-    return true;
+    return well_formed_values(raw.data(), raw.data() + raw.size(), true, depth);
 }
 
 }  // namespace
