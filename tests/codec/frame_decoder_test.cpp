@@ -162,4 +162,33 @@ TEST(FrameDecoder, HeartbeatAndFrameHeader) {
     EXPECT_EQ(amqp_test::to_hex(h), "031234a0b0c0d0");
 }
 
+// frame_result carries its error as a two-byte frame_error; callers that want an error_code
+// (or compare with one) get the same value as before.
+TEST(FrameDecoder, FrameErrorActsAsErrorCode) {
+    diagnostics diag;
+    const auto bad = decode_frame(hex("09 0000 00000000 CE"), 4096, diag);
+    ASSERT_EQ(bad.status, decode_status::error);
+    EXPECT_TRUE(static_cast<bool>(bad.ec));
+    EXPECT_EQ(bad.ec, reply_code::frame_error);
+    EXPECT_EQ(bad.ec.value(), 501);
+    const error_code ec = bad.ec;
+    EXPECT_EQ(ec, make_error_code(reply_code::frame_error));
+    EXPECT_EQ(&ec.category(), &reply_category());
+    EXPECT_TRUE(bad.ec == ec);
+    EXPECT_FALSE(bad.ec == reply_code::syntax_error);
+
+    const auto good = decode_frame(hex("08 0000 00000000 CE"), 4096, diag);
+    ASSERT_EQ(good.status, decode_status::ok);
+    EXPECT_FALSE(static_cast<bool>(good.ec));
+    EXPECT_FALSE(error_code(good.ec));
+    EXPECT_EQ(good.ec, frame_error{});
+
+    // The streaming decoder's sticky error reads the same through error() and next().
+    frame_decoder dec;
+    dec.feed(hex("01 0000 00000000 00"));
+    EXPECT_EQ(dec.next().ec, reply_code::frame_error);
+    EXPECT_EQ(dec.error(), make_error_code(reply_code::frame_error));
+    EXPECT_EQ(dec.next().ec, reply_code::frame_error);
+}
+
 }  // namespace

@@ -45,12 +45,40 @@ enum class decode_status : std::uint8_t {
     error,      ///< the input is malformed; `ec` and `diag` say why. Fatal for the stream.
 };
 
+/// A framing error as `decode_frame` and `frame_decoder` report it: empty, or a reply code
+/// (in practice 501 FRAME_ERROR). Two bytes instead of an error_code's 24, so that a
+/// frame_result is 32 bytes and an inlined decode_frame keeps it in the caller's registers;
+/// it converts to `error_code` wherever one is wanted and compares with reply codes.
+class frame_error {
+public:
+    constexpr frame_error() noexcept = default;
+    constexpr frame_error(reply_code c) noexcept : code_(static_cast<std::uint16_t>(c)) {}
+
+    /// True when there is an error.
+    explicit constexpr operator bool() const noexcept { return code_ != 0; }
+    /// The reply code (0 when empty).
+    constexpr std::uint16_t value() const noexcept { return code_; }
+    /// As an error_code of `reply_category()` (empty when there is no error).
+    operator error_code() const noexcept {
+        return code_ != 0 ? make_error_code(static_cast<reply_code>(code_)) : error_code{};
+    }
+
+    friend constexpr bool operator==(frame_error a, frame_error b) noexcept { return a.code_ == b.code_; }
+    friend constexpr bool operator==(frame_error a, reply_code b) noexcept {
+        return a.code_ == static_cast<std::uint16_t>(b);
+    }
+    friend bool operator==(frame_error a, const error_code& b) noexcept { return error_code(a) == b; }
+
+private:
+    std::uint16_t code_ = 0;
+};
+
 /// Result of `decode_frame`.
 struct frame_result {
     decode_status status = decode_status::need_more;
+    frame_error ec;  ///< set when status is error
     frame_view frame;
     std::size_t consumed = 0;
-    error_code ec;
 };
 
 /// Decode one frame from the front of `in`, checking, in this order and before looking further:
@@ -71,7 +99,7 @@ enum class frame_fault : std::uint8_t { type, size, heartbeat, end };
 }  // namespace detail
 
 // Inline because it runs once per frame and is a handful of compares: out of line, the call and
-// the 64-byte result copy cost as much as the work. One result, returned on every path (NRVO),
+// the result copy cost as much as the work. One result, returned on every path (NRVO),
 // whose address never escapes: the error paths fill it from a cold call's return value, so once
 // inlined the hot path keeps it in registers (passing `r` by reference to the cold call forced
 // it to the stack, and splitting the returns made gcc copy it through the stack per frame).
@@ -168,7 +196,7 @@ private:
     std::size_t end_ = 0;
     std::uint32_t frame_max_;
     std::uint64_t consumed_total_ = 0;
-    error_code ec_;
+    frame_error ec_;
     diagnostics diag_;
 };
 

@@ -47,7 +47,7 @@ void frame_decoder::feed(bytes_view bytes) {
 
 frame_result frame_decoder::next() noexcept {
     // One named result returned on every path (NRVO): assigning decode_frame's result to an
-    // earlier-declared variable copied 64 bytes through the stack per frame. After an error the
+    // earlier-declared variable copied the whole result through the stack per frame. After an error the
     // decoder looks at no bytes and reports the sticky error.
     frame_result r = decode_frame(bytes_view(buf_.data() + begin_, ec_ ? 0 : end_ - begin_), frame_max_, diag_);
     if (ec_) [[unlikely]] {
