@@ -106,7 +106,7 @@ public:
     using pending_table = std::unordered_map<std::uint64_t, std::shared_ptr<pending_call>>;
 
     client_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
-        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), timer_(timer_strand_),
+        : executor_(ex), timer_strand_(boost::asio::make_strand(ex)), timer_(timer_strand_), reconnect_timer_(timer_strand_),
           conn_options_(reply_limits(std::move(conn))),
           conn_(std::make_shared<amqp::connection>(ex, conn_options_)), opts_(std::move(opts)) {}
 
@@ -188,7 +188,7 @@ public:
         if (arm_timer) boost::asio::post(timer_strand_, [weak = weak_from_this()] {
             if (auto self = weak.lock()) self->rearm_timer();
         });
-        if (begin_reconnect) reconnect();
+        if (begin_reconnect) reconnect_when_due();
         if (publish_now) publish(id.view(), *call, ch, reply_queue);
     }
 
@@ -277,7 +277,7 @@ public:
     client_stats stats() const {
         return {stats_.calls.load(), stats_.replies.load(), stats_.timeouts.load(), stats_.returned.load(),
                 stats_.late_replies.load(), stats_.unknown_replies.load(), stats_.replies_without_id.load(),
-                stats_.reconnects.load()};
+                stats_.reconnects.load(), stats_.reconnect_attempts.load()};
     }
     bool is_running() const { return running_; }
     bool is_blocked() const {
@@ -422,6 +422,26 @@ private:
         return opts_.reconnect && !closed_ && !stop_reason_.empty() && stop_code_ != errc::not_started;
     }
 
+    // The next attempt at once, or when the backoff after a failed one has passed (on the timer
+    // strand's timer, so that a caller never waits for it).
+    void reconnect_when_due() {
+        clock::time_point due;
+        {
+            std::lock_guard lock(mutex_);
+            due = next_attempt_at_;
+        }
+        if (clock::now() >= due) return reconnect();
+        boost::asio::post(timer_strand_, [weak = weak_from_this(), due] {
+            auto self = weak.lock();
+            if (!self) return;
+            self->reconnect_timer_.expires_at(due);
+            self->reconnect_timer_.async_wait([weak = self->weak_from_this()](error_code ec) {
+                if (ec) return;
+                if (auto self = weak.lock()) self->reconnect();
+            });
+        });
+    }
+
     // One attempt, in the background; held calls wait for it.
     void reconnect() {
         std::uint64_t generation = 0;
@@ -429,6 +449,7 @@ private:
             std::lock_guard lock(mutex_);
             generation = generation_ + 1;
         }
+        ++stats_.reconnect_attempts;
         auto conn = std::make_shared<amqp::connection>(executor_, conn_options_);
         auto self = shared_from_this();
         setup(conn, generation, [self, conn, generation](error_code ec, amqp::channel ch, std::string queue, std::string why) mutable {
@@ -448,12 +469,16 @@ private:
                 why = "connection lost again while reconnecting";
             }
             if (ec || closed_) {
-                // The held calls fail; the next call tries again.
+                // The held calls fail; the next call tries again, not before the backoff.
                 for (const auto key : held_)
                     if (auto it = pending_.find(key); it != pending_.end()) failed.push_back(erase_locked(it));
                 held_.clear();
                 old = std::move(conn);
+                retry_delay_ = retry_delay_.count() == 0 ? opts_.reconnect_min : std::min(2 * retry_delay_, opts_.reconnect_max);
+                next_attempt_at_ = clock::now() + retry_delay_;
             } else {
+                retry_delay_ = std::chrono::milliseconds(0);
+                next_attempt_at_ = clock::time_point::min();
                 old = std::move(conn_);
                 conn_ = std::move(conn);
                 ch_ = std::move(ch);
@@ -649,6 +674,7 @@ private:
     boost::asio::any_io_executor executor_;
     boost::asio::strand<boost::asio::any_io_executor> timer_strand_;
     boost::asio::steady_timer timer_;  // one for all calls; used on timer_strand_ only
+    boost::asio::steady_timer reconnect_timer_;  // a reconnection after the backoff; on timer_strand_ only
     amqp::connection_options conn_options_;
     std::shared_ptr<amqp::connection> conn_;  // replaced (under mutex_) by a reconnection
     amqp::channel ch_;
@@ -670,14 +696,17 @@ private:
     std::string stop_reason_;
     errc stop_code_ = errc::not_started;
     bool closed_ = false;          // close() or the destructor: never reconnect
-    bool reconnecting_ = false;    // one attempt at a time
+    bool reconnecting_ = false;    // one attempt at a time, from its call until its end
+    // After a failed attempt: the wait before the next one (doubling) and when that is.
+    std::chrono::milliseconds retry_delay_{0};
+    clock::time_point next_attempt_at_ = clock::time_point::min();
     bool blocked_ = false;         // connection.blocked from the current connection
     std::string blocked_reason_;
     std::uint64_t generation_ = 0;  // counts connections; handlers of older ones are ignored
 
     struct {
         std::atomic<std::uint64_t> calls{0}, replies{0}, timeouts{0}, returned{0}, late_replies{0},
-            unknown_replies{0}, replies_without_id{0}, reconnects{0};
+            unknown_replies{0}, replies_without_id{0}, reconnects{0}, reconnect_attempts{0};
     } stats_;
 };
 

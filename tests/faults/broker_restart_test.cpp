@@ -2,8 +2,8 @@
 // once with "connection lost" (not by its timeout), the server (server_options::reconnect)
 // reconnects with backoff, redeclares its queue and consumes again by itself, and the client
 // (client_options::reconnect) reconnects on its next async_call, in the background: a call made
-// while the broker is down fails at once ("reconnecting failed"), calls made once it is back
-// all wait for one reconnection and are answered.
+// while the broker is down fails at once ("reconnecting failed"), the next one only after the
+// backoff, and calls made once it is back all wait for one reconnection and are answered.
 #include "private_broker.hpp"
 
 #include <rpc/cli.hpp>
@@ -42,6 +42,7 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
     rpc::client_options co;
     co.queue = so.queue;
     co.reconnect = true;
+    co.reconnect_min = 1s;  // long enough to see the backoff below
     rpc::rpc_client client(io.executor(), broker.options(), co);
     client.start();
     EXPECT_EQ(client.call(10, 30s), 55);
@@ -95,6 +96,24 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
             EXPECT_NE(d.message.find("reconnecting failed"), std::string::npos) << d.message;
             std::printf("broker_restart: call with the broker down: %s\n", d.message.c_str());
         }
+    }
+    // A second call at once is held for the backoff after that failed attempt (not a new
+    // attempt straight away), then fails by the next attempt.
+    {
+        rpc::diagnostics d;
+        faults_test::call_result<rpc::big_int> again;
+        const auto made = std::chrono::steady_clock::now();
+        client.async_call(20, 60s, d, again.handler());
+        ASSERT_EQ(again.f.wait_for(30s), std::future_status::ready) << "a call during the backoff hung";
+        const auto waited = std::chrono::steady_clock::now() - made;
+        const auto [ec, value] = again.f.get();
+        EXPECT_EQ(ec, make_error_code(rpc::errc::connection_lost)) << d.message << " " << value;
+        EXPECT_NE(d.message.find("reconnecting failed"), std::string::npos) << d.message;
+        // The attempt that failed the first call ended just before this call was made.
+        EXPECT_GE(waited, 900ms) << "no backoff between attempts";
+        EXPECT_EQ(client.stats().reconnect_attempts, 2u);
+        std::printf("broker_restart: the next call waited %.2f s for the next attempt\n",
+                    std::chrono::duration<double>(waited).count());
     }
 
     ASSERT_TRUE(broker.restart());

@@ -41,9 +41,14 @@ struct client_options {
     /// one reconnection attempt in the background (new connection, channel, reply queue and
     /// consumer) without blocking its caller; it and the calls made meanwhile wait for it, each
     /// bounded by its own timeout, and are published once it succeeds, or fail with
-    /// connection_lost ("reconnecting failed: ...") when it fails. Calls pending at the loss fail
-    /// at once with connection_lost either way.
+    /// connection_lost ("reconnecting failed: ...") when it fails. After a failed attempt the
+    /// next one waits reconnect_min, doubling after each further failure up to reconnect_max
+    /// (a call made meanwhile is held until then), so that callers retrying in a loop do not
+    /// hammer a broker that is down. Calls pending at the loss fail at once with
+    /// connection_lost either way.
     bool reconnect = false;
+    std::chrono::milliseconds reconnect_min{100};
+    std::chrono::milliseconds reconnect_max{5000};
 };
 
 /// One request of the generic API: any body, sent as is.
@@ -65,6 +70,7 @@ struct client_stats {
     std::uint64_t unknown_replies = 0;     ///< replies with a correlation id we are not waiting for
     std::uint64_t replies_without_id = 0;  ///< replies with no correlation id at all
     std::uint64_t reconnects = 0;          ///< reconnections after a lost connection (options.reconnect)
+    std::uint64_t reconnect_attempts = 0;  ///< reconnection attempts, failed ones included
 };
 
 /// An RPC client: any request/reply service (request/async_request), and the Fibonacci service
