@@ -322,25 +322,12 @@ private:
 
 
 // The fast verdict: the same grammar as table_walker, with no position bookkeeping. Only when
-// it says no does the detailed walker run, to say why and where. A value's size comes from a
-// 256-entry table indexed by its tag rather than a switch: the switch was an indirect jump per
-// entry, and a field table's tags vary entry to entry.
-enum : std::uint8_t { long_value = 16, nested_table = 17, nested_array = 18, bad_tag = 255 };
-
-constexpr std::array<std::uint8_t, 256> value_kinds = [] {
-    std::array<std::uint8_t, 256> k{};
-    k.fill(bad_tag);
-    k['V'] = 0;
-    k['t'] = k['b'] = k['B'] = 1;
-    k['s'] = k['u'] = 2;
-    k['I'] = k['i'] = k['f'] = 4;
-    k['D'] = 5;
-    k['l'] = k['d'] = k['T'] = 8;
-    k['S'] = k['x'] = long_value;
-    k['F'] = nested_table;
-    k['A'] = nested_array;
-    return k;
-}();
+// it says no does the detailed walker run, to say why and where. Sizes come from the tag table
+// shared with the in-place reader (field_table.hpp).
+using detail::bad_tag;
+using detail::long_value;
+using detail::nested_table;
+using detail::value_kinds;
 
 bool well_formed_values(const std::uint8_t* p, const std::uint8_t* end, bool named, std::size_t depth) noexcept;
 
@@ -350,8 +337,10 @@ bool well_formed_values(const std::uint8_t* p, const std::uint8_t* end, bool nam
     const std::uint8_t kind = value_kinds[tag];
     const auto left = static_cast<std::size_t>(end - p);
     if (kind <= 8) [[likely]] {
-        if (kind > left) return false;
-        p += kind;
+        // As in detail::take_value: a 1-byte value's size from the branch, not the table load.
+        const std::size_t n = kind == 1 ? detail::opaque_one() : kind;
+        if (n > left) return false;
+        p += n;
         return true;
     }
     if (kind == bad_tag || left < 4) return false;
