@@ -95,6 +95,20 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
     return one;
 }
 
+// Whether `n` more bytes from `p` stay within `end`, for a small `n` (a name and tag, or a
+// fixed-size value: at most 257 bytes). Compared as addresses: `p + n` as a pointer could
+// point past the end of the input, which C++ does not allow even unread; `end - p >= n` costs
+// two more instructions per check, and a table walk is a handful of instructions per entry.
+// Cannot wrap: no object ends within 257 bytes of the top of the address space (that is the
+// kernel's, on every platform we build for).
+[[gnu::always_inline]] inline bool fits(const std::uint8_t* p, std::size_t n, const std::uint8_t* end) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p) + n <= reinterpret_cast<std::uintptr_t>(end);
+}
+// Whether `p + n` is a readable position (before `end`), under the same terms.
+[[gnu::always_inline]] inline bool before(const std::uint8_t* p, std::size_t n, const std::uint8_t* end) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p) + n < reinterpret_cast<std::uintptr_t>(end);
+}
+
 // The tagged value starting at `p` (p < end): fills `value` and returns the position after it,
 // or nullptr when it is malformed. Pointers rather than a span: the walk then keeps one
 // position in a register instead of a (pointer, size) pair that both change per entry.
@@ -106,11 +120,16 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
     if (kind == 1) {
         n = opaque_one();
     } else if (kind > 8) {
-        if (kind == bad_tag || end - p < 4) return nullptr;
+        if (kind == bad_tag || !fits(p, 4, end)) return nullptr;
         n = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3];
         p += 4;
+        // Up to 4 GiB: compared as sizes.
+        if (n > static_cast<std::size_t>(end - p)) return nullptr;
+        value.tag = static_cast<char>(tag);
+        value.raw = bytes_view(p, n);
+        return p + n;
     }
-    if (n > static_cast<std::size_t>(end - p)) return nullptr;
+    if (!fits(p, n, end)) return nullptr;
     value.tag = static_cast<char>(tag);
     value.raw = bytes_view(p, n);
     return p + n;
@@ -122,7 +141,7 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
                                                              field_value_view& value) noexcept {
     const std::size_t name_len = *p;
     // The name, then at least the tag octet.
-    if (name_len + 2 > static_cast<std::size_t>(end - p)) return nullptr;
+    if (!before(p, 1 + name_len, end)) return nullptr;
     const std::uint8_t* next = take_value(p + 1 + name_len, end, value);
     name = std::string_view(reinterpret_cast<const char*>(p + 1), name_len);
     return next;

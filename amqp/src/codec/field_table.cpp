@@ -335,14 +335,14 @@ bool well_formed_values(const std::uint8_t* p, const std::uint8_t* end, bool nam
 [[gnu::always_inline]] inline bool well_formed_value(std::uint8_t tag, const std::uint8_t*& p, const std::uint8_t* end,
                                                      std::size_t depth) noexcept {
     const std::uint8_t kind = value_kinds[tag];
-    const auto left = static_cast<std::size_t>(end - p);
     if (kind <= 8) [[likely]] {
         // As in detail::take_value: a 1-byte value's size from the branch, not the table load.
         const std::size_t n = kind == 1 ? detail::opaque_one() : kind;
-        if (n > left) return false;
+        if (!detail::fits(p, n, end)) return false;
         p += n;
         return true;
     }
+    const auto left = static_cast<std::size_t>(end - p);
     if (kind == bad_tag || left < 4) return false;
     const std::size_t n = boost::endian::load_big_u32(p);
     if (n > left - 4) return false;
@@ -360,7 +360,7 @@ bool well_formed_values(const std::uint8_t* p, const std::uint8_t* end, bool nam
         if (named) {
             const std::size_t name_len = *p;
             // The name, then at least the tag octet.
-            if (name_len + 2 > static_cast<std::size_t>(end - p)) return false;
+            if (!detail::before(p, 1 + name_len, end)) return false;
             p += 1 + name_len;
         }
         const std::uint8_t tag = *p++;
