@@ -54,6 +54,16 @@ protected:
     }
     void SetUp() override { ASSERT_TRUE(broker_->ok()); }
 
+    // A started client of `queue` that reconnects after a loss (rpc_client does not move).
+    std::unique_ptr<rpc::rpc_client> reconnecting_client(const std::string& queue) {
+        rpc::client_options co;
+        co.queue = queue;
+        co.reconnect = true;
+        auto client = std::make_unique<rpc::rpc_client>(io_.executor(), broker_->options(), co);
+        client->start();
+        return client;
+    }
+
     static faults_test::private_broker* broker_;
     rpc::cli::io_thread io_;
 };
@@ -107,15 +117,11 @@ TEST_F(broker_limits, request_above_the_brokers_limit_fails_at_once_then_reconne
     so.queue = "limits-big-request";
     rpc::rpc_server server(io_.executor(), broker_->options(), so, big_or_ok());
     server.start();
-    rpc::client_options co;
-    co.queue = so.queue;
-    co.reconnect = true;
-    rpc::rpc_client client(io_.executor(), broker_->options(), co);
-    client.start();
+    auto client = reconnecting_client(so.queue);
 
     const auto t0 = clock_type::now();
     try {
-        client.request(msg(std::string(100000, 'x'), 60s));
+        client->request(msg(std::string(100000, 'x'), 60s));
         ADD_FAILURE() << "a 100000-byte request passed the broker's 65536-byte limit";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), make_error_code(rpc::errc::connection_lost)) << e.reason();
@@ -124,9 +130,9 @@ TEST_F(broker_limits, request_above_the_brokers_limit_fails_at_once_then_reconne
             << e.reason();
         std::printf("request above the broker's limit: failed after %.3f s: %s\n", seconds_since(t0), e.reason().c_str());
     }
-    EXPECT_EQ(client.request(msg("small")).body, "ok");
-    EXPECT_EQ(client.stats().reconnects, 1u);
-    client.close();
+    EXPECT_EQ(client->request(msg("small")).body, "ok");
+    EXPECT_EQ(client->stats().reconnects, 1u);
+    client->close();
     server.stop();
 }
 
@@ -198,16 +204,12 @@ TEST_F(broker_limits, reply_queue_deleted_fails_pending_calls_at_once_then_recon
         return rpc::reply{"ok", std::nullopt};
     });
     server.start();
-    rpc::client_options co;
-    co.queue = so.queue;
-    co.reconnect = true;
-    rpc::rpc_client client(io_.executor(), broker_->options(), co);
-    client.start();
-    const std::string queue = client.reply_queue();
+    auto client = reconnecting_client(so.queue);
+    const std::string queue = client->reply_queue();
 
     rpc::diagnostics diag;
     faults_test::call_result<rpc::reply> pending_result;
-    client.async_request(msg("hold", 120s), diag, pending_result.handler());
+    client->async_request(msg("hold", 120s), diag, pending_result.handler());
     auto& pending = pending_result.f;
     for (int i = 0; i < 100 && server.in_flight() == 0; ++i) std::this_thread::sleep_for(50ms);
     ASSERT_EQ(server.in_flight(), 1u);
@@ -224,10 +226,10 @@ TEST_F(broker_limits, reply_queue_deleted_fails_pending_calls_at_once_then_recon
                     seconds_since(t0), diag.message.c_str());
     }
     release->set_value();
-    EXPECT_EQ(client.request(msg("again")).body, "ok");
-    EXPECT_EQ(client.stats().reconnects, 1u);
-    EXPECT_NE(client.reply_queue(), queue);
-    client.close();
+    EXPECT_EQ(client->request(msg("again")).body, "ok");
+    EXPECT_EQ(client->stats().reconnects, 1u);
+    EXPECT_NE(client->reply_queue(), queue);
+    client->close();
     server.stop();
 }
 
