@@ -26,9 +26,16 @@ constexpr group hi_groups[] = {{0, 8}, {9, 4}, {14, 4}};   // 64 bits: the key
 constexpr group lo_groups[] = {{19, 4}, {24, 12}};         // 64 bits: the client part
 constexpr int dashes[] = {8, 13, 18, 23};
 
-void put_hex(char* out, std::uint64_t v, int digits) noexcept {
+// The 16 hex digits of `v`, most significant first, spread over `groups`.
+template <std::size_t N>
+void write_groups(char* out, const group (&groups)[N], std::uint64_t v) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
-    for (int i = digits - 1; i >= 0; --i) out[digits - 1 - i] = hex[(v >> (4 * i)) & 15];
+    int shift = 64;
+    for (const auto& g : groups)
+        for (int i = g.at; i < g.at + g.digits; ++i) {
+            shift -= 4;
+            out[i] = hex[(v >> shift) & 15];
+        }
 }
 
 // Lowercase hex only: that is what we send, and a server must echo the id unchanged. A table,
@@ -61,11 +68,8 @@ generated_id correlation_id_generator::next_id() noexcept {
     generated_id id;
     id.key = mix(seed_ + counter_.fetch_add(1, std::memory_order_relaxed));
     char* t = id.text.data();
-    put_hex(t + 0, id.key >> 32, 8);
-    put_hex(t + 9, id.key >> 16, 4);
-    put_hex(t + 14, id.key, 4);
-    put_hex(t + 19, client_ >> 48, 4);
-    put_hex(t + 24, client_, 12);
+    write_groups(t, hi_groups, id.key);
+    write_groups(t, lo_groups, client_);
     for (const int d : dashes) t[d] = '-';
     return id;
 }
