@@ -189,7 +189,7 @@ public:
             if (auto self = weak.lock()) self->rearm_timer();
         });
         if (begin_reconnect) reconnect_when_due();
-        if (publish_now) publish(id.view(), *call, ch, reply_queue);
+        if (publish_now) publish(*call, ch, reply_queue);
     }
 
     reply request(request_message req) {
@@ -377,10 +377,10 @@ private:
         };
     }
 
-    void publish(std::string_view id, pending_call& call, amqp::channel& ch, const std::string& reply_queue) {
+    void publish(pending_call& call, amqp::channel& ch, const std::string& reply_queue) {
         amqp::basic_properties props;
         props.reply_to = reply_queue;
-        props.correlation_id = id;
+        props.correlation_id = call.id.view();
         if (!call.content_type.empty()) props.content_type = call.content_type;
         // The broker drops a request nobody took within the caller's patience (what is left of
         // it, for a request that was held).
@@ -415,7 +415,7 @@ private:
             ch = ch_;
             reply_queue = reply_queue_;
         }
-        for (auto& call : calls) publish(call->id.view(), *call, ch, reply_queue);
+        for (auto& call : calls) publish(*call, ch, reply_queue);
     }
 
     bool can_reconnect_locked() const {
@@ -435,7 +435,7 @@ private:
             auto self = weak.lock();
             if (!self) return;
             self->reconnect_timer_.expires_at(due);
-            self->reconnect_timer_.async_wait([weak = self->weak_from_this()](error_code ec) {
+            self->reconnect_timer_.async_wait([weak](error_code ec) {
                 if (ec) return;
                 if (auto self = weak.lock()) self->reconnect();
             });
