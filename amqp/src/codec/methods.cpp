@@ -10,28 +10,32 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <string>
 #include <utility>
 
 namespace amqp {
 namespace detail {
 
-error_code arg_fail(diagnostics& diag, std::string_view method, const char* arg, std::size_t offset,
-                    arg_fault f) noexcept {
-    switch (f) {
-        case arg_fault::octet: diag.message = "octet runs past the end of the payload"; break;
-        case arg_fault::short_: diag.message = "short runs past the end of the payload"; break;
-        case arg_fault::long_: diag.message = "long runs past the end of the payload"; break;
-        case arg_fault::longlong: diag.message = "longlong runs past the end of the payload"; break;
-        case arg_fault::shortstr: diag.message = "shortstr runs past the end of the payload"; break;
-        case arg_fault::longstr: diag.message = "longstr runs past the end of the payload"; break;
-        case arg_fault::bit: diag.message = "bit octet runs past the end of the payload"; break;
-        case arg_fault::table_length: diag.message = "table length runs past the end of the payload"; break;
-    }
-    diag.offset = offset;
+namespace {
+// "<method>.<argument>", the field a failed argument names.
+void set_arg_field(diagnostics& diag, std::string_view method, const char* arg) {
     diag.field.assign(method);
     diag.field += '.';
     diag.field += arg;
+}
+}  // namespace
+
+error_code arg_fail(diagnostics& diag, std::string_view method, const char* arg, std::size_t offset,
+                    arg_fault f) noexcept {
+    // By arg_fault: what ran past the end.
+    static constexpr const char* what[] = {"octet",   "short",    "long",      "longlong",
+                                           "shortstr", "longstr", "bit octet", "table length"};
+    static_assert(std::size(what) == static_cast<std::size_t>(arg_fault::table_length) + 1);
+    diag.message = what[static_cast<std::size_t>(f)];
+    diag.message += " runs past the end of the payload";
+    diag.offset = offset;
+    set_arg_field(diag, method, arg);
     return reply_code::syntax_error;
 }
 
@@ -39,9 +43,7 @@ error_code table_arg_fail(diagnostics& diag, std::string_view method, const char
     // validate_table's offsets are relative to the table body; make them payload offsets.
     diag.offset += offset + 4;
     std::string inner = std::move(diag.field);
-    diag.field.assign(method);
-    diag.field += '.';
-    diag.field += arg;
+    set_arg_field(diag, method, arg);
     if (!inner.empty()) {
         diag.field += '.';
         diag.field += inner;
