@@ -1,0 +1,71 @@
+// The frame-by-frame reading of a delivered message, with the connection's content rules:
+// what decode_delivery must agree with. Built only from decode_frame, decode_method and
+// decode_content_header, so the tests and fuzz_delivery compare two independent paths.
+#pragma once
+
+#include <amqp/frame.hpp>
+#include <amqp/methods.hpp>
+#include <amqp/properties.hpp>
+#include <amqp/types.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace amqp_test {
+
+/// A delivery read frame by frame; `body` points into the input when it came in one frame.
+struct reference_delivery {
+    std::uint16_t channel = 0;
+    amqp::basic_deliver deliver;
+    amqp::basic_properties properties;
+    amqp::bytes_view body;
+    std::size_t body_size = 0;
+    std::size_t body_frames = 0;
+    std::size_t consumed = 0;
+};
+
+/// A basic.deliver method frame on a channel other than 0, then a content header (class 60,
+/// weight 0) and body frames on the same channel up to the header's body size, every frame
+/// and payload accepted by the codec; anything else (another frame between, a short input)
+/// gives nullopt.
+inline std::optional<reference_delivery> decode_delivery_by_frames(amqp::bytes_view in, std::uint32_t frame_max) {
+    using namespace amqp;
+    diagnostics diag;
+    reference_delivery out;
+    std::size_t at = 0;
+    const auto next = [&](frame_type type) -> std::optional<frame_view> {
+        const auto r = decode_frame(in.subspan(at), frame_max, diag);
+        if (r.status != decode_status::ok || r.frame.type != type) return std::nullopt;
+        if (type != frame_type::method && r.frame.channel != out.channel) return std::nullopt;
+        at += r.consumed;
+        return r.frame;
+    };
+    const auto m = next(frame_type::method);
+    if (!m || m->channel == 0) return std::nullopt;
+    out.channel = m->channel;
+    method decoded;
+    if (decode_method(m->payload, decoded, diag)) return std::nullopt;
+    const auto* d = std::get_if<basic_deliver>(&decoded);
+    if (d == nullptr) return std::nullopt;
+    out.deliver = *d;
+    const auto h = next(frame_type::header);
+    if (!h) return std::nullopt;
+    content_header header;
+    if (decode_content_header(h->payload, header, diag) || header.class_index != 60 || header.weight != 0)
+        return std::nullopt;
+    out.properties = header.properties;
+    out.body_size = header.body_size;
+    std::size_t got = 0;
+    while (got < header.body_size) {
+        const auto b = next(frame_type::body);
+        if (!b || b->payload.size() > header.body_size - got) return std::nullopt;
+        if (out.body_frames == 0) out.body = b->payload;
+        got += b->payload.size();
+        ++out.body_frames;
+    }
+    out.consumed = at;
+    return out;
+}
+
+}  // namespace amqp_test
