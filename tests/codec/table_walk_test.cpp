@@ -1,13 +1,16 @@
 // The in-place reader (next_entry, next_value, for_each_entry) on bytes nobody validated: it
 // must stop exactly where validate_table says the bytes go wrong, and never read outside them
 // (the ASan build runs these too). A table_view can be made from any bytes, so the reader
-// checks every length itself.
+// checks every length itself. And walk_table, which validates and reads in one pass: it must
+// give validate_table's verdict and report, and the entries the reader gives.
 #include "golden.hpp"
 
 #include <amqp/field_table.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -208,6 +211,201 @@ TEST(TableWalk, NextValueTakesArrayElements) {
     EXPECT_EQ(rest.size(), 1u);
     rest = bytes_view{};
     EXPECT_FALSE(next_value(rest, v));
+}
+
+// ---- walk_table ----------------------------------------------------------------------------
+
+// One entry as a callback saw it: views (compared by address, not content) and depth.
+struct seen_entry {
+    std::string_view name;
+    field_value_view value;
+    std::size_t depth = 0;
+
+    bool operator==(const seen_entry& o) const {
+        return name.data() == o.name.data() && name.size() == o.name.size() && value.tag == o.value.tag &&
+               value.raw.data() == o.value.raw.data() && value.raw.size() == o.value.raw.size() && depth == o.depth;
+    }
+};
+
+std::ostream& operator<<(std::ostream& os, const seen_entry& e) {
+    return os << "{" << e.name << " '" << e.value.tag << "' " << e.value.raw.size() << " bytes, depth " << e.depth << "}";
+}
+
+// The reference: for_each_entry over a table, and again over each 'F' value right after its
+// entry (what the benchmark's two-pass reader does). It stops one level below the deepest the
+// walk may go, since for_each_entry has no depth limit and the tests nest 20000 levels.
+void reader_entries(table_view t, std::size_t depth, std::vector<seen_entry>& out) {
+    for_each_entry(t, [&](std::string_view name, const field_value_view& v) {
+        out.push_back({name, v, depth});
+        if (v.tag == 'F' && depth <= max_table_depth) reader_entries(v.as_table(), depth + 1, out);
+    });
+}
+
+void expect_walk_agrees(bytes_view b, const std::string& what) {
+    diagnostics want;
+    const error_code want_ec = validate_table(b, want);
+    diagnostics got;
+    got.message = "stale";  // must be overwritten on a fault, as validate_table overwrites it
+    std::vector<seen_entry> seen;
+    const error_code got_ec = walk_table(b, got, [&](std::string_view name, const field_value_view& v, std::size_t depth) {
+        seen.push_back({name, v, depth});
+    });
+    ASSERT_EQ(got_ec, want_ec) << what << ": " << to_hex(b);
+    std::vector<seen_entry> reader;
+    reader_entries(table_view{b}, 1, reader);
+    if (!want_ec) {
+        EXPECT_EQ(seen, reader) << what;
+        return;
+    }
+    EXPECT_EQ(got.message, want.message) << what;
+    EXPECT_EQ(got.offset, want.offset) << what;
+    EXPECT_EQ(got.field, want.field) << what;
+    // Before the fault, the walk hands over what the reader reads, in the same order.
+    ASSERT_LE(seen.size(), reader.size()) << what;
+    for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], reader[i]) << what << ", entry " << i;
+    // And nothing at or after the fault, bar the 'F' entries whose tables hold it.
+    const std::uint8_t* fault = b.data() + want.offset;
+    for (const auto& e : seen) {
+        EXPECT_LE(reinterpret_cast<const std::uint8_t*>(e.name.data() + e.name.size()), fault) << what << " " << e;
+        if (e.value.tag != 'F') {
+            EXPECT_LE(e.value.raw.data() + e.value.raw.size(), fault) << what << " " << e;
+        }
+    }
+}
+
+TEST(ValidatingWalk, GivesTheReadersEntriesInOrderWithDepths) {
+    const byte_buffer b = sample_table();
+    std::vector<seen_entry> seen;
+    diagnostics d;
+    ASSERT_FALSE(walk_table(b, d, [&](std::string_view name, const field_value_view& v, std::size_t depth) {
+        seen.push_back({name, v, depth});
+    }));
+    // 17 entries at the top, 3 capabilities below the first; the table inside the array is
+    // validated but not visited.
+    ASSERT_EQ(seen.size(), 20u);
+    EXPECT_EQ(seen[0].name, "capabilities");
+    EXPECT_EQ(seen[0].depth, 1u);
+    EXPECT_EQ(seen[1].name, "publisher_confirms");
+    EXPECT_EQ(seen[1].depth, 2u);
+    EXPECT_TRUE(seen[1].value.as_bool());
+    EXPECT_EQ(seen[3].name, "consumer_cancel_notify");
+    EXPECT_FALSE(seen[3].value.as_bool());
+    EXPECT_EQ(seen[4].name, "product");
+    EXPECT_EQ(seen[4].depth, 1u);
+    EXPECT_EQ(seen[4].value.as_string(), "RabbitMQ");
+    EXPECT_EQ(seen[5].name.size(), 255u);
+    EXPECT_EQ(seen[5].value.as_int(), -5);
+    EXPECT_EQ(seen[16].name, "T");
+    EXPECT_EQ(seen[19].name, "");
+    EXPECT_EQ(seen[19].value.as_string(), "empty name");
+    std::vector<seen_entry> reader;
+    reader_entries(table_view{b}, 1, reader);
+    EXPECT_EQ(seen, reader);
+
+    // A two-argument callback works too and sees the same entries.
+    std::size_t n = 0;
+    ASSERT_FALSE(walk_table(b, d, [&](std::string_view name, const field_value_view& v) {
+        EXPECT_EQ(name.data(), seen[n].name.data());
+        EXPECT_EQ(v.raw.data(), seen[n].value.raw.data());
+        ++n;
+    }));
+    EXPECT_EQ(n, seen.size());
+}
+
+TEST(ValidatingWalk, AgreesWithTheValidatorOnEveryPrefix) {
+    const byte_buffer b = sample_table();
+    for (std::size_t n = 0; n <= b.size(); ++n) {
+        const byte_buffer prefix(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
+        expect_walk_agrees(prefix, "prefix " + std::to_string(n));
+    }
+}
+
+TEST(ValidatingWalk, AgreesWithTheValidatorOnEverySingleByteChange) {
+    const byte_buffer b = sample_table();
+    const std::string tags = "tbBsuIilfdDSxATFV";
+    std::string replacements = tags + "Zz";
+    for (const int x : {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x7f, 0x80, 0xfe, 0xff}) replacements += static_cast<char>(x);
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        for (const char r : replacements) {
+            byte_buffer m = b;
+            m[i] = static_cast<std::uint8_t>(r);
+            expect_walk_agrees(m, "byte " + std::to_string(i) + " = " + std::to_string(static_cast<unsigned char>(r)));
+        }
+        byte_buffer m = b;
+        m[i] ^= 0x01;
+        expect_walk_agrees(m, "byte " + std::to_string(i) + " ^ 1");
+    }
+}
+
+// `head`, then a 4-byte length and `body`.
+byte_buffer prefixed(byte_buffer head, const byte_buffer& body) {
+    const auto n = static_cast<std::uint32_t>(body.size());
+    for (int shift = 24; shift >= 0; shift -= 8) head.push_back(static_cast<std::uint8_t>(n >> shift));
+    head.insert(head.end(), body.begin(), body.end());
+    return head;
+}
+
+// `levels` tables, each the only entry (named n) of its parent; the innermost holds `inner`
+// (entries). levels 1 is just `inner`.
+byte_buffer nested_tables(std::size_t levels, const byte_buffer& inner) {
+    byte_buffer b = inner;
+    for (std::size_t i = 1; i < levels; ++i) b = prefixed({1, 'n', 'F'}, b);
+    return b;
+}
+
+// A table (level 1) whose one entry is an array, each array (levels 2 and on) the only value of
+// its parent array; the innermost holds `inner` (tagged values). levels >= 2.
+byte_buffer nested_arrays(std::size_t levels, const byte_buffer& inner) {
+    byte_buffer b = inner;
+    for (std::size_t i = 2; i < levels; ++i) b = prefixed({'A'}, b);
+    return prefixed({1, 'n', 'A'}, b);
+}
+
+TEST(ValidatingWalk, KeepsTheDepthLimit) {
+    const byte_buffer leaf = hex("01 6c 74 01");  // l: true
+    const byte_buffer deepest = nested_tables(max_table_depth, leaf);
+    std::size_t max_seen = 0;
+    std::size_t count = 0;
+    diagnostics d;
+    ASSERT_FALSE(walk_table(deepest, d, [&](std::string_view, const field_value_view&, std::size_t depth) {
+        max_seen = std::max(max_seen, depth);
+        ++count;
+    }));
+    EXPECT_EQ(max_seen, max_table_depth);
+    EXPECT_EQ(count, max_table_depth);
+    expect_walk_agrees(deepest, "deepest allowed");
+
+    const byte_buffer too_deep = nested_tables(max_table_depth + 1, leaf);
+    EXPECT_EQ(walk_table(too_deep, d, [](std::string_view, const field_value_view&) {}), reply_code::syntax_error);
+    EXPECT_NE(d.message.find("nested deeper"), std::string::npos) << d.message;
+    expect_walk_agrees(too_deep, "one level too deep");
+    // An empty table one level too deep is still too deep.
+    expect_walk_agrees(nested_tables(max_table_depth + 1, {}), "empty, one level too deep");
+    // Far deeper than any stack of ours would want to recurse (oss-fuzz 56296 in rabbitmq-c).
+    expect_walk_agrees(nested_tables(20000, leaf), "20000 levels");
+}
+
+TEST(ValidatingWalk, ValidatesArraysBeforeHandingThemOver) {
+    // A table whose second entry is an array holding a table holding an unknown tag: the walk
+    // must not hand that array to the callback.
+    const byte_buffer b = hex("01 61 74 01 | 01 62 41 00000009 | 46 00000004 01 63 5a 00");
+    std::vector<std::string_view> names;
+    diagnostics d;
+    EXPECT_EQ(walk_table(b, d, [&](std::string_view name, const field_value_view&) { names.push_back(name); }),
+              reply_code::syntax_error);
+    EXPECT_EQ(names, std::vector<std::string_view>{"a"});
+    EXPECT_EQ(d.field, "b.[0].c");
+    expect_walk_agrees(b, "bad tag in a table in an array");
+    // Arrays count toward the depth limit too.
+    const byte_buffer deepest = nested_arrays(max_table_depth, hex("74 01"));
+    diagnostics d2;
+    ASSERT_FALSE(validate_table(deepest, d2)) << d2.to_string();
+    expect_walk_agrees(deepest, "arrays, deepest allowed");
+    const byte_buffer too_deep = nested_arrays(max_table_depth + 1, hex("74 01"));
+    ASSERT_TRUE(validate_table(too_deep, d2));
+    expect_walk_agrees(too_deep, "arrays, one level too deep");
+    // And a table inside the deepest array allowed is one level too deep.
+    expect_walk_agrees(nested_arrays(max_table_depth, prefixed({'F'}, {})), "table in the deepest array");
 }
 
 }  // namespace

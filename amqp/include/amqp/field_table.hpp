@@ -147,7 +147,106 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
     return next;
 }
 
+// Out of line, for walk_table: whether `p..end` is a well-formed array at `depth` (the
+// validator's own check; arrays are rare in the tables we walk, so no copy of it is inlined).
+bool well_formed_array(const std::uint8_t* p, const std::uint8_t* end, std::size_t depth) noexcept;
+
+// Out of line and cold: the detailed walk that says why and where `raw` is malformed, once a
+// fast verdict said it is. The one source of validate_table's fault reports (reply code,
+// message, offset, field), so that walk_table reports exactly the same.
+[[gnu::cold]] error_code explain_table_fault(bytes_view raw, diagnostics& diag) noexcept;
+
 }  // namespace detail
+
+/// Validate `raw` (a table's bytes after its 4-byte length) exactly as validate_table does, and
+/// hand each entry to `on_entry(name, value)` as it goes, in one pass: for a table that is
+/// read anyway, validating first and then reading it costs a second walk over every byte.
+///
+/// Entries of nested tables (values tagged 'F') are visited too, right after the entry that
+/// holds them and before that entry's next sibling (the order for_each_entry gives when it is
+/// called again on each 'F' value). A callback taking a third argument gets the entry's depth:
+/// 1 for `raw`'s own entries, 2 inside one of their tables, and so on. An array ('A') is
+/// validated in full, tables inside it too, before its entry reaches the callback, so the
+/// callback may read it with next_value; the entries of tables inside arrays are not visited.
+///
+/// Returns what validate_table returns, with the same `diag` on a fault. On a fault the
+/// callback has already seen every entry before it (and an 'F' entry whose nested table holds
+/// the fault), as rabbitmq-c's amqp_decode_table has already filled its pool: callers must drop
+/// what they collected when the result is an error. Allocates nothing itself.
+template <class F>
+error_code walk_table(bytes_view raw, diagnostics& diag, F&& on_entry) {
+    const std::uint8_t* p = raw.data();
+    const std::uint8_t* end = p + raw.size();
+    // The tables we are inside: an explicit stack rather than recursion, so the whole walk is
+    // one loop, and its size is the depth limit. Each keeps where its walk resumes, not just
+    // where it ends: resuming at the nested table's end, reached by walking it, would chain the
+    // parent's next loads behind every load of the nested walk; the saved position was known
+    // from the nested table's length, so the CPU can run ahead on the parent.
+    struct outer_table {
+        const std::uint8_t* resume;
+        const std::uint8_t* end;
+    };
+    outer_table outer[max_table_depth];
+    std::size_t open = 0;  // nested tables we are inside; the current depth is open + 1
+    for (;;) {
+        if (p == end) {
+            if (open == 0) return {};
+            --open;
+            p = outer[open].resume;
+            end = outer[open].end;
+            continue;
+        }
+        const std::size_t name_len = *p;
+        // The name, then at least the tag octet.
+        if (!detail::before(p, 1 + name_len, end)) [[unlikely]]
+            return detail::explain_table_fault(raw, diag);
+        const std::string_view name(reinterpret_cast<const char*>(p + 1), name_len);
+        p += 1 + name_len;
+        const std::uint8_t tag = *p++;
+        const std::uint8_t kind = detail::value_kinds[tag];
+        field_value_view value;
+        value.tag = static_cast<char>(tag);
+        const std::uint8_t* body = p;
+        if (kind <= 8) [[likely]] {
+            // As in detail::take_value: a 1-byte value's size from the branch, not the table load.
+            const std::size_t n = kind == 1 ? detail::opaque_one() : kind;
+            if (!detail::fits(p, n, end)) [[unlikely]]
+                return detail::explain_table_fault(raw, diag);
+            p += n;
+            value.raw = bytes_view(body, n);
+        } else {
+            if (kind == detail::bad_tag || !detail::fits(p, 4, end)) [[unlikely]]
+                return detail::explain_table_fault(raw, diag);
+            const std::size_t n =
+                (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3];
+            p += 4;
+            body = p;
+            // Up to 4 GiB: compared as sizes.
+            if (n > static_cast<std::size_t>(end - p)) [[unlikely]]
+                return detail::explain_table_fault(raw, diag);
+            p += n;
+            value.raw = bytes_view(body, n);
+            if (kind == detail::nested_array) {
+                if (!detail::well_formed_array(body, p, open + 2)) [[unlikely]]
+                    return detail::explain_table_fault(raw, diag);
+            } else if (kind == detail::nested_table) {
+                if (open + 2 > max_table_depth) [[unlikely]]
+                    return detail::explain_table_fault(raw, diag);
+            }
+        }
+        if constexpr (std::is_invocable_v<F&, std::string_view, const field_value_view&, std::size_t>) {
+            on_entry(name, static_cast<const field_value_view&>(value), open + 1);
+        } else {
+            on_entry(name, static_cast<const field_value_view&>(value));
+        }
+        if (kind == detail::nested_table) {
+            // Into the nested table; its parent's walk resumes at `p` when it ends.
+            outer[open++] = {p, end};
+            end = p;
+            p = body;
+        }
+    }
+}
 
 /// Take one tagged value (tag octet, then the value; an array element's wire form) off the front
 /// of `rest`. False at the end or on malformed bytes.

@@ -375,9 +375,17 @@ bool well_formed_table(bytes_view raw, std::size_t depth) noexcept {
 
 }  // namespace
 
+bool detail::well_formed_array(const std::uint8_t* p, const std::uint8_t* end, std::size_t depth) noexcept {
+    return well_formed_values(p, end, false, depth);
+}
+
 error_code validate_table(bytes_view raw, diagnostics& diag) noexcept {
     if (well_formed_table(raw, 1)) [[likely]]
         return {};
+    return detail::explain_table_fault(raw, diag);
+}
+
+error_code detail::explain_table_fault(bytes_view raw, diagnostics& diag) noexcept {
     table_walker<false> w(raw.data(), diag);
     if (!w.table(raw, 1, nullptr)) return reply_code::syntax_error;
     // The two walkers disagree: a bug, reported rather than hidden.
