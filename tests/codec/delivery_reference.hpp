@@ -3,6 +3,7 @@
 // decode_content_header, so the tests and fuzz_delivery compare two independent paths.
 #pragma once
 
+#include <amqp/delivery.hpp>
 #include <amqp/frame.hpp>
 #include <amqp/methods.hpp>
 #include <amqp/properties.hpp>
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace amqp_test {
 
@@ -66,6 +68,24 @@ inline std::optional<reference_delivery> decode_delivery_by_frames(amqp::bytes_v
     }
     out.consumed = at;
     return out;
+}
+
+/// How decode_delivery's answer on `in` (`n`, and `v` when n != 0) differs from the frame
+/// path's, or "" when they agree: where it decodes, the frame path does too, with the same
+/// values and views; where the frame path finds one body frame at most, it decodes.
+inline std::string delivery_disagreement(amqp::bytes_view in, std::uint32_t frame_max, std::size_t n,
+                                         const amqp::delivery_view& v) {
+    const auto ref = decode_delivery_by_frames(in, frame_max);
+    if (n == 0) return ref && ref->body_frames <= 1 ? "declined a delivery with one body frame at most" : "";
+    if (!ref) return "decoded what the frame path refuses";
+    if (n != ref->consumed) return "consumed " + std::to_string(n) + ", not " + std::to_string(ref->consumed);
+    if (ref->body_frames > 1) return "decoded a body of several frames";
+    if (v.channel() != ref->channel) return "channel";
+    if (!(v.deliver() == ref->deliver)) return "basic.deliver arguments";
+    if (!(v.properties() == ref->properties)) return "properties";
+    if (v.body().size() != ref->body_size) return "body size";
+    if (ref->body_size != 0 && v.body().data() != ref->body.data()) return "body view";
+    return "";
 }
 
 }  // namespace amqp_test
