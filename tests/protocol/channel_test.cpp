@@ -142,15 +142,24 @@ TEST(Channel, TrafficSplitAtEveryByteGivesTheSameEvents) {
     byte_buffer heartbeat;
     amqp::append_heartbeat(heartbeat);
     const byte_buffer traffic = method_frame(1, amqp::queue_declare_ok{"q", 0, 0}) + delivery(1, "t", 1, "hello") +
-                                delivery(1, "t", 2, "") + delivery(1, "t", 3, std::string(9000, 'z'), 4096) +
-                                returned + method_frame(1, amqp::basic_cancel{"t", true}) + heartbeat;
-    auto run = [&](std::size_t split) {
+                                delivery(1, "t", 2, "", 131072, "c-2") +
+                                delivery(1, "t", 3, std::string(9000, 'z'), 4096, "c-3") + returned +
+                                method_frame(1, amqp::basic_cancel{"t", true}) + heartbeat;
+    // Whole deliveries in one chunk take the one-pass decoder (decode_delivery); byte by byte,
+    // or with a frame observer, every frame goes through the frame-by-frame path.
+    std::size_t traced_in = 0;
+    auto run = [&](std::size_t split, bool traced = false) {
         machine_driver d;
         d.open(60, 4096);
         EXPECT_EQ(d.open_channel(), 1);
         EXPECT_FALSE(d.m.send_sync(1, declare("q")));
         d.take_output();
         d.events.clear();
+        if (traced) {
+            d.m.set_frame_observer([&](amqp::protocol::direction dir, const amqp::frame_view&) {
+                if (dir == amqp::protocol::direction::in) ++traced_in;
+            });
+        }
         if (split == 0) {
             d.feed_chunked(traffic, 1);
         } else {
@@ -160,13 +169,18 @@ TEST(Channel, TrafficSplitAtEveryByteGivesTheSameEvents) {
         std::vector<std::string> seen;
         for (const auto& e : d.events)
             seen.push_back(std::to_string(static_cast<int>(e.kind)) + ":" + e.method + ":" + e.body + ":" +
-                           std::to_string(e.delivery_tag) + ":" + e.text);
+                           std::to_string(e.delivery_tag) + ":" + e.text + ":" + e.correlation_id);
         EXPECT_TRUE(d.m.is_open());
         return seen;
     };
     const auto bytewise = run(0);
     ASSERT_EQ(bytewise.size(), 6u);
-    EXPECT_EQ(bytewise[3], "3:basic.deliver:" + std::string(9000, 'z') + ":3:");
+    EXPECT_EQ(bytewise[1], "3:basic.deliver:hello:1::c-1");
+    EXPECT_EQ(bytewise[2], "3:basic.deliver::2::c-2");
+    EXPECT_EQ(bytewise[3], "3:basic.deliver:" + std::string(9000, 'z') + ":3::c-3");
+    EXPECT_EQ(run(traffic.size(), true), bytewise);
+    // The observer saw every frame: 1 + 3 + 2 + (2 + 3) + 3 + 1 + 1.
+    EXPECT_EQ(traced_in, 16u);
     for (std::size_t split = 1; split < traffic.size(); ++split) ASSERT_EQ(run(split), bytewise) << "split at " << split;
 }
 

@@ -5,6 +5,7 @@
 #include <amqp/error.hpp>
 #include <amqp/types.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -182,6 +183,15 @@ public:
 
     /// Bytes fed but not yet returned as frames.
     std::size_t buffered() const noexcept { return end_ - begin_; }
+    /// Those bytes themselves (none after an error), for a caller that decodes whole frames
+    /// itself (`decode_delivery`); valid as `next()`'s frames are, until the next feed/prepare.
+    bytes_view pending() const noexcept { return ec_ ? bytes_view{} : bytes_view(buf_.data() + begin_, end_ - begin_); }
+    /// Take out the first `n` bytes of `pending()`, which the caller decoded as whole frames.
+    void skip(std::size_t n) noexcept {
+        n = std::min(n, end_ - begin_);
+        begin_ += n;
+        consumed_total_ += n;
+    }
     /// The error that stopped the decoder (empty while healthy), with its diagnostics.
     error_code error() const noexcept { return ec_; }
     const diagnostics& diag() const noexcept { return diag_; }

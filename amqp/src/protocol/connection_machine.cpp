@@ -66,6 +66,7 @@ bool connection_machine::next_event(event& ev) {
     if (queued_.empty() && state_ != connection_state::closed && state_ != connection_state::idle &&
         preamble_done_) {
         while (state_ != connection_state::closed) {
+            if (take_delivery(ev)) return true;
             auto r = decoder_.next();
             if (r.status == decode_status::need_more) break;
             if (r.status == decode_status::error) {

@@ -24,6 +24,32 @@ bool is_delivery_or_return(const byte_buffer& method_payload) {
 }
 }  // namespace
 
+// A whole delivery at the front of the input, decoded in one pass by decode_delivery, when
+// nothing about it needs the frame-by-frame path: the same event that path would give,
+// without copying the method and header payloads and the body into the channel's buffers
+// and decoding them twice. Anything else (a body over several frames, a closing channel, an
+// oversized body, tracing) goes frame by frame.
+bool connection_machine::take_delivery(event& ev) {
+    if (observer_ || state_ != connection_state::open) return false;
+    const bytes_view in = decoder_.pending();
+    if (in.empty() || in[0] != static_cast<std::uint8_t>(frame_type::method)) return false;
+    const std::size_t n = decode_delivery(in, decoder_.frame_max(), delivery_);
+    if (n == 0) return false;
+    const auto it = channels_.find(delivery_.channel());
+    if (it == channels_.end()) return false;
+    channel_state& ch = it->second;
+    if (ch.stage != content_stage::none || ch.close_sent || delivery_.body().size() > opts_.max_message_size)
+        return false;
+    decoder_.skip(n);
+    ch.discard = false;  // as a content method on an open channel sets it
+    ev.kind = event_kind::delivery;
+    ev.channel = delivery_.channel();
+    ev.deliver = delivery_.deliver();
+    ev.properties = delivery_.properties();
+    ev.body = delivery_.body();
+    return true;
+}
+
 bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
     if (ch.stage != content_stage::header) {
         fail(reply_code::unexpected_frame,

@@ -19,6 +19,7 @@
 
 #include <amqp/client_error.hpp>
 #include <amqp/connection_options.hpp>
+#include <amqp/delivery.hpp>
 #include <amqp/frame.hpp>
 #include <amqp/methods.hpp>
 #include <amqp/properties.hpp>
@@ -153,6 +154,7 @@ private:
         byte_buffer body;
     };
 
+    bool take_delivery(event& ev);
     bool handle_frame(const frame_view& f, event& ev);
     bool handle_connection_method(const method& m, event& ev);
     bool handle_channel_method(std::uint16_t id, channel_state& ch, const method& m, event& ev);
@@ -177,6 +179,7 @@ private:
     connection_options opts_;
     connection_state state_ = connection_state::idle;
     frame_decoder decoder_;
+    delivery_view delivery_;  // take_delivery's: its views point into decoder_'s buffer
     diagnostics diag_;
     byte_buffer out_;
     std::deque<event> queued_;
