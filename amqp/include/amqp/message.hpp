@@ -25,8 +25,12 @@ std::size_t message_size(const method& m, const basic_properties& props, std::si
 /// Append the method frame, the content header frame (class 60, weight 0, body_size =
 /// body.size()) and body frames of at most frame_max - 8 payload bytes each (none for an empty
 /// body). `m` must be a content-bearing method (basic.publish, basic.return, basic.deliver,
-/// basic.get-ok), else 503 COMMAND_INVALID. The size is computed first and `out` grows once:
-/// with a reused buffer, no allocation in steady state.
+/// basic.get-ok), else 503 COMMAND_INVALID. A shortstr (method argument or property) over 255
+/// octets or a headers table over 2^32 - 1 → 502 SYNTAX_ERROR; a method or header payload over
+/// frame_max - 8 → 501 FRAME_ERROR. On any error `out` is left as it was. `out` grows once:
+/// for basic.publish by an upper bound (the message, plus room for every property at its
+/// longest, about 2.9 KB) before shrinking to what was written, so a reused buffer keeps that
+/// headroom and allocates nothing in steady state.
 error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m,
                                const basic_properties& props, bytes_view body,
                                std::uint32_t frame_max);

@@ -56,15 +56,13 @@ public:
 
 private:
     // Two blocks of B bytes, the second ending at n: covers every n in [B, 2B], reading and
-    // writing nothing outside [0, n).
+    // writing nothing outside [0, n). Source and destination never overlap (the destination is
+    // the part of the buffer being written), so each block goes straight across: staging them
+    // in local arrays put all four through the stack.
     template <std::size_t B>
     static void copy_overlapping(std::uint8_t* d, const std::uint8_t* s, std::size_t n) noexcept {
-        std::uint8_t head[B];
-        std::uint8_t tail[B];
-        std::memcpy(head, s, B);
-        std::memcpy(tail, s + n - B, B);
-        std::memcpy(d, head, B);
-        std::memcpy(d + n - B, tail, B);
+        std::memcpy(d, s, B);
+        std::memcpy(d + n - B, s + n - B, B);
     }
     static void copy_short(std::uint8_t* d, const std::uint8_t* s, std::size_t n) noexcept {
         if (n >= 16) {

@@ -6,9 +6,9 @@ namespace amqp::detail {
 
 // The 14 properties with their flag bits and spec names, in wire order. A visitor has
 // shortstr, table, u8 and u64 members taking (bit, name, property) and returning false to
-// stop the walk.
+// stop the walk. constexpr, so that a visitor can compute a bound from the list at compile time.
 template <class P, class V>
-[[gnu::always_inline]] inline bool for_each_property(P& p, V& v) {
+[[gnu::always_inline]] constexpr bool for_each_property(P& p, V& v) {
     return v.shortstr(15, "content-type", p.content_type) &&
            v.shortstr(14, "content-encoding", p.content_encoding) &&
            v.table(13, "headers", p.headers) &&
