@@ -91,22 +91,22 @@ inline constexpr std::uint16_t headers_bit = 1u << 13;
 
 // The payload end (the frame-end octet's position) of the frame at `p`, which has at least 8
 // bytes before `e`, if it is whole and well-formed and its type and channel octets, read as a
-// little-endian word, are `type_channel`; else nullptr.
+// little-endian word, are `type_channel`; else nullptr. `size` gets the payload size.
 [[gnu::always_inline]] inline const std::uint8_t* whole_frame_at(const std::uint8_t* p, const std::uint8_t* e,
-                                                                 std::uint32_t type_channel,
-                                                                 std::uint32_t max_payload) noexcept {
+                                                                 std::uint32_t type_channel, std::uint32_t max_payload,
+                                                                 std::uint32_t& size) noexcept {
     if ((boost::endian::load_little_u32(p) & 0xFFFFFFu) != type_channel) return nullptr;
-    const std::uint32_t size = boost::endian::load_big_u32(p + 3);
+    size = boost::endian::load_big_u32(p + 3);
     // size + 8 <= e - p, written so that nothing can wrap.
     if (size > max_payload || size >= static_cast<std::size_t>(e - p) - frame_header_size) return nullptr;
     const std::uint8_t* end = p + frame_header_size + size;
     return *end == frame_end ? end : nullptr;
 }
 [[gnu::always_inline]] inline const std::uint8_t* whole_frame(const std::uint8_t* p, const std::uint8_t* e,
-                                                              std::uint32_t type_channel,
-                                                              std::uint32_t max_payload) noexcept {
+                                                              std::uint32_t type_channel, std::uint32_t max_payload,
+                                                              std::uint32_t& size) noexcept {
     if (e - p < static_cast<std::ptrdiff_t>(frame_overhead)) return nullptr;
-    return whole_frame_at(p, e, type_channel, max_payload);
+    return whole_frame_at(p, e, type_channel, max_payload, size);
 }
 
 // Reads the present properties from [q, end), where *end is readable (the frame-end octet),
@@ -230,18 +230,19 @@ template <bool tables>
     if (on_channel == 0) return 0;  // content belongs on a channel (the connection answers 503)
 
     // basic.deliver: ids, consumer-tag, delivery-tag, redelivered, exchange, routing-key.
-    const std::uint8_t* const m_end = whole_frame_at(start, e, 1u | on_channel, max_payload);
+    std::uint32_t size = 0;
+    const std::uint8_t* const m_end = whole_frame_at(start, e, 1u | on_channel, max_payload, size);
     if (m_end == nullptr) return 0;
     const std::uint8_t* q = start + frame_header_size;
     // 4 ids, 1 + 0 consumer-tag, 8 delivery-tag, 1 bits, 1 + 0 exchange, 1 + 0 routing-key.
-    constexpr std::ptrdiff_t min_payload = 16;
-    if (m_end - q < min_payload ||
+    constexpr std::uint32_t min_payload = 16;
+    if (size < min_payload ||
         boost::endian::load_big_u32(q) != (std::uint32_t{basic_deliver::class_index} << 16 | basic_deliver::method_index))
         return 0;
     basic_deliver& d = delivery_access::deliver(out);
     // The consumer tag leaves room for the fixed fields and the other two length octets.
     std::size_t n = q[4];
-    if (n > static_cast<std::size_t>(m_end - q) - min_payload) return 0;
+    if (n > size - min_payload) return 0;
     d.consumer_tag = std::string_view(reinterpret_cast<const char*>(q + 5), n);
     q += 5 + n;
     d.delivery_tag = boost::endian::load_big_u64(q);
@@ -259,11 +260,10 @@ template <bool tables>
 
     // Content header: class 60, weight 0, body size, flags, properties.
     const std::uint8_t* const h = m_end + 1;
-    const std::uint8_t* const h_end = whole_frame(h, e, 2u | on_channel, max_payload);
+    const std::uint8_t* const h_end = whole_frame(h, e, 2u | on_channel, max_payload, size);
     if (h_end == nullptr) return 0;
     q = h + frame_header_size;
-    if (h_end - q < static_cast<std::ptrdiff_t>(header_fixed_part) ||
-        boost::endian::load_big_u32(q) != std::uint32_t{basic_deliver::class_index} << 16)
+    if (size < header_fixed_part || boost::endian::load_big_u32(q) != std::uint32_t{basic_deliver::class_index} << 16)
         return 0;
     const std::uint64_t body_size = boost::endian::load_big_u64(q + 4);
     const std::uint16_t flags = boost::endian::load_big_u16(q + 12);
@@ -280,9 +280,18 @@ template <bool tables>
         delivery_access::finish(out, channel, {});
         return static_cast<std::size_t>(b - start);
     }
-    // One body frame, exactly as long as the header says.
-    const std::uint8_t* const b_end = whole_frame(b, e, 3u | on_channel, max_payload);
-    if (b_end == nullptr || static_cast<std::size_t>(b_end - b) - frame_header_size != body_size) return 0;
+    // One body frame, exactly as long as the header says: its 7 header octets are known, and
+    // are compared as one word (with the payload's first octet masked off).
+    if (e - b < static_cast<std::ptrdiff_t>(frame_overhead) || body_size > max_payload ||
+        body_size >= static_cast<std::uint64_t>(e - b) - frame_header_size)
+        return 0;
+    const std::uint64_t body_header =
+        std::uint64_t{3u | on_channel} |
+        std::uint64_t{boost::endian::endian_reverse(static_cast<std::uint32_t>(body_size))} << 24;
+    if ((boost::endian::load_little_u64(b) & 0x00FF'FFFF'FFFF'FFFFu) != body_header ||
+        b[frame_header_size + body_size] != frame_end)
+        return 0;
+    const std::uint8_t* const b_end = b + frame_header_size + body_size;
     delivery_access::finish(out, channel, bytes_view(b + frame_header_size, static_cast<std::size_t>(body_size)));
     return static_cast<std::size_t>(b_end + 1 - start);
 }
