@@ -177,7 +177,10 @@ error_code append_publish(byte_buffer& out, std::uint16_t channel, const basic_p
         *p = frame_end;
         p = put_body_frames(p + 1, channel, body, max_payload);
     }
-    out.resize(static_cast<std::size_t>(p - out.data()));
+    // Shrinks from the bound to what was written: never grows.
+    const std::size_t written = static_cast<std::size_t>(p - out.data());
+    if (written > out.size()) __builtin_unreachable();
+    out.resize(written);
     return {};
 }
 
