@@ -169,7 +169,44 @@ TEST(Message, EveryPropertySetRoundTrips) {
             ASSERT_EQ(d.body, byte_buffer(body.begin(), body.end()));
             ASSERT_EQ(d.body_frames, body.empty() ? 0u : 1u);
         }
+        // encode_publish, into a caller's buffer of exactly its bound, writes the same bytes.
+        byte_buffer into(publish_size_bound(pub, props, body.size(), 4096));
+        const auto r = encode_publish(into, 513, pub, props, body, 4096);
+        ASSERT_FALSE(r.ec) << mask;
+        ASSERT_EQ(to_hex(bytes_view(into).first(r.size)), to_hex(bytes_view(reused).subspan(2))) << mask;
     }
+}
+
+// encode_publish's buffer must hold the bound, whatever the message needs; its errors are
+// append_message's.
+TEST(Message, EncodePublishChecksItsBufferAndArguments) {
+    basic_properties props;
+    props.correlation_id = "c1";
+    const basic_publish pub{0, "", "rpc_queue", false, false};
+    const std::size_t bound = publish_size_bound(pub, props, 2, 4096);
+    EXPECT_GT(bound, 2570u);  // every property at its largest
+    byte_buffer buf(bound);
+    EXPECT_FALSE(encode_publish(buf, 1, pub, props, as_bytes("30"), 4096).ec);
+    const auto small = encode_publish(std::span<std::uint8_t>(buf.data(), bound - 1), 1, pub, props, as_bytes("30"), 4096);
+    EXPECT_EQ(small.ec, make_error_code(boost::system::errc::no_buffer_space));
+    EXPECT_EQ(small.size, 0u);
+    const std::string s256(256, 's');
+    EXPECT_EQ(publish_size_bound(basic_publish{0, "", s256, false, false}, props, 2, 4096), 0u);
+    EXPECT_EQ(encode_publish(buf, 1, basic_publish{0, s256, "q", false, false}, props, {}, 4096).ec,
+              reply_code::syntax_error);
+    basic_properties long_id = props;
+    long_id.correlation_id = s256;
+    EXPECT_EQ(encode_publish(buf, 1, pub, long_id, {}, 4096).ec, reply_code::syntax_error);
+    // A header over frame_max - 8 (a 4071-octet table, as in the test above): 501.
+    byte_buffer table(4071, 'x');
+    const std::uint8_t head[] = {0x01, 'a', 'S'};
+    for (std::size_t i = 0; i < sizeof head; ++i) table[i] = head[i];
+    const std::uint32_t len = 4071 - 7;
+    for (int i = 0; i < 4; ++i) table[3 + i] = static_cast<std::uint8_t>(len >> (24 - 8 * i));
+    basic_properties big;
+    big.headers = table_view{table};
+    byte_buffer room(publish_size_bound(pub, big, 1, 4096));
+    EXPECT_EQ(encode_publish(room, 1, pub, big, as_bytes("b"), 4096).ec, reply_code::frame_error);
 }
 
 // The other content-bearing methods take the general path: same bytes for the header.

@@ -4,7 +4,8 @@
 // encoding must equal the first (canonical form is a fixed point). Every decoded content
 // header is also sent again as a whole message (append_message: basic.publish, the rest of
 // the input as its body, a frame_max from the input) and must come back as the same
-// properties and body, with the header frame's payload equal to encode_content_header's.
+// properties and body, with the header frame's payload equal to encode_content_header's, and
+// encode_publish must write the same bytes.
 #include "fuzz/fuzz_check.hpp"
 
 #include <amqp/frame.hpp>
@@ -51,6 +52,13 @@ void check_message(const amqp::content_header& h, amqp::bytes_view body, std::ui
     sized.body_size = body.size();
     sized.properties = h.properties;
     const std::size_t header_payload = amqp::content_header_payload_size(sized);
+    // encode_publish into a caller's buffer: the same verdict and the same bytes.
+    amqp::byte_buffer into(amqp::publish_size_bound(pub, h.properties, body.size(), frame_max));
+    const auto direct = amqp::encode_publish(into, 3, pub, h.properties, body, frame_max);
+    FUZZ_CHECK(direct.ec == ec);
+    FUZZ_CHECK(ec || (direct.size == out.size() - prefix &&
+                      std::equal(into.begin(), into.begin() + static_cast<std::ptrdiff_t>(direct.size),
+                                 out.begin() + static_cast<std::ptrdiff_t>(prefix))));
     if (ec) {
         // Only a header larger than a frame can be refused (the decoder's strings are short).
         FUZZ_CHECK(ec == amqp::reply_code::frame_error);

@@ -84,8 +84,6 @@ bool table_validates(bytes_view raw) noexcept;
 /// decode_delivery for a message with a headers table (out of line, rarely taken).
 std::size_t decode_delivery_with_tables(bytes_view in, std::uint32_t frame_max, delivery_view& out) noexcept;
 
-/// class (2), weight (2), body size (8), property flags (2).
-inline constexpr std::size_t header_fixed_part = 14;
 /// The headers property's flag bit.
 inline constexpr std::uint16_t headers_bit = 1u << 13;
 
@@ -263,7 +261,7 @@ template <bool tables>
     const std::uint8_t* const h_end = whole_frame(h, e, 2u | on_channel, max_payload, size);
     if (h_end == nullptr) return 0;
     q = h + frame_header_size;
-    if (size < header_fixed_part || boost::endian::load_big_u32(q) != std::uint32_t{basic_deliver::class_index} << 16)
+    if (size < fixed_part || boost::endian::load_big_u32(q) != std::uint32_t{basic_deliver::class_index} << 16)
         return 0;
     const std::uint64_t body_size = boost::endian::load_big_u64(q + 4);
     const std::uint16_t flags = boost::endian::load_big_u16(q + 12);
@@ -272,7 +270,7 @@ template <bool tables>
         if ((flags & headers_bit) != 0) [[unlikely]]
             return decode_delivery_with_tables(in, frame_max, out);
     }
-    if (!read_delivery_properties<tables>(q + header_fixed_part, h_end, flags, out)) return 0;
+    if (!read_delivery_properties<tables>(q + fixed_part, h_end, flags, out)) return 0;
 
     const std::uint16_t channel = boost::endian::load_big_u16(start + 1);
     const std::uint8_t* const b = h_end + 1;

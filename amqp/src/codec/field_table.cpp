@@ -2,7 +2,7 @@
 // encoding. Nesting is bounded by max_table_depth, so the recursion depth is bounded too: a
 // peer cannot make us overflow the stack (rabbitmq-c's oss-fuzz 56296 was exactly that).
 #include "wire_reader.hpp"
-#include "wire_writer.hpp"
+#include <amqp/detail/wire_writer.hpp>
 
 #include <amqp/field_table.hpp>
 

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "wire_reader.hpp"
-#include "wire_writer.hpp"
+#include <amqp/detail/wire_writer.hpp>
 
 #include <amqp/error.hpp>
 #include <amqp/field_table.hpp>

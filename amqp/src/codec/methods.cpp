@@ -1,7 +1,7 @@
 // Method payloads: class id, method id, then the arguments described in method_fields.hpp.
 #include "method_codec.hpp"
 #include "wire_reader.hpp"
-#include "wire_writer.hpp"
+#include <amqp/detail/wire_writer.hpp>
 
 #include <amqp/method_fields.hpp>
 #include <amqp/methods.hpp>

@@ -2,7 +2,7 @@
 // basic properties in flag order (bit 15 first).
 #include "properties_codec.hpp"
 #include "wire_reader.hpp"
-#include "wire_writer.hpp"
+#include <amqp/detail/wire_writer.hpp>
 
 #include <amqp/field_table.hpp>
 #include <amqp/properties.hpp>

@@ -2,7 +2,12 @@
 // (decoding, sizing, encoding, and the inline decode_delivery). Not part of the API.
 #pragma once
 
+#include <cstddef>
+
 namespace amqp::detail {
+
+/// A content header payload's fixed part: class (2), weight (2), body size (8), property flags (2).
+inline constexpr std::size_t fixed_part = 14;
 
 // The 14 properties with their flag bits and spec names, in wire order. A visitor has
 // shortstr, table, u8 and u64 members taking (bit, name, property) and returning false to
