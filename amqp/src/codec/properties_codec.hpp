@@ -55,33 +55,6 @@ private:
     bool ok_ = true;
 };
 
-// Writes the present properties and collects their flag bits on the way.
-class property_writer {
-public:
-    explicit property_writer(std::uint8_t* out) noexcept : w_(out) {}
-    [[gnu::always_inline]] bool shortstr(int bit, const char*, const std::optional<std::string_view>& p) noexcept {
-        if (p) w_.shortstr(*p), flag(bit);
-        return true;
-    }
-    [[gnu::always_inline]] bool u8(int bit, const char*, const std::optional<std::uint8_t>& p) noexcept {
-        if (p) w_.u8(*p), flag(bit);
-        return true;
-    }
-    [[gnu::always_inline]] bool u64(int bit, const char*, const std::optional<std::uint64_t>& p) noexcept {
-        if (p) w_.u64(*p), flag(bit);
-        return true;
-    }
-    [[gnu::always_inline]] bool table(int bit, const char*, const std::optional<table_view>& p) noexcept {
-        if (p) w_.longbytes(p->raw.data(), p->raw.size()), flag(bit);
-        return true;
-    }
-    std::uint16_t flags() const noexcept { return flags_; }
-
-private:
-    void flag(int bit) noexcept { flags_ = static_cast<std::uint16_t>(flags_ | (1u << bit)); }
-    detail::wire_writer w_;
-    std::uint16_t flags_ = 0;
-};
 
 // property_bound, max_untabled_properties_size and checked_property_writer, which the inline
 // encode_publish needs: <amqp/detail/publish_codec.hpp>.
@@ -101,7 +74,8 @@ private:
     w.u16(class_index);
     w.u16(weight);
     w.u64(body_size);
-    property_writer pw(out + fixed_part);
+    // The sizes were checked: the writer's own check of each shortstr cannot fail here.
+    checked_property_writer pw(out + fixed_part);
     for_each_property(p, pw);
     // The flags precede the properties but are known only after writing them.
     boost::endian::store_big_u16(out + fixed_part - 2, pw.flags());
