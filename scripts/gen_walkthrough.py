@@ -155,6 +155,10 @@ VARIABLE_VALUES = [re.compile(r"amq\.rabbitmq\.reply-to\.[A-Za-z0-9+/=._-]+")]
 # Table entries / properties whose value depends on the broker install or the host.
 VARIABLE_FIELDS = ["server-properties.cluster_name", "server-properties.version", "server-properties.platform"]
 FIXED_FIELDS = ["timestamp"]
+# Space-separated lists whose order depends on the broker install (RabbitMQ 3.10 lists its SASL
+# mechanisms in registry order, which differs between installs of the same package): shown with
+# the names sorted, their bytes masked (the length does not vary).
+ORDER_VARIES_FIELDS = ["mechanisms"]
 
 HEX_LINE = re.compile(r"^    ([0-9a-f]{4,})  (.*)$")
 HEX_WIDTH = 47
@@ -162,6 +166,10 @@ HEX_WIDTH = 47
 
 def mask_hex(hexpart):
     return re.sub(r"[0-9a-f*]{2}", "..", hexpart)
+
+
+def sorted_names(value):
+    return " ".join(sorted(value.split(" ")))
 
 
 def mask_block(block):
@@ -212,6 +220,12 @@ def mask_block(block):
                     if label.startswith(f + " = "):
                         label = f + " = <masked>"
                         masking_span = True
+                for f in ORDER_VARIES_FIELDS:
+                    m2 = re.match(re.escape(f) + r' = "(.*)"  \(longstr, (\d+) bytes\)$', label)
+                    if m2:
+                        label = (f'{f} = "{sorted_names(m2.group(1))}"  '
+                                 f"(longstr, {m2.group(2)} bytes; names sorted, their order varies)")
+                        masking_span = True
                 if has_variable and (label.startswith("payload size = ") or
                                      any(label.startswith(t + ": table length") for t in tables_hit)):
                     label = re.sub(r"\d+", "N", label, count=1) if ": table length" in label \
@@ -221,6 +235,8 @@ def mask_block(block):
                 hexpart = "<masked: length varies>"
             elif masking_span and label and "(shortstr, " in label:
                 hexpart = hexpart[:2] + mask_hex(hexpart[2:])  # the length octet does not vary
+            elif masking_span and label and "(longstr, " in label:
+                hexpart = hexpart[:12] + mask_hex(hexpart[12:])  # nor do the four length octets
             elif masking_span:
                 hexpart = mask_hex(hexpart)
             if variable:
@@ -243,6 +259,9 @@ def mask_block(block):
             if current_arg == table:
                 line = re.sub(r"^(      " + re.escape(name) + r": )\".*\"", r'\1"<masked>"', line)
         line = re.sub(r"^(    timestamp\s+).*$", r"\1<masked>", line)
+        for f in ORDER_VARIES_FIELDS:
+            line = re.sub(r'^(    ' + re.escape(f) + r'\s+)"(.*)"$',
+                          lambda mm: f'{mm.group(1)}"{sorted_names(mm.group(2))}"  (sorted)', line)
         if has_variable:
             line = re.sub(r"  payload \d+ bytes$", "  payload <masked> bytes", line)
             for t in tables_hit:

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The walkthrough generator's masking, without a broker: two real sessions (checked-in raw traces
 in walkthrough_runs/), and a third made from the first with a broker whose cluster name, version
-and platform have other lengths, must all give the same page, and none of their run-specific
-values may survive in it."""
+and platform have other lengths and which lists its SASL mechanisms in another order, must all give
+the same page, and none of their run-specific values may survive in it."""
 import pathlib
 import re
 import sys
@@ -19,14 +19,50 @@ def load(run):
     return (RUNS / run / "server.trace").read_text(), (RUNS / run / "client.trace").read_text()
 
 
+def reversed_mechanisms(lines):
+    """connection.start's mechanisms in the reverse order (decoded view, hex label and bytes), as
+    another install of the same RabbitMQ sends them: the same names, so the same length."""
+    out = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        view = re.match(r'^(    mechanisms\s+)"(.*)"$', line)
+        hexed = re.match(r'^(    [0-9a-f]{4,}  )(.{47})(  mechanisms = )"(.*)"(.*)$', line)
+        if view:
+            line = view.group(1) + '"' + " ".join(reversed(view.group(2).split(" "))) + '"'
+        if hexed:
+            # The label's line and its continuation lines (no label), bytes swapped in place.
+            span = [line]
+            while i + 1 < len(lines) and re.match(r"^    [0-9a-f]{4,}  [0-9a-f ]+$", lines[i + 1]):
+                i += 1
+                span.append(lines[i])
+            parts = [re.match(r"^(    [0-9a-f]{4,}  )(.*)$", s) for s in span]
+            hexes = [p.group(2)[:47].split() for p in parts]
+            value = " ".join(reversed(hexed.group(4).split(" ")))
+            new = [f"{b:02x}" for b in bytes.fromhex("".join(sum(hexes, []))[:8]) + value.encode()]
+            assert len(new) == sum(len(h) for h in hexes)
+            for k, p in enumerate(parts):
+                chunk, new = new[:len(hexes[k])], new[len(hexes[k]):]
+                text = p.group(1) + " ".join(chunk)
+                if k == 0:
+                    text = text.ljust(len(p.group(1)) + 47) + hexed.group(3) + f'"{value}"' + hexed.group(5)
+                out.append(text)
+            i += 1
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
 def other_broker(trace):
     """The trace as another RabbitMQ install would make it: longer cluster name, other version and
-    platform (decoded view, hex labels, and one more hex line for each longer value)."""
+    platform (decoded view, hex labels, and one more hex line for each longer value), and the SASL
+    mechanisms in another order."""
     out = []
     swaps = {"cluster_name": "rabbit@a-much-longer-host-name.example.org",
              "version": "3.12.13", "platform": "Erlang/OTP 26.2.5.1"}
     current = None  # the argument a decoded-view line belongs to
-    for line in trace.splitlines():
+    for line in reversed_mechanisms(trace.splitlines()):
         top = re.match(r"^    (\S+)  ", line)
         if top and not re.match(r"^    [0-9a-f]{4,}  ", line):
             current = top.group(1)
