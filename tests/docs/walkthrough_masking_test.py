@@ -22,12 +22,13 @@ def load(run):
 def reversed_mechanisms(lines):
     """connection.start's mechanisms in the reverse order (decoded view, hex label and bytes), as
     another install of the same RabbitMQ sends them: the same names, so the same length."""
+    width = gen_walkthrough.HEX_WIDTH
     out = []
     i = 0
     while i < len(lines):
         line = lines[i]
         view = re.match(r'^(    mechanisms\s+)"(.*)"$', line)
-        hexed = re.match(r'^(    [0-9a-f]{4,}  )(.{47})(  mechanisms = )"(.*)"(.*)$', line)
+        hexed = re.match(r'^(    [0-9a-f]{4,}  )(.{%d})(  mechanisms = )"(.*)"(.*)$' % width, line)
         if view:
             line = view.group(1) + '"' + " ".join(reversed(view.group(2).split(" "))) + '"'
         if hexed:
@@ -37,7 +38,7 @@ def reversed_mechanisms(lines):
                 i += 1
                 span.append(lines[i])
             parts = [re.match(r"^(    [0-9a-f]{4,}  )(.*)$", s) for s in span]
-            hexes = [p.group(2)[:47].split() for p in parts]
+            hexes = [p.group(2)[:width].split() for p in parts]
             value = " ".join(reversed(hexed.group(4).split(" ")))
             new = [f"{b:02x}" for b in bytes.fromhex("".join(sum(hexes, []))[:8]) + value.encode()]
             assert len(new) == sum(len(h) for h in hexes)
@@ -45,7 +46,7 @@ def reversed_mechanisms(lines):
                 chunk, new = new[:len(hexes[k])], new[len(hexes[k]):]
                 text = p.group(1) + " ".join(chunk)
                 if k == 0:
-                    text = text.ljust(len(p.group(1)) + 47) + hexed.group(3) + f'"{value}"' + hexed.group(5)
+                    text = text.ljust(len(p.group(1)) + width) + hexed.group(3) + f'"{value}"' + hexed.group(5)
                 out.append(text)
             i += 1
             continue
