@@ -23,30 +23,42 @@ def reversed_mechanisms(lines):
     """connection.start's mechanisms in the reverse order (decoded view, hex label and bytes), as
     another install of the same RabbitMQ sends them: the same names, so the same length."""
     width = gen_walkthrough.HEX_WIDTH
+
+    def hex_line(line):
+        """(prefix up to the bytes, the bytes, the label) of a hex line, as the generator splits it."""
+        m = gen_walkthrough.HEX_LINE.match(line)
+        if not m:
+            return None
+        rest = m.group(2)
+        return f"    {m.group(1)}  ", rest[:width].split(), rest[width:].strip()
+
+    def reverse(names):
+        return " ".join(reversed(names.split(" ")))
+
     out = []
     i = 0
     while i < len(lines):
         line = lines[i]
         view = re.match(r'^(    mechanisms\s+)"(.*)"$', line)
-        hexed = re.match(r'^(    [0-9a-f]{4,}  )(.{%d})(  mechanisms = )"(.*)"(.*)$' % width, line)
+        first = hex_line(line)
+        label = re.match(r'^mechanisms = "(.*)"(.*)$', first[2]) if first else None
         if view:
-            line = view.group(1) + '"' + " ".join(reversed(view.group(2).split(" "))) + '"'
-        if hexed:
+            line = view.group(1) + '"' + reverse(view.group(2)) + '"'
+        if label:
             # The label's line and its continuation lines (no label), bytes swapped in place.
-            span = [line]
-            while i + 1 < len(lines) and re.match(r"^    [0-9a-f]{4,}  [0-9a-f ]+$", lines[i + 1]):
+            span = [first]
+            while i + 1 < len(lines) and (nxt := hex_line(lines[i + 1])) and not nxt[2]:
                 i += 1
-                span.append(lines[i])
-            parts = [re.match(r"^(    [0-9a-f]{4,}  )(.*)$", s) for s in span]
-            hexes = [p.group(2)[:width].split() for p in parts]
-            value = " ".join(reversed(hexed.group(4).split(" ")))
-            new = [f"{b:02x}" for b in bytes.fromhex("".join(sum(hexes, []))[:8]) + value.encode()]
-            assert len(new) == sum(len(h) for h in hexes)
-            for k, p in enumerate(parts):
-                chunk, new = new[:len(hexes[k])], new[len(hexes[k]):]
-                text = p.group(1) + " ".join(chunk)
+                span.append(nxt)
+            value = reverse(label.group(1))
+            old_bytes = sum((h for _, h, _ in span), [])
+            new = [f"{b:02x}" for b in bytes.fromhex("".join(old_bytes[:4])) + value.encode()]
+            assert len(new) == len(old_bytes)
+            for k, (prefix, hexes, _) in enumerate(span):
+                chunk, new = new[:len(hexes)], new[len(hexes):]
+                text = prefix + " ".join(chunk)
                 if k == 0:
-                    text = text.ljust(len(p.group(1)) + width) + hexed.group(3) + f'"{value}"' + hexed.group(5)
+                    text = text.ljust(len(prefix) + width) + f'  mechanisms = "{value}"' + label.group(2)
                 out.append(text)
             i += 1
             continue
