@@ -2,6 +2,7 @@
 #include "golden.hpp"
 
 #include <amqp/field_table.hpp>
+#include <amqp/printable.hpp>
 
 #include <gtest/gtest.h>
 
@@ -297,6 +298,20 @@ TEST(TableView, StopsOnMalformedBytes) {
     std::size_t n = 0;
     for_each_entry(table_view{bytes}, [&](std::string_view, const field_value_view&) { ++n; });
     EXPECT_EQ(n, 1u);
+}
+
+// Peer text for logs: one printable ASCII line, whatever the octets; capped.
+TEST(Printable, ForgedLineAndTerminalEscapesAreEscaped) {
+    EXPECT_EQ(printable("p\n [!] Error: x\x1b[2J"), "\"p\\n [!] Error: x\\x1b[2J\"");
+    EXPECT_EQ(printable("a\"b\\c\r\t\x7f\xff"), "\"a\\\"b\\\\c\\r\\t\\x7f\\xff\"");
+    EXPECT_EQ(printable(std::string_view("\0", 1)), "\"\\x00\"");
+}
+
+TEST(Printable, CappedAfterLimitOctets) {
+    EXPECT_EQ(printable("abcdef", 3), "\"abc\"...");
+    EXPECT_EQ(printable("abc", 3), "\"abc\"");
+    const std::string big(100000, 'x');
+    EXPECT_EQ(printable(big).size(), printable_limit + 5);
 }
 
 }  // namespace

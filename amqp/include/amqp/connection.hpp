@@ -46,6 +46,12 @@ struct delivered_message {
     /// max_message_size and was skipped; `body` is empty. Settle the message as usual.
     bool body_refused = false;
     std::uint64_t body_size = 0;
+    /// Not empty when the message arrived well framed but its content header breaks our limits
+    /// or does not decode (e.g. a headers table nested deeper than max_table_depth): a
+    /// per-message fault, not a connection fault. The channel and connection stay open; `body`
+    /// is empty (skipped as it arrived); `properties` holds what could be read (the refused
+    /// field is left out). The text is ours and printable; settle the message as usual.
+    std::string_view fault;
 };
 
 /// A mandatory message the broker could not route (basic.return, e.g. 312 NO_ROUTE). Views are
@@ -57,6 +63,7 @@ struct returned_message {
     bytes_view body;
     bool body_refused = false;  ///< as delivered_message::body_refused
     std::uint64_t body_size = 0;
+    std::string_view fault;     ///< as delivered_message::fault
 };
 
 /// Arguments of queue.declare. `name` empty: the broker names the queue (see the result).

@@ -2,6 +2,7 @@
 #include "quoted.hpp"
 
 #include <amqp/field_table.hpp>
+#include <amqp/printable.hpp>
 #include <amqp/types.hpp>
 
 #include <cstdio>
@@ -52,6 +53,12 @@ void append_quoted(std::string& out, std::string_view s, std::size_t limit) {
 }
 
 }  // namespace detail
+
+std::string printable(std::string_view s, std::size_t limit) {
+    std::string out;
+    detail::append_quoted(out, s, limit);
+    return out;
+}
 
 namespace {
 
