@@ -2,7 +2,7 @@
 // signals, and a server killed mid-request whose request another server then answers.
 #include "child_process.hpp"
 #include "rpc_fixture.hpp"
-#include "tcp_proxy.hpp"
+#include <support/test_relay.hpp>
 
 #include <boost/asio/use_future.hpp>
 
@@ -260,7 +260,7 @@ TEST_F(ProgramsWithBroker, SigtermStopsTheServerCleanly) {
 
 TEST_F(ProgramsWithBroker, ServerExitsWithAnErrorWhenTheConnectionIsLost) {
     auto conn = broker_options();
-    tcp_proxy proxy(conn.port);
+    amqp_test::test_relay proxy(conn.port);
     const std::string via_proxy =
         "amqp://" + conn.user + ":" + conn.password + "@127.0.0.1:" + std::to_string(proxy.port()) + "/";
     child_process server({server_bin, "--url", via_proxy, "--queue", unique_queue("prog-lost")});
