@@ -126,7 +126,8 @@ public:
             if (e.first != outcome::ok) continue;
             if (e.n == no_value) {
                 ++s.wrong_values;
-                note(s, "call " + std::to_string(id) + " with a body that is not a number got " + e.value.substr(0, 40));
+                note(s, "call " + std::to_string(id) + " with a body that is not a number got " +
+                            e.value.substr(0, 40));
                 continue;
             }
             auto it = expected.find(e.n);

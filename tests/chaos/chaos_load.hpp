@@ -78,7 +78,9 @@ private:
         return nullptr;
     }
 
-    std::uint64_t pick(std::uint64_t lo, std::uint64_t hi) { return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng_); }
+    std::uint64_t pick(std::uint64_t lo, std::uint64_t hi) {
+        return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng_);
+    }
 
     void call(rpc::rpc_client& c, std::uint64_t n, ms timeout) {
         auto [id, diag] = ledger_.open(n);

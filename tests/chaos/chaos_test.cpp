@@ -83,6 +83,8 @@ private:
     std::thread thread_;
 };
 
+unsigned long long ull(std::uint64_t v) { return v; }
+
 std::uint64_t seed_from_env() {
     if (const char* s = std::getenv("CHAOS_SEED"); s && *s) return std::stoull(s);
     return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -111,7 +113,8 @@ TEST(Chaos, MixedLoadThroughFaultyNetworkKeepsEveryInvariant) {
     const std::uint64_t seed = seed_from_env();
     const bool deep_headers = poison_headers_enabled();
     std::printf("chaos: seed %llu (CHAOS_SEED=%llu reruns this schedule), 40-level-headers poison %s\n",
-                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), deep_headers ? "on" : "OFF");
+                ull(seed), ull(seed),
+                deep_headers ? "on" : "OFF");
 
     const auto direct = broker_options();
     const auto q = unique_queue("chaos");
@@ -200,22 +203,23 @@ TEST(Chaos, MixedLoadThroughFaultyNetworkKeepsEveryInvariant) {
     std::printf(" no outcome %zu, duplicates %zu, wrong values %zu\n", s.no_outcome, s.duplicates, s.wrong_values);
     std::printf("chaos: mix: slow %llu, short timeouts %llu, large replies %llu, large requests %llu, bad bodies %llu, "
                 "clients dropped mid-call %llu, failed client starts %llu\n",
-                (unsigned long long)load.slow_requests, (unsigned long long)load.short_timeouts,
-                (unsigned long long)load.large_replies, (unsigned long long)load.large_requests,
-                (unsigned long long)load.bad_bodies, (unsigned long long)load.dropped_clients,
-                (unsigned long long)load.failed_starts);
+                ull(load.slow_requests), ull(load.short_timeouts),
+                ull(load.large_replies), ull(load.large_requests),
+                ull(load.bad_bodies), ull(load.dropped_clients),
+                ull(load.failed_starts));
     std::printf("chaos: faults injected:");
     for (int k = 0; k < chaos::fault_schedule::kinds_; ++k)
-        std::printf(" %s %llu,", chaos::fault_schedule::name(k), (unsigned long long)injected[k]);
-    std::printf(" connections relayed %llu, connections reset %llu, cut %llu, bytes dropped %llu, single-byte writes %llu\n",
-                (unsigned long long)(sn.connections + cn.connections), (unsigned long long)(sn.resets + cn.resets),
-                (unsigned long long)(sn.cuts + cn.cuts), (unsigned long long)(sn.dropped_bytes + cn.dropped_bytes),
-                (unsigned long long)(sn.single_byte_writes + cn.single_byte_writes));
+        std::printf(" %s %llu,", chaos::fault_schedule::name(k), ull(injected[k]));
+    std::printf(" connections relayed %llu, connections reset %llu, cut %llu, bytes dropped %llu, "
+                "single-byte writes %llu\n",
+                ull(sn.connections + cn.connections), ull(sn.resets + cn.resets),
+                ull(sn.cuts + cn.cuts), ull(sn.dropped_bytes + cn.dropped_bytes),
+                ull(sn.single_byte_writes + cn.single_byte_writes));
     std::printf("chaos: poison published %llu (40-level headers %llu, not a number %llu, bad JSON %llu), "
                 "%zu with reply_to answered, %zu error replies, %zu other replies\n",
-                (unsigned long long)(poison.deep_headers + poison.not_a_number + poison.bad_json),
-                (unsigned long long)poison.deep_headers, (unsigned long long)poison.not_a_number,
-                (unsigned long long)poison.bad_json, answered.size(), poison_errors, poison_other);
+                ull(poison.deep_headers + poison.not_a_number + poison.bad_json),
+                ull(poison.deep_headers), ull(poison.not_a_number),
+                ull(poison.bad_json), answered.size(), poison_errors, poison_other);
     std::printf("chaos: server max RSS %ld KiB (quick), %ld KiB (naive); queue after drain %u ready, after stop %u; "
                 "total %.1f s\n",
                 rss.max_kib(0), rss.max_kib(1), left_ready, left_after_stop,

@@ -47,13 +47,16 @@ protected:
             if (fd >= 0) close(fd);
     }
 
-    static void send_all(int fd, const std::string& s) { ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), ssize_t(s.size())); }
+    static void send_all(int fd, const std::string& s) {
+        ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), ssize_t(s.size()));
+    }
     // Reads until `n` bytes came, the peer closed or failed, or `timeout` passed.
     static std::string receive(int fd, std::size_t n, std::chrono::milliseconds timeout = 10s, int* error = nullptr) {
         std::string got;
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (got.size() < n) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) break;
             pollfd p{fd, POLLIN, 0};
             if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
