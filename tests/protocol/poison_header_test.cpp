@@ -3,6 +3,7 @@
 // body; the next message on the channel as usual; the connection and channel still open. Bytes
 // that cannot be re-synchronised stay connection-fatal. Every split point gives the same events.
 #include "broker_script.hpp"
+#include "poison_tables.hpp"
 
 #include <amqp/field_table.hpp>
 
@@ -20,45 +21,6 @@ using namespace amqp_test;
 // ---- golden bytes, assembled by hand (our encoder refuses to write most of them) --------------
 
 void put_u8(byte_buffer& b, std::uint8_t v) { b.push_back(v); }
-void put_u32(byte_buffer& b, std::uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
-}
-void put_shortstr(byte_buffer& b, std::string_view s) {
-    b.push_back(static_cast<std::uint8_t>(s.size()));
-    b.insert(b.end(), s.begin(), s.end());
-}
-void put_longbytes(byte_buffer& b, const byte_buffer& v) {
-    put_u32(b, static_cast<std::uint32_t>(v.size()));
-    b.insert(b.end(), v.begin(), v.end());
-}
-
-// The body of pika's {'n': {'n': ... {'leaf': 1}}}, `levels` tables deep counting the outermost.
-byte_buffer nested_table_body(int levels) {
-    byte_buffer t;
-    put_shortstr(t, "leaf");
-    put_u8(t, 'b');
-    put_u8(t, 1);
-    for (int i = 1; i < levels; ++i) {
-        byte_buffer outer;
-        put_shortstr(outer, "n");
-        put_u8(outer, 'F');
-        put_longbytes(outer, t);
-        t = std::move(outer);
-    }
-    return t;
-}
-
-// {"ok": 1, "k\n": <tag> 0}: a value whose type tag is not in RabbitMQ's errata table.
-byte_buffer unknown_tag_table_body(std::uint8_t tag) {
-    byte_buffer t;
-    put_shortstr(t, "ok");
-    put_u8(t, 'b');
-    put_u8(t, 1);
-    put_shortstr(t, "k\n");
-    put_u8(t, tag);
-    put_u8(t, 0);
-    return t;
-}
 
 // {"a": F <length 1000> {}}: the inner table claims more than its table holds (not the frame).
 byte_buffer inner_length_past_table_body() {
@@ -208,6 +170,16 @@ void expect_per_message_fault(const byte_buffer& bad_header, std::string_view bo
     EXPECT_TRUE(r.d.m.is_open());
     EXPECT_TRUE(r.d.m.is_channel_open(ch));
     EXPECT_TRUE(r.d.take_output().empty()) << "nothing to say to the broker";
+}
+
+TEST(poison_header, builders_write_the_bytes_pika_sends) {
+    // pika 1.2's data.encode_table for {'n': {'leaf': 1}}, without its length prefix: name "n",
+    // tag F, length 10, then name "leaf", tag I, 1.
+    const byte_buffer two = {1, 'n', 'F', 0, 0, 0, 10, 4, 'l', 'e', 'a', 'f', 'I', 0, 0, 0, 1};
+    EXPECT_EQ(nested_table_body(2), two);
+    EXPECT_EQ(nested_table_body(40).size(), 10u + 39u * 7u);
+    const byte_buffer unknown = {2, 'o', 'k', 'b', 1, 2, 'k', '\n', 'Z', 0};
+    EXPECT_EQ(unknown_tag_table_body('Z'), unknown);
 }
 
 TEST(poison_header, forty_levels_of_nested_headers_cost_the_message_only) {
