@@ -85,7 +85,9 @@ TEST(HeaderSalvage, FortyLevelsOfNestingAreSkipped) {
     expect_table_skipped(nested_table_body(40), "tables nested deeper than 32 levels");
 }
 
-TEST(HeaderSalvage, UnknownTagIsSkipped) { expect_table_skipped(unknown_tag_table_body('Z'), "unknown field type tag 'Z'"); }
+TEST(HeaderSalvage, UnknownTagIsSkipped) {
+    expect_table_skipped(unknown_tag_table_body('Z'), "unknown field type tag 'Z'");
+}
 
 TEST(HeaderSalvage, TrailingBytesAreIgnoredAndDescribed) {
     const byte_buffer table = nested_table_body(3);

@@ -66,7 +66,9 @@ byte_buffer deliver(std::uint16_t ch, std::uint64_t tag) {
     return method_frame(ch, d);
 }
 
-byte_buffer body_frame(std::uint16_t ch, std::string_view s) { return raw_frame(3, ch, byte_buffer(s.begin(), s.end())); }
+byte_buffer body_frame(std::uint16_t ch, std::string_view s) {
+    return raw_frame(3, ch, byte_buffer(s.begin(), s.end()));
+}
 
 // A good message after the bad one, on the same channel: it must come through untouched.
 byte_buffer good_delivery(std::uint16_t ch) {
@@ -189,9 +191,9 @@ TEST(poison_header, forty_levels_of_nested_headers_cost_the_message_only) {
 
 TEST(poison_header, thirty_two_levels_are_within_the_limit) {
     const std::uint16_t ch = 1;
-    const auto events =
-        run(deliver(ch, 1) + raw_frame(2, ch, header_with(2, nested_table_body(32), "corr-1")) + body_frame(ch, "10"), {})
-            .events;
+    const byte_buffer input =
+        deliver(ch, 1) + raw_frame(2, ch, header_with(2, nested_table_body(32), "corr-1")) + body_frame(ch, "10");
+    const auto events = run(input, {}).events;
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0].fault, "");
     EXPECT_TRUE(events[0].has_headers);
