@@ -9,6 +9,7 @@ packages=(
     libgtest-dev libbenchmark-dev libssl-dev openssl
     rabbitmq-server python3-pika python3-pamqp librabbitmq-dev
     tshark amqp-specs python3-matplotlib linux-perf libpcap-dev
+    chromium chromium-driver
     iproute2 util-linux procps
 )
 

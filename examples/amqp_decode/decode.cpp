@@ -176,11 +176,12 @@ std::string stream_label(const conversation& c, const stream& s) {
 
 }  // namespace
 
-int decode_conversations(std::ostream& out, std::ostream& err, const std::vector<conversation>& conversations,
-                         const settings& s) {
-    int status = exit_ok;
-    bool first = true;
+std::vector<decoded_conversation> decode_all(const std::vector<conversation>& conversations, const settings& s) {
+    std::vector<decoded_conversation> result;
     for (const conversation& c : conversations) {
+        decoded_conversation d;
+        d.title = c.title;
+        d.timed = c.timed;
         std::vector<outcome> outcomes;
         std::vector<std::pair<const item*, std::size_t>> merged;  // item, stream index
         for (const stream& st : c.streams) outcomes.push_back(decode_stream(st, s));
@@ -191,23 +192,39 @@ int decode_conversations(std::ostream& out, std::ostream& err, const std::vector
             if (a.first->time != b.first->time) return a.first->time < b.first->time;
             return a.second < b.second;
         });
-        if (!c.title.empty()) out << (first ? "" : "\n") << "== " << c.title << "\n\n";
-        first = false;
-        for (const auto& [it, i] : merged) out << (c.timed ? time_prefix(it->time) : "") << it->text;
-        out.flush();
+        for (const auto& [it, i] : merged) d.frames.push_back({it->time, c.streams[i].dir, it->text});
         for (std::size_t i = 0; i < outcomes.size(); ++i) {
             const auto& f = outcomes[i].first_fault;
             if (!f) continue;
-            status = exit_malformed;
-            err << "amqp_decode: " << stream_label(c, c.streams[i]);
+            std::ostringstream err;
+            err << stream_label(c, c.streams[i]);
             if (f->ec.category() == amqp::reply_category())
                 err << f->ec.value() << " " << amqp::reply_code_name(static_cast<std::uint16_t>(f->ec.value()));
             else
                 err << f->ec.message();
             err << " at input offset " << f->diag.offset;
             if (!f->diag.field.empty()) err << ", field " << f->diag.field;
-            err << ": " << f->diag.message << " (" << outcomes[i].frames << " whole frame(s) read)\n";
-            if (!f->hint.empty()) err << "amqp_decode: hint: " << f->hint << "\n";
+            err << ": " << f->diag.message << " (" << outcomes[i].frames << " whole frame(s) read)";
+            d.faults.push_back(err.str());
+            if (!f->hint.empty()) d.faults.push_back("hint: " + f->hint);
+        }
+        result.push_back(std::move(d));
+    }
+    return result;
+}
+
+int decode_conversations(std::ostream& out, std::ostream& err, const std::vector<conversation>& conversations,
+                         const settings& s) {
+    int status = exit_ok;
+    bool first = true;
+    for (const decoded_conversation& c : decode_all(conversations, s)) {
+        if (!c.title.empty()) out << (first ? "" : "\n") << "== " << c.title << "\n\n";
+        first = false;
+        for (const decoded_frame& f : c.frames) out << (c.timed ? time_prefix(f.time) : "") << f.text;
+        out.flush();
+        for (const std::string& line : c.faults) {
+            if (line.rfind("hint: ", 0) != 0) status = exit_malformed;
+            err << "amqp_decode: " << line << "\n";
         }
     }
     return status;

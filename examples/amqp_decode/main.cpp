@@ -11,10 +11,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <limits>
 
 #include "capture.hpp"
 #include "decode.hpp"
 #include "hex_dump.hpp"
+#include "html_page.hpp"
 #include "options.hpp"
 #include "tcp.hpp"
 
@@ -35,6 +37,33 @@ bool read_all(const std::string& path, std::string& raw) {
     return true;
 }
 
+/// Text on stdout, or the interactive page into the --html file.
+int emit(const std::vector<conversation>& conversations, const settings& s) {
+    if (s.html.empty()) return decode_conversations(std::cout, std::cerr, conversations, s);
+    settings page = s;
+    page.opts.hex = true;
+    page.opts.decoded = true;
+    page.opts.hex_body_limit = std::size_t{1} << 30;  // every byte shown (the limit is added to offsets)
+    const auto decoded = decode_all(conversations, page);
+    std::ofstream out(s.html, std::ios::binary | std::ios::trunc);
+    write_page(out, decoded, s.path == "-" ? "standard input" : s.path);
+    if (!out.flush()) {
+        std::cerr << "amqp_decode: cannot write '" << s.html << "': " << std::strerror(errno) << "\n";
+        return exit_malformed;
+    }
+    int status = exit_ok;
+    std::size_t frames = 0;
+    for (const auto& c : decoded) {
+        frames += c.frames.size();
+        for (const auto& f : c.faults) {
+            if (f.rfind("hint: ", 0) != 0) status = exit_malformed;
+            std::cerr << "amqp_decode: " << f << "\n";
+        }
+    }
+    std::cout << "wrote " << s.html << ": " << decoded.size() << " conversation(s), " << frames << " frame(s)\n";
+    return status;
+}
+
 /// Packets (a capture, or tshark -x) → one conversation per AMQP connection.
 int decode_packets(const std::vector<packet>& packets, link_type lt, bool timed, const std::string& what,
                    const settings& s) {
@@ -48,7 +77,7 @@ int decode_packets(const std::vector<packet>& packets, link_type lt, bool timed,
         std::cerr << "amqp_decode: no AMQP connection in the " << what << "\n";
         return exit_malformed;
     }
-    return decode_conversations(std::cout, std::cerr, conversations, s);
+    return emit(conversations, s);
 }
 
 int run(const settings& s) {
@@ -93,7 +122,7 @@ int run(const settings& s) {
     }
     for (const auto& c : conversations)
         for (const auto& st : c.streams)
-            if (!st.bytes.empty()) return decode_conversations(std::cout, std::cerr, conversations, s);
+            if (!st.bytes.empty()) return emit(conversations, s);
     std::cerr << "amqp_decode: no input bytes\n";
     return exit_malformed;
 }

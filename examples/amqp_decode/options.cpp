@@ -7,7 +7,7 @@ namespace amqp_decode {
 
 const std::string_view usage_text =
     "usage: amqp_decode [--hex | --binary] [--sent | --received] [--frame-max N]\n"
-    "                   [--body-preview N] [--no-hex] [--no-fields] [FILE | -]\n"
+    "                   [--body-preview N] [--no-hex] [--no-fields] [--html OUT] [FILE | -]\n"
     "\n"
     "Decodes AMQP 0-9-1 bytes read from FILE or standard input and prints every frame: its\n"
     "header, each method argument / content property by name, and an annotated hex dump.\n"
@@ -31,6 +31,8 @@ const std::string_view usage_text =
     "  --body-preview N  body bytes shown as text (default 64)\n"
     "  --no-hex       omit the hex dumps\n"
     "  --no-fields    omit the decoded fields\n"
+    "  --html OUT     write one self-contained HTML page to OUT instead: the conversation in\n"
+    "                 two columns (client, broker), each frame's fields linked to its bytes\n"
     "\n"
     "Exit status: 0 all bytes decoded, 1 malformed input or a broken channel rule (reply code,\n"
     "offset and field on stderr), 2 usage error.\n";
@@ -78,6 +80,8 @@ settings parse_args(int argc, char** argv) {
         } else if (is("--frame-max")) {
             s.frame_max = static_cast<std::uint32_t>(
                 parse_number(value("--frame-max"), 4096, std::numeric_limits<std::uint32_t>::max(), "--frame-max"));
+        } else if (is("--html")) {
+            s.html = std::string(value("--html"));
         } else if (is("--body-preview")) {
             s.opts.body_preview = parse_number(value("--body-preview"), 0, 1u << 20, "--body-preview");
         } else if (a.size() > 1 && a[0] == '-') {

@@ -25,6 +25,7 @@ struct settings {
     std::uint32_t frame_max = std::numeric_limits<std::uint32_t>::max();
     amqp::trace::format_options opts;
     std::string path = "-";
+    std::string html;  ///< --html OUT: write the interactive page there instead of text
     bool help = false;
 };
 
