@@ -189,11 +189,9 @@ std::optional<hex_input> read_hex(std::string_view text, bool forced, amqp::trac
     switch (detect(lines)) {
         case shape::trace:
             in.format = "amqp trace";
-            if (auto c = read_trace_lines(lines, dir, error)) {
-                in.conversations.push_back(std::move(*c));
-                return in;
-            }
-            return std::nullopt;
+            in.conversations = read_trace_lines(lines, dir, error);
+            if (in.conversations.empty()) return std::nullopt;
+            return in;
         case shape::xxd:
             in.format = "xxd";
             why = parse_xxd(lines, bytes);

@@ -32,8 +32,10 @@ std::optional<std::string> append_hex_tokens(std::string_view area, std::vector<
 bool is_trace_line(std::string_view line);
 
 /// Our trace's (or walkthrough's) frames, each its own stream labelled by its arrow, decoded in
-/// the order they were traced. Hex lines without headings are one stream labelled `dir`.
-std::optional<conversation> read_trace_lines(const std::vector<std::string_view>& lines, amqp::trace::direction dir,
-                                             std::string& error);
+/// the order they were traced. Hex lines without headings are one stream labelled `dir`. A trace
+/// made with AMQP_TRACE=time ("[14:03:07.123456 c2] >> sent ...") gives one conversation per
+/// connection id, timed from the first heading. Empty (with `error` set) on failure.
+std::vector<conversation> read_trace_lines(const std::vector<std::string_view>& lines, amqp::trace::direction dir,
+                                           std::string& error);
 
 }  // namespace amqp_decode

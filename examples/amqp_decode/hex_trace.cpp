@@ -1,6 +1,9 @@
 // The hex lines of our own trace and walkthrough → the frames' bytes.
 #include "hex_lines.hpp"
 
+#include <cstdio>
+#include <map>
+
 namespace amqp_decode {
 namespace {
 
@@ -8,7 +11,35 @@ constexpr std::string_view hex_line_indent = "    ";
 // "    0007  ": indent, a 4-digit offset (or "...." in the walkthrough), two spaces.
 constexpr std::size_t hex_area_column = 10;
 
+/// AMQP_TRACE=time's "[14:03:07.123456 c2] " before a heading: the time (seconds since midnight,
+/// -1 if none) and the connection id (0 if none); returns the prefix's length, 0 if there is none.
+std::size_t time_prefix(std::string_view l, double& seconds, std::uint64_t& id) {
+    seconds = -1;
+    id = 0;
+    if (l.empty() || l[0] != '[') return 0;
+    const std::size_t close = l.find("] ");
+    if (close == std::string_view::npos || close > 40) return 0;
+    std::string_view in = l.substr(1, close - 1);
+    if (in.size() >= 15 && in[2] == ':' && in[5] == ':' && in[8] == '.') {
+        int h = 0, m = 0, s = 0, us = 0;
+        if (std::sscanf(std::string(in.substr(0, 15)).c_str(), "%2d:%2d:%2d.%6d", &h, &m, &s, &us) != 4) return 0;
+        seconds = h * 3600.0 + m * 60.0 + s + us / 1e6;
+        in.remove_prefix(in.size() > 15 && in[15] == ' ' ? 16 : 15);
+    }
+    if (!in.empty()) {
+        if (in[0] != 'c' || in.size() < 2) return 0;
+        for (char c : in.substr(1)) {
+            if (c < '0' || c > '9') return 0;
+            id = id * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+    }
+    return close + 2;
+}
+
 bool is_heading(std::string_view l, amqp::trace::direction& d) {
+    double t = 0;
+    std::uint64_t id = 0;
+    l.remove_prefix(time_prefix(l, t, id));
     if (l.substr(0, 9) == ">> sent  ") {
         d = amqp::trace::direction::sent;
         return true;
@@ -83,34 +114,51 @@ bool is_trace_line(std::string_view line) {
     return is_heading(line, d) || is_hex_line(line);
 }
 
-std::optional<conversation> read_trace_lines(const std::vector<std::string_view>& lines, amqp::trace::direction dir,
-                                             std::string& error) {
-    conversation c;
-    std::size_t masked = 0;     // ".." bytes (the walkthrough's run-specific values)
-    std::size_t passwords = 0;  // "**" bytes (the PLAIN response)
-    auto block = [&](amqp::trace::direction d) -> stream& {
+std::vector<conversation> read_trace_lines(const std::vector<std::string_view>& lines, amqp::trace::direction dir,
+                                           std::string& error) {
+    std::vector<conversation> out;
+    std::map<std::uint64_t, std::size_t> by_id;  // connection id -> index in out
+    std::size_t masked = 0;                      // ".." bytes (the walkthrough's run-specific values)
+    std::size_t passwords = 0;                   // "**" bytes (the PLAIN response)
+    double first_time = -1;
+    std::size_t order = 0;
+    stream* cur = nullptr;
+    auto block = [&](amqp::trace::direction d, std::uint64_t id, double t) -> stream& {
+        auto [it, fresh] = by_id.emplace(id, out.size());
+        if (fresh) {
+            conversation c;
+            if (id != 0) c.title = "connection c" + std::to_string(id) + " of the trace";
+            c.timed = t >= 0;
+            out.push_back(std::move(c));
+        }
+        conversation& c = out[it->second];
+        if (t >= 0 && first_time < 0) first_time = t;
         stream s;
         s.dir = d;
+        const double when = c.timed && t >= 0 ? t - first_time : static_cast<double>(order);
+        ++order;
+        s.arrivals.emplace_back(0, when);  // its end is set once its bytes are known
         c.streams.push_back(std::move(s));
         masked = passwords = 0;
         return c.streams.back();
     };
-    stream* cur = nullptr;
     for (std::size_t i = 0; i < lines.size(); ++i) {
         const std::string_view l = lines[i];
         amqp::trace::direction d{};
         if (is_heading(l, d)) {
-            cur = &block(d == amqp::trace::direction::unknown ? dir : d);
+            double t = 0;
+            std::uint64_t id = 0;
+            time_prefix(l, t, id);
+            cur = &block(d == amqp::trace::direction::unknown ? dir : d, id, t);
             continue;
         }
         if (!is_hex_line(l)) continue;
-        if (cur == nullptr) cur = &block(dir);
+        if (cur == nullptr) cur = &block(dir, 0, -1);
         std::string_view area = l.substr(hex_area_column);
         area = area.substr(0, area.find("  "));
         if (area.substr(0, 7) == "<masked") {
-            cur->note =
-                "the walkthrough left out bytes whose length varies from run to run (\"<masked: length "
-                "varies>\"): this frame cannot be rebuilt from its hex lines";
+            cur->note = "the walkthrough left out bytes whose length varies from run to run (\"<masked: length "
+                        "varies>\"): this frame cannot be rebuilt from its hex lines";
             cur->cut = true;
             continue;
         }
@@ -130,23 +178,22 @@ std::optional<conversation> read_trace_lines(const std::vector<std::string_view>
                 ++masked;
             } else if (auto why = append_hex_tokens(tok, cur->bytes)) {
                 error = "trace hex line " + std::to_string(i + 1) + ": " + *why;
-                return std::nullopt;
+                return {};
             }
         }
         if (masked != 0 && cur->note.empty())
-            cur->note =
-                "the walkthrough masked run-specific bytes of this frame (\"..\"): they stand as 00 here, so "
-                "the sizes and values there are not the real ones";
+            cur->note = "the walkthrough masked run-specific bytes of this frame (\"..\"): they stand as 00 here, so "
+                        "the sizes and values there are not the real ones";
         if (passwords != 0 && cur->note.empty())
             cur->note = "the trace masked the password (\"**\"): it stands as '*' here";
     }
-    if (c.streams.empty()) {
+    if (out.empty()) {
         error = "no hex lines in the trace";
-        return std::nullopt;
+        return {};
     }
-    for (std::size_t i = 0; i < c.streams.size(); ++i)
-        c.streams[i].arrivals.emplace_back(c.streams[i].bytes.size(), static_cast<double>(i));
-    return c;
+    for (auto& c : out)
+        for (auto& s : c.streams) s.arrivals.front().first = s.bytes.size();
+    return out;
 }
 
 }  // namespace amqp_decode

@@ -11,6 +11,8 @@
 #include <boost/endian/conversion.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <array>
 #include <cstdio>
 #include <limits>
@@ -23,6 +25,22 @@ namespace {
 
 using detail::layout;
 using detail::span;
+
+/// "[14:03:07.123456 c2] " when the options ask for a time or a connection id, else "".
+std::string heading_prefix(const format_options& opts) {
+    if (!opts.timestamp && opts.connection_id == 0) return {};
+    std::string p = "[";
+    if (opts.timestamp) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now).count() % (86400LL * 1000000);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%06lld", us / 3600000000LL, us / 60000000LL % 60,
+                      us / 1000000LL % 60, us % 1000000LL);
+        p += buf;
+    }
+    if (opts.connection_id != 0) p += (opts.timestamp ? " c" : "c") + std::to_string(opts.connection_id);
+    return p + "] ";
+}
 
 const char* arrow(direction d) noexcept {
     switch (d) {
@@ -104,6 +122,7 @@ frame_verdict format_frame_bytes(std::string& text, direction dir, bytes_view fr
     frame_verdict v;
     layout l;
     header_spans(l, frame);
+    text += heading_prefix(opts);
     text += arrow(dir);
 
     if (framing_ec) {
@@ -256,7 +275,7 @@ std::string protocol_name(const std::array<std::uint8_t, 4>& v) {
 }
 
 std::string protocol_header_text(direction dir, bytes_view h, const format_options& opts) {
-    std::string text = arrow(dir);
+    std::string text = heading_prefix(opts) + arrow(dir);
     std::array<std::uint8_t, 4> version{};
     const header_check c = check_protocol_header(h, &version);
     layout l;
@@ -339,6 +358,17 @@ stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes, c
         return res;
     }
     return res;
+}
+
+format_options options_from_environment() {
+    static std::atomic<std::uint64_t> next_id{1};
+    format_options o;
+    const char* v = std::getenv("AMQP_TRACE");
+    if (v != nullptr && std::string_view(v) == "time") {
+        o.timestamp = true;
+        o.connection_id = next_id.fetch_add(1, std::memory_order_relaxed);
+    }
+    return o;
 }
 
 bool enabled_by_environment() noexcept {
