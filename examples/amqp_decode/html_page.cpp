@@ -5,6 +5,7 @@
 
 #include "html_frame.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <regex>
 
@@ -69,6 +70,9 @@ std::string time_text(double t) {
     return buf;
 }
 
+/// Bytes of one field shown in the hex view; the rest of a longer field is summarised.
+constexpr std::size_t max_span_bytes = 256;
+
 void write_frame(std::ostream& out, const decoded_frame& d, bool timed, std::size_t id) {
     const page_frame f = parse_frame_text(d.text);
     const char* side = d.dir == amqp::trace::direction::received ? "broker" : "client";
@@ -86,14 +90,34 @@ void write_frame(std::ostream& out, const decoded_frame& d, bool timed, std::siz
         out << "</li>\n";
     }
     out << "</ol><div class=\"hex\">";
+    // A long field (a large body) shows its first bytes only: the page stays small enough to open,
+    // and its field still says the whole length.
     char buf[8];
-    for (std::size_t i = 0; i < f.bytes.size(); ++i) {
-        if (f.masked[i])
-            std::snprintf(buf, sizeof buf, "**");
-        else
-            std::snprintf(buf, sizeof buf, "%02x", f.bytes[i]);
-        out << "<span class=\"b" << (f.masked[i] ? " m" : "") << "\" data-i=\"" << i << "\">" << buf << "</span>";
-        if (i % 16 == 15) out << "<br>";
+    std::size_t column = 0;
+    auto shown_end = [&](std::size_t i) {
+        for (const auto& s : f.spans)
+            if (i >= s.offset && i < s.offset + s.length)
+                return std::min(s.offset + s.length, s.offset + max_span_bytes);
+        return i + 1;
+    };
+    for (std::size_t i = 0; i < f.bytes.size();) {
+        const std::size_t end = std::min(shown_end(i), f.bytes.size());
+        for (; i < end; ++i) {
+            if (f.masked[i])
+                std::snprintf(buf, sizeof buf, "**");
+            else
+                std::snprintf(buf, sizeof buf, "%02x", f.bytes[i]);
+            out << "<span class=\"b" << (f.masked[i] ? " m" : "") << "\" data-i=\"" << i << "\">" << buf << "</span>";
+            if (++column % 16 == 0) out << "<br>";
+        }
+        std::size_t span_end = i;
+        for (const auto& s : f.spans)
+            if (i > s.offset && i < s.offset + s.length) span_end = s.offset + s.length;
+        if (span_end > i) {
+            out << "<span class=\"more\"> ... " << span_end - i << " more bytes</span><br>";
+            column = 0;
+            i = span_end;
+        }
     }
     out << "</div></div>\n";
     if (!f.decoded.empty()) {
@@ -123,6 +147,7 @@ summary{cursor:pointer;padding:.2em .5em;font-family:monospace;white-space:pre-w
 .hex{font-family:monospace;font-size:12px;white-space:nowrap}
 .b{padding:0 2px;cursor:pointer}
 .b.m{color:#999}
+.more{color:#777;font-style:italic}
 .hl{background:#ffe066}
 .sel{outline:2px solid #e69500}
 .decoded{margin:.3em .5em;font-size:12px;color:#444;background:#fff;padding:.3em}
