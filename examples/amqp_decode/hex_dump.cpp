@@ -60,6 +60,9 @@ std::size_t offset_then_two_spaces(std::string_view line) {
 
 enum class shape { none, xxd, hexdump_c, tshark_x, trace };
 
+/// The most bytes one hexdump '*' line may stand for (AMQP frames are far smaller).
+constexpr std::size_t max_repeat_bytes = std::size_t{64} << 20;
+
 shape detect(const std::vector<std::string_view>& lines) {
     for (std::string_view l : lines) {
         if (is_trace_line(l)) return shape::trace;
@@ -108,7 +111,12 @@ std::optional<std::string> parse_hexdump_c(const std::vector<std::string_view>& 
         const auto offset = n >= 8 ? parse_offset(l.substr(0, n)) : std::nullopt;
         if (!offset) continue;
         if (repeat) {
-            // "*": the previous line's bytes again, up to this line's offset.
+            // "*": the previous line's bytes again, up to this line's offset (a sane one: a
+            // garbled offset must not make us fill memory).
+            if (*offset > out.size() + max_repeat_bytes)
+                return "hexdump -C line " + std::to_string(i + 1) + ": '*' would repeat " +
+                       std::to_string(*offset - out.size()) + " bytes (more than " +
+                       std::to_string(max_repeat_bytes) + ")";
             while (!previous.empty() && out.size() + previous.size() <= *offset)
                 out.insert(out.end(), previous.begin(), previous.end());
             repeat = false;

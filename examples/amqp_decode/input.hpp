@@ -2,6 +2,7 @@
 #pragma once
 
 #include <amqp/trace.hpp>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,8 +27,9 @@ struct stream {
 
     /// When the bytes before `end` were all there.
     double time_at(std::size_t end) const {
-        for (const auto& [e, t] : arrivals)
-            if (e >= end) return t;
+        const auto it = std::lower_bound(arrivals.begin(), arrivals.end(), end,
+                                         [](const auto& a, std::size_t e) { return a.first < e; });
+        if (it != arrivals.end()) return it->second;
         return arrivals.empty() ? 0.0 : arrivals.back().second;
     }
 };
