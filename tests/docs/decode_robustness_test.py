@@ -51,7 +51,9 @@ def main():
                     print(f"FAIL {sample} mutation {i}: no answer in 20 s")
                     continue
                 runs += 1
-                if p.returncode not in (0, 1):
+                # A sanitizer build reports with exit status 1 too: its report is the tell.
+                sanitizer = b"Sanitizer" in p.stderr or b"runtime error:" in p.stderr
+                if p.returncode not in (0, 1) or sanitizer:
                     failures += 1
                     kept = pathlib.Path(tempfile.gettempdir()) / f"amqp_decode_crash_{len(data)}_{i}"
                     kept.write_bytes(path.read_bytes())
