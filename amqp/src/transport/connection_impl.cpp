@@ -500,7 +500,8 @@ void connection_impl::process_events() {
                 if (!ch) break;
                 const auto c = ch->consumers.find(ev.deliver.consumer_tag);
                 if (c == ch->consumers.end() || !c->second) break;
-                const delivered_message msg{ev.channel, ev.deliver, ev.properties, ev.body, ev.body_refused, ev.body_size};
+                const delivered_message msg{ev.channel, ev.deliver, ev.properties, ev.body,
+                                            ev.body_refused, ev.body_size, ev.fault};
                 c->second(msg);
                 break;
             }
@@ -508,7 +509,9 @@ void connection_impl::process_events() {
                 return_handler h;
                 if (const auto it = channels_.find(ev.channel); it != channels_.end()) h = it->second->on_return;
                 lk.unlock();
-                if (h) h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size});
+                if (h)
+                    h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size,
+                                       ev.fault});
                 break;
             }
             case protocol::event_kind::consumer_cancelled: {

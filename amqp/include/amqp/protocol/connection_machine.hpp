@@ -181,6 +181,7 @@ private:
     frame_decoder decoder_;
     delivery_view delivery_;  // take_delivery's: its views point into decoder_'s buffer
     diagnostics diag_;
+    std::string fault_text_;  // the last per-message fault's text (event::fault points into it)
     byte_buffer out_;
     std::deque<event> queued_;
     std::map<std::uint16_t, channel_state> channels_;
