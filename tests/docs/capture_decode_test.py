@@ -137,7 +137,8 @@ def main():
                         continue
                     if value == "" and name in ("arguments", "filter", "capabilities"):
                         continue  # an empty table: Wireshark shows nothing, we show "(table, 0 bytes)"
-                    mine_name = wireshark_names.our_name(method or "", name)
+                    mine_name = wireshark_names.our_name(method or "", name) if kind == "arg" else \
+                        wireshark_names.PROPERTY_RENAMED.get(name, name.replace("_", "-"))
                     compared += 1
                     if not same_value(value, my_fields.get(mine_name)):
                         failures += 1

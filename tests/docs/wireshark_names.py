@@ -19,6 +19,9 @@ RENAMED = {
     ("60.20", "filter"): ("arguments", "basic.consume; 0-8's filter"),
 }
 
+# Basic properties (`amqp.method.properties.<name>`) whose names differ: bit 2 is 0-9's cluster-id.
+PROPERTY_RENAMED = {"cluster_id": "reserved"}
+
 # Wireshark's own counters, not fields on the wire.
 SYNTHETIC = {"publish_number"}
 

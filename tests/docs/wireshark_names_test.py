@@ -49,6 +49,12 @@ def main():
             if w.our_name(m, name) not in spec:
                 failures += 1
                 print(f"FAIL tshark's {PREFIX}{name} maps to {w.our_name(m, name)!r}, not an argument of 0-9-1")
+    props = {line.split("\t")[2].rsplit(".", 1)[-1] for line in out.splitlines()
+             if line.count("\t") >= 4 and line.split("\t")[2].startswith("amqp.method.properties.")}
+    for name, ours in w.PROPERTY_RENAMED.items():
+        if name not in props or ours not in spec:
+            failures += 1
+            print(f"FAIL property {name} -> {ours}: not a tshark property field, or not in the spec XML")
     doc = (HERE.parents[1] / "docs" / "frames.md").read_text()
     section = doc[doc.index("## Wireshark's field names"):]
     rows = set(re.findall(r"^\| `amqp\.method\.arguments\.(\w+)` \| ([\w.*]+) \| `([\w-]+)` \|", section, re.M))
