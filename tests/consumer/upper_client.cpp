@@ -1,41 +1,31 @@
 // The "upper" service's client, as a consumer of the installed library writes it:
 //   upper_client URL QUEUE TEXT
 // sends TEXT with rpc_client::async_request and prints the reply's body and content type.
-#include <rpc/rpc_client.hpp>
+#include "upper_io.hpp"
 
-#include <amqp/connection_options.hpp>
+#include <rpc/rpc_client.hpp>
 
 #include <chrono>
 #include <exception>
 #include <future>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <utility>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 int main(int argc, char** argv) {
     if (argc != 4) {
         std::cerr << "usage: upper_client URL QUEUE TEXT\n";
         return 2;
     }
-    amqp::connection_options conn;
-    std::string why;
-    if (amqp::parse_uri(argv[1], conn, &why)) {
-        std::cerr << "upper_client: bad URL: " << why << "\n";
-        return 2;
-    }
+    const auto conn = upper::broker("upper_client", argv[1]);
+    if (!conn) return 2;
     rpc::client_options opts;
     opts.queue = argv[2];
 
-    boost::asio::io_context io;
-    auto work = boost::asio::make_work_guard(io);
-    std::thread runner([&] { io.run(); });
+    upper::io_thread io;
     int status = 0;
     try {
-        rpc::rpc_client client(io.get_executor(), conn, opts);
+        rpc::rpc_client client(io.context().get_executor(), *conn, opts);
         client.start();
         rpc::request_message req;
         req.body = argv[3];
@@ -59,8 +49,5 @@ int main(int argc, char** argv) {
         std::cerr << "upper_client: " << e.what() << std::endl;
         status = 1;
     }
-    work.reset();
-    io.stop();
-    runner.join();
     return status;
 }

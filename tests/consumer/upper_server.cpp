@@ -1,9 +1,9 @@
 // The "upper" service's server, as a consumer of the installed library writes it:
 //   upper_server URL QUEUE
 // answers every request on QUEUE with its body upper-cased, until SIGINT or SIGTERM.
-#include <rpc/rpc_server.hpp>
+#include "upper_io.hpp"
 
-#include <amqp/connection_options.hpp>
+#include <rpc/rpc_server.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -12,15 +12,12 @@
 #include <future>
 #include <iostream>
 #include <string>
-#include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 namespace {
 
-rpc::reply upper(const rpc::request& req) {
+rpc::reply to_upper(const rpc::request& req) {
     std::string text = req.body;
     std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
     return rpc::reply{std::move(text), std::string("text/plain")};
@@ -33,27 +30,21 @@ int main(int argc, char** argv) {
         std::cerr << "usage: upper_server URL QUEUE\n";
         return 2;
     }
-    amqp::connection_options conn;
-    std::string why;
-    if (amqp::parse_uri(argv[1], conn, &why)) {
-        std::cerr << "upper_server: bad URL: " << why << "\n";
-        return 2;
-    }
+    const auto conn = upper::broker("upper_server", argv[1]);
+    if (!conn) return 2;
     rpc::server_options opts;
     opts.queue = argv[2];
 
-    boost::asio::io_context io;
-    auto work = boost::asio::make_work_guard(io);
-    std::thread runner([&] { io.run(); });
+    upper::io_thread io;
     std::promise<void> interrupted;
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    boost::asio::signal_set signals(io.context(), SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (!ec) interrupted.set_value();
     });
 
     int status = 0;
     try {
-        rpc::rpc_server server(io.get_executor(), conn, opts, upper);
+        rpc::rpc_server server(io.context().get_executor(), *conn, opts, to_upper);
         server.start();
         std::cout << "upper_server: ready on " << opts.queue << std::endl;
         interrupted.get_future().wait();
@@ -64,8 +55,5 @@ int main(int argc, char** argv) {
         status = 1;
     }
     signals.cancel();
-    work.reset();
-    io.stop();
-    runner.join();
     return status;
 }
