@@ -67,6 +67,8 @@ TEST(Programs, BadArgumentsPrintUsageOnStderrWithStatus2) {
         {server_bin, "--bogus"},          {server_bin, "--prefetch", "0"},   {server_bin, "--prefetch", "x"},
         {server_bin, "--reply-format", "xml"}, {server_bin, "extra"},       {server_bin, "--max-n"},
         {server_bin, "--workers", "-1"},  {server_bin, "--workers", "x"},
+        {server_bin, "--drain-timeout", "0"}, {server_bin, "--drain-timeout", "x"},
+        {server_bin, "--max-request-size", "1023"},
         {client_bin, "abc"},              {client_bin, "1", "2"},            {client_bin, "-5"},
         {client_bin, "--url", "http://nope"}, {timeout_bin, "10", "0"},      {timeout_bin, "10", "abc"},
         {timeout_bin, "1", "2", "3"},     {async_bin, "5"},                  {async_bin, "--timeout", "-1"},
@@ -288,6 +290,44 @@ TEST_F(ProgramsWithBroker, SigintFinishesTheRequestInFlightBeforeExiting) {
     EXPECT_EQ(result.get(), rpc::fibonacci(45));
     raw_peer peer(io.executor());
     EXPECT_EQ(peer.ready(q), 0u);  // acked before the server went: nothing to redeliver
+}
+
+/// Signal a server program computing naive fib(45) (seconds of work) to stop, `signals` times,
+/// and check it exits with `status` at once, its request back in the queue for another consumer.
+void stop_mid_request(const std::vector<std::string>& extra, int signals, int status) {
+    const auto q = unique_queue("prog-halt");
+    std::vector<std::string> args{"--naive"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_program server(q, args);
+    ASSERT_TRUE(server.ready);
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    peer.publish(q, "45", replies, std::string("c-45"));
+    ASSERT_TRUE(server.proc.wait_for_stdout(" [.] fib(45)\n"));
+    server.proc.signal(SIGTERM);
+    ASSERT_TRUE(server.proc.wait_for_stdout("Interrupted\n"));
+    if (signals > 1) server.proc.signal(SIGTERM);
+    const auto e = server.proc.wait(60s);
+    EXPECT_TRUE(e.exited) << "signal " << e.signal << (e.timed_out ? ", killed after 60 s" : "");
+    EXPECT_EQ(e.status, status) << server.proc.err();
+    EXPECT_NE(server.proc.err().find("1 request(s) unfinished"), std::string::npos) << server.proc.err();
+    // Another consumer gets the request the server was computing.
+    inbox box;
+    peer.consume(q, box);
+    auto m = box.pop();
+    ASSERT_TRUE(m) << "the request was not released";
+    EXPECT_EQ(m->body, "45");
+    EXPECT_EQ(m->correlation_id, "c-45");
+    EXPECT_TRUE(m->redelivered);
+}
+
+TEST_F(ProgramsWithBroker, SecondSignalCutsTheDrainShortAndTheRequestIsRedelivered) {
+    stop_mid_request({"--drain-timeout", "600"}, 2, 4);
+}
+
+TEST_F(ProgramsWithBroker, DrainTimeoutReleasesTheRequestAndSaysSoInTheExitStatus) {
+    stop_mid_request({"--drain-timeout", "0.2"}, 1, 3);
 }
 
 TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {
