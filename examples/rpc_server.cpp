@@ -17,6 +17,10 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace {
 
 constexpr std::string_view usage =
@@ -133,6 +137,13 @@ int serve(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+    // glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), after
+    // which blocks of that size come from the heap and stay with the process once freed: four
+    // 32 MiB requests (with --max-request-size raised) left 72 MB resident instead of 7 MB.
+    // A fixed threshold keeps every block above it in its own mapping, returned when freed.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     return rpc::cli::run(argc, argv, usage,
                          {{"url", true}, {"queue", true}, {"prefetch", true}, {"max-n", true}, {"naive", false},
                           {"reply-format", true}, {"reconnect", false}, {"workers", true}, {"quiet", false},
