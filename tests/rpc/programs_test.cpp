@@ -7,6 +7,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <regex>
 
 #ifndef RPC_SERVER_BIN
@@ -328,6 +329,48 @@ TEST_F(ProgramsWithBroker, SecondSignalCutsTheDrainShortAndTheRequestIsRedeliver
 
 TEST_F(ProgramsWithBroker, DrainTimeoutReleasesTheRequestAndSaysSoInTheExitStatus) {
     stop_mid_request({"--drain-timeout", "0.2"}, 1, 3);
+}
+
+/// The process's resident set in kB (VmRSS), 0 if unreadable.
+std::uint64_t resident_kb(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    return 0;
+}
+
+// Anyone who can publish used to grow the server by prefetch x 128 MiB for good (issue 15,
+// defect 4): by default it now never reads a request above 64 KiB, answers it with an error and
+// goes on serving, its memory where it was.
+TEST_F(ProgramsWithBroker, LargeRequestsAreRefusedWithoutGrowingTheServer) {
+    const auto q = unique_queue("prog-large");
+    server_program server(q, {"--prefetch", "4"});
+    ASSERT_TRUE(server.ready);
+    const std::uint64_t before = resident_kb(server.proc.pid());
+    ASSERT_GT(before, 0u);
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    inbox box;
+    peer.consume(replies, box);
+    const std::string large(8u << 20, '7');
+    for (int i = 0; i < 4; ++i) peer.publish(q, large, replies, "c-large-" + std::to_string(i));
+    peer.publish(q, "10", replies, std::string("c-10"));
+    for (int i = 0; i < 4; ++i) {
+        auto m = box.pop(60s);
+        ASSERT_TRUE(m) << "only " << i << " error replies";
+        EXPECT_NE(m->body.find("too large"), std::string::npos) << m->body;
+    }
+    auto last = box.pop(60s);
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->correlation_id, "c-10");
+    EXPECT_EQ(last->body, "55");
+    const std::uint64_t after = resident_kb(server.proc.pid());
+    // Reading even one of them would take 8 MiB, and a copy as much again.
+    EXPECT_LT(after, before + 4096) << "VmRSS " << before << " kB before, " << after << " kB after";
+    server.proc.signal(SIGTERM);
+    EXPECT_EQ(server.proc.wait(60s).status, 0) << server.proc.err();
+    EXPECT_EQ(std::count(server.proc.err().begin(), server.proc.err().end(), '\n'), 4) << server.proc.err();
 }
 
 TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {

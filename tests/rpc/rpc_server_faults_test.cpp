@@ -2,7 +2,8 @@
 // refuses (too large) is rejected without requeue, answered, counted and logged once, and the
 // server goes on; a peer's text cannot forge a log line; a second stop signal (halt) cuts a
 // drain short; a failed start says why.
-#include "rpc_fixture.hpp"
+#include "child_process.hpp"
+#include "server_test_support.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,28 +15,6 @@ namespace {
 
 using namespace rpc_test;
 using namespace std::chrono_literals;
-
-/// Lines the server logged.
-struct log_lines {
-    void push(std::string_view text) {
-        std::lock_guard lock(mutex);
-        lines.emplace_back(text);
-    }
-    std::vector<std::string> all() {
-        std::lock_guard lock(mutex);
-        return lines;
-    }
-    std::mutex mutex;
-    std::vector<std::string> lines;
-};
-
-/// True if `s` holds an octet a terminal or a log reader would act on.
-bool has_control_octet(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u >= 0x7f;
-    });
-}
 
 class RpcServerFaults : public ::testing::Test {
 protected:
@@ -75,6 +54,51 @@ TEST_F(RpcServerFaults, OversizedRequestIsRejectedAnsweredCountedAndTheServerGoe
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_NE(lines[0].find("too large"), std::string::npos) << lines[0];
     EXPECT_NE(lines[0].find("\"c-big\""), std::string::npos) << lines[0];
+}
+
+// The one-liner: pika publishes a request whose headers nest 40 levels, which RabbitMQ
+// accepts and our decoder refuses (deeper than 32). It used to close the server's connection,
+// and the broker's requeue closed every server's after it.
+// DISABLED until the protocol layer reports such a header as delivered_message::fault (engineer
+// H1's branch `poison`); enable it once that is merged.
+TEST_F(RpcServerFaults, DISABLED_HeadersNested40LevelsAreRejectedAndTheServerGoesOn) {
+    const auto q = unique_queue("nested");
+    log_lines logged;
+    rpc::rpc_server server(io.executor(), broker_options(), fib_server::options(q, 1), rpc::make_fibonacci_handler({}));
+    server.on_log([&](std::string_view text) { logged.push(text); });
+    std::atomic<bool> lost{false};
+    server.on_connection_lost([&](const amqp::close_reason&) { lost = true; });
+    server.start();
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    inbox box;
+    peer.consume(replies, box);
+    child_process pika({"/usr/bin/python3", "-c",
+                        "import pika,os,sys\n"
+                        "c=pika.BlockingConnection(pika.URLParameters(os.environ['AMQP_URL']));h={'leaf':1}\n"
+                        "for _ in range(39): h={'n':h}\n"
+                        "c.channel().basic_publish('',sys.argv[1],b'10',pika.BasicProperties("
+                        "reply_to=sys.argv[2],correlation_id='p',headers=h))\n"
+                        "c.close()\n",
+                        q, replies},
+                       {{"AMQP_URL", broker_url()}});
+    const auto e = pika.wait(60s);
+    ASSERT_EQ(e.status, 0) << pika.err();
+    auto m = box.pop();
+    ASSERT_TRUE(m) << "no error reply";
+    EXPECT_EQ(m->correlation_id, "p");
+    EXPECT_NE(m->body.find("\"error\""), std::string::npos) << m->body;
+    auto client = make_client(io.executor(), q);
+    EXPECT_EQ(client->call(10, 30s), 55);  // still serving, on the same connection
+    EXPECT_FALSE(lost);
+    server.stop();
+    EXPECT_EQ(server.stats().rejected, 1u);
+    EXPECT_EQ(server.stats().requests, 2u);  // not requeued
+    EXPECT_EQ(peer.ready(q), 0u);
+    const auto lines = logged.all();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_FALSE(has_control_octet(lines[0])) << lines[0];
+    EXPECT_NE(lines[0].find("request refused"), std::string::npos) << lines[0];
 }
 
 TEST_F(RpcServerFaults, OversizedRequestWithoutReplyToIsRejectedAndNotAnswered) {
@@ -156,23 +180,16 @@ TEST(CloseReason, BrokerTextIsEscapedAndCapped) {
 
 TEST_F(RpcServerFaults, HaltCutsADrainShortAndReleasesTheRequest) {
     const auto q = unique_queue("halt");
-    std::promise<void> started, go;
-    auto go_f = go.get_future().share();
-    std::atomic<bool> started_once{false};
-    auto handler = [&](const rpc::request&) {
-        if (!started_once.exchange(true)) started.set_value();
-        go_f.wait_for(120s);
-        return rpc::make_value_reply(1, rpc::reply_format::plain);
-    };
+    blocking_handler slow;
     rpc::server_options opts = fib_server::options(q, 1);
     opts.drain_timeout = 600s;  // only halt() can end this drain within the test's deadlines
-    rpc::rpc_server server(io.executor(), broker_options(), opts, handler);
+    rpc::rpc_server server(io.executor(), broker_options(), opts, slow.handler());
     server.on_log([](std::string_view) {});
     server.start();
     raw_peer peer(io.executor());
     const auto replies = peer.declare_exclusive();
     peer.publish(q, "7", replies, std::string("c-slow"));
-    ASSERT_EQ(started.get_future().wait_for(30s), std::future_status::ready);
+    ASSERT_TRUE(slow.wait_started());
     auto stopping = std::async(std::launch::async, [&] { return server.stop(); });
     EXPECT_EQ(stopping.wait_for(200ms), std::future_status::timeout) << "stop() did not wait for the request";
     server.halt();
@@ -183,13 +200,8 @@ TEST_F(RpcServerFaults, HaltCutsADrainShortAndReleasesTheRequest) {
     }
     EXPECT_FALSE(stopping.get());
     EXPECT_FALSE(server.stop());  // idempotent: the first call's result
-    std::uint32_t ready = 0;
-    for (int i = 0; i < 300 && ready == 0; ++i) {
-        ready = peer.ready(q);
-        if (ready == 0) std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(ready, 1u);
-    go.set_value();
+    EXPECT_EQ(wait_until_ready(peer, q, 1), 1u);
+    slow.release();
 }
 
 TEST_F(RpcServerFaults, StopWithNothingInFlightReportsACleanDrain) {

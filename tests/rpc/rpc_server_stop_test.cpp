@@ -2,7 +2,7 @@
 // used to log while holding the lock log() takes, so a drain that ran out of time hung the
 // server for good, holding its connection and so its unacked requests. Every wait here has its
 // own deadline: a stop() that hangs fails the test instead of running into ctest's timeout.
-#include "rpc_fixture.hpp"
+#include "server_test_support.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,34 +21,13 @@ protected:
     rpc::cli::io_thread io;
 };
 
-/// Lines the server logged, waited for with a deadline.
-struct log_lines {
-    void push(std::string_view text) {
-        std::lock_guard lock(mutex);
-        lines.emplace_back(text);
-    }
-    std::vector<std::string> all() {
-        std::lock_guard lock(mutex);
-        return lines;
-    }
-    std::mutex mutex;
-    std::vector<std::string> lines;
-};
-
 TEST_F(RpcServerStop, ADrainThatTimesOutReturnsAndReleasesTheUnfinishedRequest) {
     const auto q = unique_queue("drain-timeout");
-    std::promise<void> started, go;
-    auto go_f = go.get_future().share();
-    std::atomic<bool> started_once{false};
-    auto handler = [&](const rpc::request&) {
-        if (!started_once.exchange(true)) started.set_value();
-        go_f.wait_for(120s);  // released by the test once stop() has given up on it
-        return rpc::make_value_reply(1, rpc::reply_format::plain);
-    };
+    blocking_handler slow;  // released by the test once stop() has given up on its request
     rpc::server_options opts = fib_server::options(q, 1);
     opts.drain_timeout = 200ms;
     log_lines logged;  // outlives the server: a handler cut short logs as the destructor waits for it
-    rpc::rpc_server server(io.executor(), broker_options(), opts, handler);
+    rpc::rpc_server server(io.executor(), broker_options(), opts, slow.handler());
     // A log handler may ask the server about itself: it is never called under the server's lock.
     server.on_log([&](std::string_view text) {
         logged.push(text);
@@ -58,7 +37,7 @@ TEST_F(RpcServerStop, ADrainThatTimesOutReturnsAndReleasesTheUnfinishedRequest) 
     raw_peer peer(io.executor());
     const auto replies = peer.declare_exclusive();
     peer.publish(q, "7", replies, std::string("c-slow"));
-    ASSERT_EQ(started.get_future().wait_for(30s), std::future_status::ready);
+    ASSERT_TRUE(slow.wait_started());
 
     std::promise<void> stopped;
     std::thread stopping([&] {
@@ -76,13 +55,8 @@ TEST_F(RpcServerStop, ADrainThatTimesOutReturnsAndReleasesTheUnfinishedRequest) 
     for (const auto& line : logged.all()) said_why |= line.find("1 request(s) unfinished") != std::string::npos;
     EXPECT_TRUE(said_why);
     // Released, not acked: back in the queue for another server.
-    std::uint32_t ready = 0;
-    for (int i = 0; i < 300 && ready == 0; ++i) {
-        ready = peer.ready(q);
-        if (ready == 0) std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(ready, 1u);
-    go.set_value();  // the handler finishes; its reply fails quietly (channel closed)
+    EXPECT_EQ(wait_until_ready(peer, q, 1), 1u);
+    slow.release();  // the handler finishes; its reply fails quietly (channel closed)
 }
 
 }  // namespace
