@@ -20,6 +20,9 @@
 namespace rpc {
 namespace detail {
 
+// The inline request's body buffer is reused up to this capacity, released above it.
+constexpr std::size_t reused_body_max = 64 * 1024;
+
 class server_impl : public std::enable_shared_from_this<server_impl> {
 public:
     server_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts,
@@ -182,6 +185,8 @@ private:
             const bool has_reply_to = m.properties.reply_to.has_value() && !m.properties.reply_to->empty();
             answer(s->ch, req, has_cid, has_reply_to ? *m.properties.reply_to : std::string_view{}, has_reply_to);
             finished(s, m.method.delivery_tag, true);
+            // Reused, the copy would keep the largest request's size for good.
+            if (req.body.capacity() > reused_body_max) std::string().swap(req.body);
             return;
         }
         // Leave the strand at once: copy what the views show.
