@@ -30,6 +30,8 @@ constexpr std::string_view usage =
     "Serve fib(n) requests from queue Q (default rpc_queue) until SIGINT or SIGTERM, then finish\n"
     "the requests in flight (for at most --drain-timeout seconds; a second signal stops at once)\n"
     "and exit. What is unfinished is left to the broker, which redelivers it to another server.\n"
+    "Exit status: 0 stopped by a signal with every request finished; 1 error (connection lost,\n"
+    "broker refused); 2 usage; 3 the drain timed out; 4 a second signal cut the drain short.\n"
     "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
     "  --prefetch N         unacked requests at once (default 1)\n"
     "  --max-n N            largest n served (default 100000)\n"
@@ -39,16 +41,14 @@ constexpr std::string_view usage =
     "                       consume again, instead of exiting with status 1\n"
     "  --workers N          threads computing replies (default: the prefetch, at most one per\n"
     "                       core); 0: compute on the connection's own thread, the fastest for\n"
-    "                       small n, but a long computation then holds back the other requests\n"
-    "                       and the connection's heartbeats\n"
+    "                       small n, but a long computation then holds back the other requests,\n"
+    "                       the connection's heartbeats and the signals\n"
     "  --quiet              no \" [.] fib(n)\" line per request (benchmarks)\n"
     "  --drain-timeout S    after a signal, wait at most S seconds for requests in flight\n"
     "                       (default 30)\n"
     "  --max-request-size B largest request body read, in bytes, at least 1024 (default 65536);\n"
     "                       a larger one is rejected without requeue and answered with an\n"
-    "                       error; it caps replies too\n"
-    "Exit status: 0 stopped by a signal with every request finished; 1 error (connection lost,\n"
-    "broker refused); 2 usage; 3 the drain timed out; 4 a second signal cut the drain short.\n";
+    "                       error; it caps replies too\n";
 
 constexpr int exit_drain_timed_out = 3;
 constexpr int exit_second_signal = 4;
