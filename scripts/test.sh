@@ -152,7 +152,7 @@ sanitizer_pass() { # pass label_regex
     fi
     # tsan and fuzz run one label: build only its tests' targets. asan runs nearly everything.
     local only=
-    [[ $label =~ ^[a-z]+$ ]] && only=tests_$label
+    [[ $label =~ ^[a-z]+$ ]] && only=amqp_rpc_tests_$label
     if ! build "$pass" $only; then
         record "$pass" "FAILED (build)" 0 1
         return

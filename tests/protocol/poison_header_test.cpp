@@ -94,7 +94,9 @@ std::ostream& operator<<(std::ostream& os, const seen& s) {
 
 // An open machine with channel 1, fed `input` in the pieces `cuts` makes (offsets, ascending).
 struct run {
-    explicit run(const byte_buffer& input, const std::vector<std::size_t>& cuts) {
+    explicit run(const byte_buffer& input, const std::vector<std::size_t>& cuts,
+                 amqp::connection_options opts = machine_driver::default_options())
+        : d(std::move(opts)) {
         d.open();
         ch = d.open_channel();
         d.take_output();
@@ -259,6 +261,32 @@ TEST(poison_header, returned_message_carries_the_fault) {
     EXPECT_EQ(events[0].correlation_id, "corr-1");
     EXPECT_EQ(events[0].body, "");
     EXPECT_EQ(events[1].body, "ok");
+}
+
+TEST(poison_header, fault_wins_over_an_oversized_body) {
+    // Nothing of the body is kept either way; the fault is the message's first problem.
+    auto opts = machine_driver::default_options();
+    opts.max_message_size = 1;
+    const std::uint16_t ch = 1;
+    run r(deliver(ch, 1) + raw_frame(2, ch, header_with(2, nested_table_body(40), "corr-1")) + body_frame(ch, "10"), {},
+          opts);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_NE(r.events[0].fault, "");
+    EXPECT_EQ(r.events[0].correlation_id, "corr-1");
+    EXPECT_TRUE(r.d.m.is_channel_open(ch));
+}
+
+TEST(poison_header, on_a_closing_channel_it_is_skipped_silently) {
+    run r({}, {});
+    ASSERT_FALSE(r.d.m.send_sync(r.ch, amqp::channel_close{200, "bye", 0, 0}));
+    r.d.take_output();
+    r.d.m.feed(deliver(r.ch, 1) + raw_frame(2, r.ch, header_with(2, nested_table_body(40), "corr-1")) +
+                   body_frame(r.ch, "10") + method_frame(r.ch, amqp::channel_close_ok{}),
+               r.d.now);
+    r.drain();
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].kind, event_kind::reply);
+    EXPECT_TRUE(r.d.m.is_open());
 }
 
 // ---- what stays connection-fatal ------------------------------------------------------------

@@ -146,7 +146,7 @@ private:
         // Content assembly: copies of the method and header payloads (the decoder's views die
         // with the next feed), and the body so far. Reused from message to message.
         content_stage stage = content_stage::none;
-        bool discard = false;  // content on a closing channel, or refused as too large
+        bool discard = false;  // content on a closing channel, refused as too large, or with a header fault
         std::uint16_t content_class = 0;
         std::uint64_t body_remaining = 0;
         byte_buffer method_payload;
