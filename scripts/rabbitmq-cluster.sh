@@ -100,6 +100,12 @@ cluster_start() {
     cluster_stop >/dev/null 2>&1 || true
     rm -rf "$cluster_root"/node[0-9]* "$cluster_root/amqp_urls"
     echo "$n" >"$cluster_root/nodes"
+    echo $$ >"$cluster_root/start.pid"
+    # The nodes are setsid'd so that a terminal's Ctrl-C does not reach them: an interrupted
+    # start must stop what it began, or they would outlive it.
+    # Its boot subshells go first, or a failing boot would still act on its node afterwards.
+    trap 'trap - INT TERM HUP; log "interrupted: stopping the cluster"; kill $(jobs -p) 2>/dev/null || true
+          cluster_stop >/dev/null 2>&1; exit 130' INT TERM HUP
     ensure_epmd || return 1
     # Names are stable across restarts and distinct per cluster directory.
     local hash cookie d used=()
@@ -148,6 +154,8 @@ cluster_start() {
         return 1
     fi
     cluster_print_urls "$n" | sed -n 's/^AMQP_URLS=//p' >"$cluster_root/amqp_urls"
+    trap - INT TERM HUP
+    rm -f "$cluster_root/start.pid"
     log "cluster of $n up in $((SECONDS - t0))s (data and logs in $cluster_root)"
     cluster_print_urls "$n"
 }
@@ -161,8 +169,26 @@ await_running_quick() {
     [[ $(running_count 1) == "$n" ]]
 }
 
+# A `cluster start` still under way in this directory (e.g. left behind by an interrupted
+# ctest) would go on booting nodes: end it first (its trap stops what it started), bounded.
+end_pending_start() {
+    local sp t
+    sp=$(cat "$cluster_root/start.pid" 2>/dev/null || true)
+    rm -f "$cluster_root/start.pid"
+    [[ $sp =~ ^[0-9]+$ && $sp != "$$" ]] || return 0
+    tr '\0' ' ' <"/proc/$sp/cmdline" 2>/dev/null | grep -q 'rabbitmq.sh cluster start' || return 0
+    log "ending the cluster start still running (pid $sp)"
+    kill -TERM "$sp" 2>/dev/null || return 0
+    for ((t = 0; t < 10 * (CTL_TIMEOUT + 10); t++)); do
+        kill -0 "$sp" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$sp" 2>/dev/null || true
+}
+
 cluster_stop() {
     local n i pids=()
+    end_pending_start
     n=$(cluster_size)
     [[ -n $n ]] || { log "no cluster in $cluster_root"; return 0; }
     # All at once; the data is thrown away, so the order of leaving does not matter.

@@ -42,7 +42,7 @@ PORT_MIN=20000
 PORT_SPAN=10000
 
 usage() {
-    sed -n '6,11p' "$0" | sed 's/^# *//' >&2
+    sed -n '6,12p' "$0" | sed 's/^# *//' >&2
     exit 2
 }
 
