@@ -66,13 +66,16 @@ def publish(url, queue, count):
 
 
 def leader_index(args, queue):
-    for row in ctl_json(args, 1, "list_queues", "name", "leader", "type"):
-        if row.get("name") == queue:
-            m = re.match(r"amqp-rpc-c(\d+)-", str(row.get("leader", "")))
-            if not m:
-                fail(f"queue {queue} has no leader node: {row}")
+    # A few tries: the leader is known once the queue's members have elected one.
+    row = None
+    for _ in range(10):
+        rows = [r for r in ctl_json(args, 1, "list_queues", "name", "leader", "type") if r.get("name") == queue]
+        row = rows[0] if rows else None
+        m = re.match(r"amqp-rpc-c(\d+)-", str(row.get("leader", ""))) if row else None
+        if m:
             return int(m.group(1))
-    fail(f"queue {queue} not listed by node 1")
+        time.sleep(1)
+    fail(f"queue {queue} has no leader node: {row}")
 
 
 def consume_all(url, queue, count):
