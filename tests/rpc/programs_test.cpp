@@ -373,6 +373,34 @@ TEST_F(ProgramsWithBroker, LargeRequestsAreRefusedWithoutGrowingTheServer) {
     EXPECT_EQ(std::count(server.proc.err().begin(), server.proc.err().end(), '\n'), 4) << server.proc.err();
 }
 
+// A server allowed large requests reads them, and gives the memory back afterwards: the
+// channel's body buffer, grown for one large message, must not stay allocated while later small
+// deliveries take the single-frame path (which used to skip the release).
+TEST_F(ProgramsWithBroker, LargeRequestsReadAndAnsweredLeaveNoBufferBehind) {
+    const auto q = unique_queue("prog-large-read");
+    server_program server(q, {"--max-request-size", std::to_string(16u << 20), "--workers", "0"});
+    ASSERT_TRUE(server.ready);
+    const std::uint64_t before = resident_kb(server.proc.pid());
+    ASSERT_GT(before, 0u);
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    inbox box;
+    peer.consume(replies, box);
+    peer.publish(q, std::string(8u << 20, 'x'), replies, std::string("c-large"));
+    for (int i = 0; i < 3; ++i) peer.publish(q, "10", replies, "c-10-" + std::to_string(i));
+    for (int i = 0; i < 4; ++i) {
+        auto m = box.pop(60s);
+        ASSERT_TRUE(m) << "only " << i << " replies";
+        if (i == 0) EXPECT_NE(m->body.find("\"error\""), std::string::npos) << m->body.substr(0, 200);
+        else EXPECT_EQ(m->body, "55");
+    }
+    const std::uint64_t after = resident_kb(server.proc.pid());
+    EXPECT_LT(after, before + 4096) << "VmRSS " << before << " kB before, " << after << " kB after";
+    server.proc.signal(SIGTERM);
+    EXPECT_EQ(server.proc.wait(60s).status, 0) << server.proc.err();
+}
+
 TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {
     const auto q = unique_queue("prog-kill");
     constexpr std::uint64_t n = 45;  // naive, the largest allowed: long enough (seconds) to be killed in the middle
