@@ -218,8 +218,9 @@ private:
                            : "request refused: " + std::string(m.fault);
         std::string line = amqp::printable(why) + " rejected (correlation_id " +
                             amqp::printable(m.properties.correlation_id.value_or("")) + ")";
-        if (amqp::error_code ec = ch.reject(m.method.delivery_tag, false); ec)
-            line += "; could not reject it: " + ec.message();
+        // The error reply is queued before the reject, as a reply before its ack: a connection lost
+        // between the two leaves the request to be redelivered and answered again, never settled
+        // with its answer lost.
         const bool has_reply_to = m.properties.reply_to && !m.properties.reply_to->empty();
         if (!has_reply_to) {
             line += "; no reply_to, not answered";
@@ -229,6 +230,8 @@ private:
                        publish_reply(ch, *m.properties.reply_to, m.properties.correlation_id, make_error_reply(why))) {
             line += "; could not publish the error reply: " + ec.message();
         }
+        if (amqp::error_code ec = ch.reject(m.method.delivery_tag, false); ec)
+            line += "; could not reject it: " + ec.message();
         log(line);
     }
 
