@@ -11,3 +11,7 @@ if(AMQP_BUILD_TESTS AND AMQP_BUILD_EXAMPLES AND TARGET rpc_server AND COMMAND am
   set_tests_properties(rpc_bench_smoke PROPERTIES LABELS integration TIMEOUT 60)
   amqp_broker_test(rpc_bench_smoke)
 endif()
+
+# rpc_echo_server: rpc::rpc_server with an echo handler, the server of the message-size runs.
+add_executable(rpc_echo_server ${CMAKE_CURRENT_SOURCE_DIR}/rpc_echo_server.cpp)
+target_link_libraries(rpc_echo_server PRIVATE rpc amqp_warnings)
