@@ -1,7 +1,9 @@
 // The Go peer's server: consume --queue with basic.qos --prefetch, compute fib(n) (or, with
 // --echo, return the body as it came), publish the reply to reply_to through the default exchange
 // with the request's correlation_id, then ack, one delivery at a time as amqp091-go's examples do.
-// Exits 0 on SIGINT/SIGTERM.
+// Exits 0 on SIGINT/SIGTERM, or after --stop-after requests: callgrind (bench/matrix_instr.py)
+// cannot deliver a signal to a Go program (its signal hand-off asserts), so the instruction counts
+// stop the server this way.
 package main
 
 import (
@@ -21,6 +23,7 @@ func runServer(argv []string) int {
 	queue := fs.String("queue", "rpc_queue", "request queue")
 	prefetch := fs.Int("prefetch", 1, "basic.qos prefetch_count")
 	echo := fs.Bool("echo", false, "reply with the request body (message-size runs)")
+	stopAfter := fs.Int("stop-after", 0, "exit 0 after this many requests (0: never)")
 	fs.Parse(argv)
 	if *url == "" || *prefetch < 0 || *prefetch > 65535 {
 		fs.Usage()
@@ -49,7 +52,14 @@ func runServer(argv []string) int {
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	fmt.Fprintf(os.Stderr, " [x] Awaiting RPC requests on '%s' (prefetch %d)\n", *queue, *prefetch)
 	ctx := context.Background()
+	served := 0
 	for {
+		if *stopAfter > 0 && served == *stopAfter {
+			select {
+			case stop <- syscall.SIGTERM:
+			default: // a signal is already waiting
+			}
+		}
 		select {
 		case <-stop:
 			ch.Close()
@@ -76,6 +86,7 @@ func runServer(argv []string) int {
 			if err := d.Ack(false); err != nil {
 				die("basic.ack: %v", err)
 			}
+			served++
 		}
 	}
 }
