@@ -7,5 +7,7 @@ out=${1:?usage: build.sh OUTPUT_BINARY}
 command -v go >/dev/null || { echo "build.sh: no go (apt-get install golang-go)" >&2; exit 1; }
 cd "$here"
 export GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on GOTOOLCHAIN=local GOSUMDB=off
-export GOCACHE=${GOCACHE:-$(dirname "$(realpath -m "$out")")/.gocache}
+outdir=$(dirname "$(realpath -m "$out")")
+# Everything Go writes stays in the build tree (no $HOME needed, nothing downloaded).
+export GOCACHE=${GOCACHE:-$outdir/.gocache} GOPATH=${GOPATH:-$outdir/.gopath}
 go build -trimpath -o "$out" .
