@@ -98,25 +98,15 @@ def reply_for(kind):
 def run_instructions(args, url, logdir, results, log):
     table = CALLS if not args.quick else QUICK_CALLS
     for mode in args.instr_modes:
-        for kind in args.clients:
-            reply = reply_for(kind)
+        jobs = [("client", k, reply_for(k), client_ir) for k in args.clients] + \
+               [("server", k, "exclusive", server_ir) for k in args.servers]
+        for role, kind, reply, measure in jobs:
             try:
-                v = client_ir(args, url, logdir, kind, mode, reply, table[mode])
+                v = measure(args, url, logdir, kind, mode, reply, table[mode])
             except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-                log(f"instructions: client {kind} {mode} FAILED: {e}")
-                results["failures"].append(f"instructions client {kind} {mode}: {e}")
+                log(f"instructions: {role} {kind} {mode} FAILED: {e}")
+                results["failures"].append(f"instructions {role} {kind} {mode}: {e}")
                 continue
-            results["instructions"].append({"role": "client", "kind": kind, "mode": mode, "reply": reply,
+            results["instructions"].append({"role": role, "kind": kind, "mode": mode, "reply": reply,
                                             "calls": table[mode], "ir_per_rpc": v})
-            log(f"instructions: client {kind:10} {mode:4} {reply:9}: {v:12,.0f} per RPC")
-        for kind in args.servers:
-            reply = "exclusive"
-            try:
-                v = server_ir(args, url, logdir, kind, mode, reply, table[mode])
-            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-                log(f"instructions: server {kind} {mode} FAILED: {e}")
-                results["failures"].append(f"instructions server {kind} {mode}: {e}")
-                continue
-            results["instructions"].append({"role": "server", "kind": kind, "mode": mode, "reply": reply,
-                                            "calls": table[mode], "ir_per_rpc": v})
-            log(f"instructions: server {kind:12} {mode:4} {reply:9}: {v:12,.0f} per RPC")
+            log(f"instructions: {role} {kind:12} {mode:4} {reply:9}: {v:12,.0f} per RPC")

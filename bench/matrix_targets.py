@@ -27,18 +27,15 @@ def _peer_pairs(summary, mode, reply, key, best):
 
 def evaluate(summary, instructions, size_summary):
     L = []
-    for reply in ["exclusive", "direct"]:
-        peer, who = _peer_pairs(summary, "pipe", reply, "rpc/s", max)
-        for srv in OUR_SERVERS:
-            o = summary.get(("ours", srv, "pipe", reply), {}).get("rpc/s")
-            L.append(f"pipelined rpc/s, {reply}, our client + {srv} server / best peer pair ({who}): "
-                     f"{_ratio(o, peer)} (target ≥ 1.20×): {_verdict(o, peer, 1.2, True)}")
-    for reply in ["exclusive", "direct"]:
-        peer, who = _peer_pairs(summary, "seq", reply, "p50_us", min)
-        for srv in OUR_SERVERS:
-            o = summary.get(("ours", srv, "seq", reply), {}).get("p50_us")
-            L.append(f"sequential p50, {reply}, our client + {srv} server / best peer pair ({who}): "
-                     f"{_ratio(o, peer)} (target ≤ 1.00×): {_verdict(o, peer, 1.0, False)}")
+    pair_targets = [("pipe", "rpc/s", max, "pipelined rpc/s", "≥ 1.20×", 1.2, True),
+                    ("seq", "p50_us", min, "sequential p50", "≤ 1.00×", 1.0, False)]
+    for mode, key, best, what, target, limit, higher in pair_targets:
+        for reply in ["exclusive", "direct"]:
+            peer, who = _peer_pairs(summary, mode, reply, key, best)
+            for srv in OUR_SERVERS:
+                o = summary.get(("ours", srv, mode, reply), {}).get(key)
+                L.append(f"{what}, {reply}, our client + {srv} server / best peer pair ({who}): "
+                         f"{_ratio(o, peer)} (target {target}): {_verdict(o, peer, limit, higher)}")
     ir = {}
     for r in instructions:
         ir[(r["role"], r["kind"], r["mode"])] = r["ir_per_rpc"]

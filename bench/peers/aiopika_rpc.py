@@ -24,7 +24,6 @@ body, echoed). What the pattern keeps, and what that means against the other pee
 """
 import argparse
 import asyncio
-import json
 import signal
 import sys
 import time
@@ -33,20 +32,10 @@ import aio_pika
 from aio_pika.patterns import RPC
 from aio_pika.patterns.rpc import RPCMessageType
 
+from py_peer import echo_body, fib, result_line
+
 # Bounds the work one request can ask for, as the pika peer does.
 MAX_N = 10000
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
-
-
-def echo_body(size):
-    """The message-size runs' request body: size bytes 'a'..'z' repeated, as every peer sends it."""
-    return bytes(97 + i % 26 for i in range(26)) * (size // 26) + bytes(97 + i % 26 for i in range(size % 26))
 
 
 class FibRPC(RPC):
@@ -97,14 +86,6 @@ async def serve(args):
     return 0
 
 
-def percentile_us(sorted_ns, p):
-    """Nearest-rank percentile, in microseconds (the peers' rule)."""
-    if not sorted_ns:
-        return 0.0
-    rank = min(len(sorted_ns), max(1, int(-(-p * len(sorted_ns) // 1))))
-    return sorted_ns[rank - 1] / 1000.0
-
-
 async def call_all(args):
     conn = await aio_pika.connect(args.url)
     channel = await conn.channel()
@@ -138,16 +119,7 @@ async def call_all(args):
     cpu_s = time.process_time() - state["c0"]
     await rpc.close()
     await conn.close()
-    latencies.sort()
-    m = len(latencies)
-    return {
-        "rpc/s": round(m * 1e9 / elapsed_ns, 1) if elapsed_ns else 0.0,
-        "p50_us": round(percentile_us(latencies, 0.50), 1),
-        "p99_us": round(percentile_us(latencies, 0.99), 1),
-        "p999_us": round(percentile_us(latencies, 0.999), 1),
-        "cpu_us_per_call": round(cpu_s * 1e6 / m, 2) if m else 0.0,
-        "requests": m,
-    }
+    return result_line("aio-pika", latencies, elapsed_ns, cpu_s, args.json)
 
 
 def main():
@@ -175,14 +147,11 @@ def main():
     if args.requests < 1 or args.inflight < 1 or args.warmup < 0 or not 0 <= args.n <= MAX_N:
         ap.error("--requests and --inflight must be >= 1, --warmup >= 0, --n 0..10000")
     try:
-        res = asyncio.run(call_all(args))
+        line = asyncio.run(call_all(args))
     except (RuntimeError, asyncio.TimeoutError, aio_pika.exceptions.AMQPException) as e:
         print(f" [!] Error: {e!r}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps({"client": "aio-pika", **res}))
-    else:
-        print(" ".join(f"{k}={v}" for k, v in res.items()))
+    print(line)
     return 0
 
 
