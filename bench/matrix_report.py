@@ -128,7 +128,9 @@ def write_markdown(path, results):
              "higher is better; p50: lower is better). writes/RPC: write-family syscalls (write, writev, "
              "send, sendto, sendmsg) of the client process and of the server process per call, counted with "
              "`perf stat` on the syscall tracepoints (setup and warmup included); in brackets the server's "
-             "socket writes alone, without write(2) (console output). Server CPU µs/call and context switches/RPC: `perf stat` task-clock and context-switches "
+             "socket writes alone, without write(2) (console output; but Go's runtime and Node write to "
+             "sockets with write(2) too: for them the total is the socket writes, the bracket 0; ours-default "
+             "adds its console line per request as one write(2)). Server CPU µs/call and context switches/RPC: `perf stat` task-clock and context-switches "
              "of the server process over the client's run, per call (the server idles between runs).\n")
     L.append("| client | server | mode | reply queue | rpc/s | p50 µs | p99 µs | p99.9 µs | client CPU µs/call "
              "| server CPU µs/call | server ctx switches/RPC | client writes/RPC | server writes/RPC (socket) | rpc/s vs rmqc | p50 vs rmqc | reps |")
