@@ -208,6 +208,13 @@ def run_matrix(args, url, logdir, results):
             for rep in range(args.reps):
                 for server in args.servers:
                     queue = f"bench_{server}_{mode}"
+                    if servers[server].proc.poll() is not None:
+                        # Killed from outside (on a shared machine, someone's pkill): a new one
+                        # takes over, and the run says so.
+                        log(f"server {server} exited ({servers[server].proc.returncode}): restarted")
+                        results["failures"].append(f"server {server} {mode} exited before rep {rep}: restarted")
+                        servers[server].stop(keep_log=True)
+                        servers[server] = Server(server, args.build, url, queue, prefetch, logdir)
                     for client in args.clients:
                         if server not in procs.SERVERS_OF[client]:
                             continue
