@@ -190,8 +190,8 @@ def write_markdown(path, results):
     L.append("![latency and throughput per client](benchmarks.png)\n")
     L.append("## Reproduce\n")
     L.append("```sh\ncmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release\n"
-             "cmake --build build/bench -j2 --target rpc_server rpc_bench rpc_echo_server rmqc_rpc_server "
-             "rmqc_rpc_client\n"
+             "cmake --build build/bench -j2 --target amqp_rpc_rpc_server amqp_rpc_rpc_bench "
+             "amqp_rpc_rpc_echo_server amqp_rpc_rmqc_rpc_server amqp_rpc_rmqc_rpc_client\n"
              "scripts/deps.sh                # the peers: golang-go + amqp091-go, aio-pika, nodejs + npm ci, valgrind\n"
              "bench/run_matrix.sh            # --quick: a few minutes' smoke run; --from-json F: redo this page\n```\n")
     L.append("## How each cell is run\n")

@@ -14,10 +14,11 @@ else()
   # The peers are C like the library they exercise; only this directory needs the language.
   enable_language(C)
   foreach(peer rmqc_rpc_server rmqc_rpc_client)
-    add_executable(${peer} ${CMAKE_CURRENT_SOURCE_DIR}/peers/${peer}.c)
-    set_target_properties(${peer} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
-    target_compile_options(${peer} PRIVATE -Wall -Wextra -Wpedantic $<$<BOOL:${AMQP_WERROR}>:-Werror>)
-    target_link_libraries(${peer} PRIVATE PkgConfig::RABBITMQ_C)
+    add_executable(amqp_rpc_${peer} ${CMAKE_CURRENT_SOURCE_DIR}/peers/${peer}.c)
+    set_target_properties(amqp_rpc_${peer} PROPERTIES OUTPUT_NAME ${peer}
+                          C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+    target_compile_options(amqp_rpc_${peer} PRIVATE -Wall -Wextra -Wpedantic $<$<BOOL:${AMQP_WERROR}>:-Werror>)
+    target_link_libraries(amqp_rpc_${peer} PRIVATE PkgConfig::RABBITMQ_C)
   endforeach()
 endif()
 
@@ -31,7 +32,7 @@ if(AMQP_GO AND EXISTS ${_amqp091_src})
                      COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/peers/go/build.sh ${CMAKE_CURRENT_BINARY_DIR}/amqp091_rpc
                      DEPENDS ${_go_peer_sources}
                      COMMENT "Building the Go benchmark peer (amqp091-go)" VERBATIM)
-  add_custom_target(amqp091_rpc ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/amqp091_rpc)
+  add_custom_target(amqp_rpc_amqp091_rpc ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/amqp091_rpc)
 else()
   message(STATUS "go or golang-github-rabbitmq-amqp091-go-dev missing: Go bench peer skipped")
 endif()
@@ -39,7 +40,7 @@ endif()
 # Smoke test of each peer (tests/interop/peers_smoke_test.py, issue 19): a few calls each way, so
 # that a broken peer is caught before a benchmark run. Registered here, where rpc_bench and the
 # peers are defined; skipped (77) where a peer's toolchain is not installed.
-if(AMQP_BUILD_TESTS AND AMQP_BUILD_EXAMPLES AND TARGET rpc_server AND COMMAND amqp_broker_test)
+if(AMQP_BUILD_TESTS AND AMQP_BUILD_EXAMPLES AND TARGET amqp_rpc_rpc_server AND COMMAND amqp_broker_test)
   foreach(peer rabbitmq-c pika go node aio-pika)
     add_test(NAME peers_smoke_${peer}
              COMMAND ${AMQP_TEST_PYTHON} ${PROJECT_SOURCE_DIR}/tests/interop/peers_smoke_test.py
@@ -47,8 +48,8 @@ if(AMQP_BUILD_TESTS AND AMQP_BUILD_EXAMPLES AND TARGET rpc_server AND COMMAND am
     set_tests_properties(peers_smoke_${peer} PROPERTIES LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77)
     amqp_broker_test(peers_smoke_${peer})
   endforeach()
-  set(_peer_targets rpc_server rpc_bench rpc_echo_server)
-  foreach(t rmqc_rpc_server rmqc_rpc_client amqp091_rpc)
+  set(_peer_targets amqp_rpc_rpc_server amqp_rpc_rpc_bench amqp_rpc_rpc_echo_server)
+  foreach(t amqp_rpc_rmqc_rpc_server amqp_rpc_rmqc_rpc_client amqp_rpc_amqp091_rpc)
     if(TARGET ${t})
       list(APPEND _peer_targets ${t})
     endif()

@@ -308,8 +308,9 @@ def main():
     for b in ["examples/rpc_server", "bench/rpc_bench", "bench/rpc_echo_server", "bench/rmqc_rpc_server",
               "bench/rmqc_rpc_client"]:
         if not os.access(os.path.join(args.build, b), os.X_OK):
-            sys.exit(f"run_matrix: {os.path.join(args.build, b)} missing: build the targets rpc_server rpc_bench "
-                     f"rpc_echo_server rmqc_rpc_server rmqc_rpc_client first")
+            sys.exit(f"run_matrix: {os.path.join(args.build, b)} missing: build the targets amqp_rpc_rpc_server "
+                     f"amqp_rpc_rpc_bench amqp_rpc_rpc_echo_server amqp_rpc_rmqc_rpc_server amqp_rpc_rmqc_rpc_client "
+                     f"first")
     args.instr_modes = [m for m in args.instr_modes.split(",") if m]
     skipped = []
     for attr, known in (("clients", procs.CLIENTS), ("servers", procs.SERVERS)):

@@ -1,6 +1,6 @@
 // Integration tests against the fixture's RabbitMQ: open/close, the queue/consume/publish/ack
 // cycle, broker errors with their reply codes, heartbeats, multi-frame bodies, TLS, auth.
-#include "tcp_relay.hpp"
+#include <support/test_relay.hpp>
 #include "test_broker.hpp"
 
 #include <amqp/connection.hpp>
@@ -52,8 +52,8 @@ amqp::publish_options to(std::string_view routing_key, bool mandatory = false) {
     return o;
 }
 
-// The same options, pointed at a relay to the broker that the test can cut or freeze.
-amqp::connection_options through(const amqp_test::tcp_relay& relay, amqp::connection_options opts) {
+// The same options, pointed at a relay to the broker that the test can cut or silence.
+amqp::connection_options through(const amqp_test::test_relay& relay, amqp::connection_options opts) {
     opts.host = "127.0.0.1";
     opts.port = relay.port();
     return opts;
@@ -76,23 +76,23 @@ std::future<amqp::error_code> start_declare(amqp::channel& ch, amqp::queue_optio
     if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)"; \
     amqp::connection_options opts = *opts##_maybe
 
-// Tests that cut or freeze the line: the broker's options pointed at a relay, and an I/O
+// Tests that cut or silence the line: the broker's options pointed at a relay, and an I/O
 // thread. Skipped without a broker.
 class RelayedBroker : public ::testing::Test {
 protected:
     void SetUp() override {
         auto direct = broker_options();
         if (!direct) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)";
-        relay_.emplace(direct->host, direct->port);
+        relay_.emplace(direct->port);
         opts = through(*relay_, *direct);
     }
-    amqp_test::tcp_relay& relay() { return *relay_; }
+    amqp_test::test_relay& relay() { return *relay_; }
 
     amqp::connection_options opts;
     io_thread io;
 
 private:
-    std::optional<amqp_test::tcp_relay> relay_;
+    std::optional<amqp_test::test_relay> relay_;
 };
 class ConnectionLoss : public RelayedBroker {};
 class Cancellation : public RelayedBroker {};
@@ -390,7 +390,7 @@ TEST_F(ConnectionLoss, LostSocketFailsPendingOperationsAndCallsOnClose) {
     const auto q = ch.declare_queue(queue("", true));
     std::atomic<int> deliveries{0};
     ch.consume(consumer(q.name, true), [&](const amqp::delivered_message&) { ++deliveries; });
-    relay().cut();
+    relay().cut_all();
     auto fc = conn_closed.get_future();
     ASSERT_TRUE(ready_within(fc));
     const auto r = fc.get();
@@ -415,7 +415,7 @@ TEST_F(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
     c.open();
     auto ch = c.open_channel();
     // A request that will never be answered: it must fail when the peer is declared dead.
-    relay().freeze();
+    relay().set_drop(true);
     auto fd = start_declare(ch);
     auto fc = closed.get_future();
     ASSERT_TRUE(ready_within(fc, 20s));
@@ -428,9 +428,9 @@ TEST_F(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
-    relay().freeze();
+    relay().set_drop(true);
     auto fd = start_declare(ch);
-    // close-ok never comes through the frozen relay: close gives up after its bound.
+    // close-ok never comes through the silent relay: close gives up after its bound.
     auto fc = c.async_close(boost::asio::use_future);
     ASSERT_TRUE(ready_within(fd, 20s));
     EXPECT_EQ(fd.get(), amqp::client_error::operation_aborted);
@@ -447,7 +447,7 @@ TEST_F(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
-    relay().freeze();  // the reply will not come
+    relay().set_drop(true);  // the reply will not come
     boost::asio::cancellation_signal sig;
     auto f = start_declare(ch, queue("", true),
                            [&](auto handler) { return boost::asio::bind_cancellation_slot(sig.slot(), std::move(handler)); });
@@ -459,7 +459,7 @@ TEST_F(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
 }
 
 TEST_F(Cancellation, CancelledOpenGivesUp) {
-    relay().freeze();  // TCP connects, the AMQP handshake never answers
+    relay().set_drop(true);  // TCP connects, the AMQP handshake never answers
     amqp::connection c(io.executor(), opts);
     boost::asio::cancellation_signal sig;
     std::promise<amqp::error_code> done;

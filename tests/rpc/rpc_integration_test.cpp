@@ -1,6 +1,6 @@
 // RpcClient and RpcServer against a real RabbitMQ: every behaviour of issue 5's rpc/ section.
 #include "rpc_fixture.hpp"
-#include "tcp_proxy.hpp"
+#include <support/test_relay.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -256,7 +256,7 @@ TEST_F(RpcIntegration, LostConnectionFailsEveryPendingCallAtOnce) {
     raw_peer peer(io.executor());
     peer.declare(q);  // nobody answers: the calls stay pending
     auto conn = broker_options();
-    tcp_proxy proxy(conn.port);
+    amqp_test::test_relay proxy(conn.port);
     conn.host = "127.0.0.1";
     conn.port = proxy.port();
     auto client = make_client(io.executor(), q, false, conn);
@@ -421,7 +421,7 @@ TEST_F(RpcIntegration, StopFinishesAndAcksTheRequestInFlight) {
 TEST_F(RpcIntegration, ServerReportsALostConnection) {
     const auto q = unique_queue("serverlost");
     auto conn = broker_options();
-    tcp_proxy proxy(conn.port);
+    amqp_test::test_relay proxy(conn.port);
     conn.host = "127.0.0.1";
     conn.port = proxy.port();
     rpc::rpc_server server(io.executor(), conn, fib_server::options(q, 1), rpc::make_fibonacci_handler({}));

@@ -3,7 +3,7 @@
 // connection goes through a recording proxy, so the tests read what it put on the wire: every
 // request is acked exactly once, and never before its reply was published.
 #include "rpc_fixture.hpp"
-#include "tcp_proxy.hpp"
+#include <support/test_relay.hpp>
 
 #include <amqp/frame.hpp>
 #include <amqp/methods.hpp>
@@ -122,7 +122,7 @@ protected:
     void SetUp() override { RPC_REQUIRE_BROKER(); }
 
     /// Broker options through `proxy`.
-    static amqp::connection_options via(const tcp_proxy& proxy) {
+    static amqp::connection_options via(const amqp_test::test_relay& proxy) {
         auto conn = broker_options();
         conn.host = "127.0.0.1";
         conn.port = proxy.port();
@@ -130,7 +130,7 @@ protected:
     }
 
     /// Wait (bounded) until the proxy has relayed or held `n` deliveries to its first connection.
-    static bool wait_for_deliveries(const tcp_proxy& proxy, std::size_t n) {
+    static bool wait_for_deliveries(const amqp_test::test_relay& proxy, std::size_t n) {
         for (int i = 0; i < 3000; ++i) {
             if (count(parse_stream(proxy.received_from_broker(0)), wire_event::kind::deliver) >= n) return true;
             std::this_thread::sleep_for(10ms);
@@ -140,7 +140,7 @@ protected:
 
     /// An inline server (workers 0) on `q`, through `proxy`, takes `total` requests in one read
     /// (the proxy holds the broker's bytes until all of them are there) and answers them all.
-    void serve_in_one_read(tcp_proxy& proxy, const std::string& q, bool batch_acks, std::size_t total) {
+    void serve_in_one_read(amqp_test::test_relay& proxy, const std::string& q, bool batch_acks, std::size_t total) {
         rpc::server_options opts = fib_server::options(q, 20);
         opts.workers = 0;
         opts.batch_acks = batch_acks;
@@ -233,7 +233,7 @@ TEST_P(ReplyBeforeAck, EveryRequestIsAckedOnceAndOnlyAfterItsReply) {
     constexpr int total = 60;
     for (int i = 0; i < total; ++i) peer.publish(q, std::to_string(i % 7), replies, "c-" + std::to_string(i));
 
-    tcp_proxy proxy(broker_options().port);
+    amqp_test::test_relay proxy(broker_options().port);
     proxy.record();
     rpc::server_options opts = fib_server::options(q, 10);
     opts.workers = workers;
@@ -275,7 +275,7 @@ INSTANTIATE_TEST_SUITE_P(WorkersAndAckModes, ReplyBeforeAck,
 // multiple=true, in the same write as the replies or after it.
 TEST_F(RpcServerModes, InlineHandlersAckOneReadsDeliveriesWithOneAck) {
     const auto q = unique_queue("batch");
-    tcp_proxy proxy(broker_options().port);
+    amqp_test::test_relay proxy(broker_options().port);
     proxy.record();
     constexpr std::size_t total = 8;
     ASSERT_NO_FATAL_FAILURE(serve_in_one_read(proxy, q, true, total));
@@ -301,7 +301,7 @@ TEST_F(RpcServerModes, InlineHandlersAckOneReadsDeliveriesWithOneAck) {
 // The same read with batching off: one ack per request, as the tutorial's server does.
 TEST_F(RpcServerModes, WithoutBatchingEachRequestHasItsOwnAck) {
     const auto q = unique_queue("each");
-    tcp_proxy proxy(broker_options().port);
+    amqp_test::test_relay proxy(broker_options().port);
     proxy.record();
     constexpr std::size_t total = 8;
     ASSERT_NO_FATAL_FAILURE(serve_in_one_read(proxy, q, false, total));
