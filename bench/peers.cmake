@@ -21,3 +21,38 @@ else()
     target_link_libraries(amqp_rpc_${peer} PRIVATE PkgConfig::RABBITMQ_C)
   endforeach()
 endif()
+
+# The Go peer (amqp091-go from Debian, built offline by bench/peers/go/build.sh), built with the
+# tree when Debian's Go toolchain and the library are installed (scripts/deps.sh installs both).
+find_program(AMQP_GO go)
+set(_amqp091_src /usr/share/gocode/src/github.com/rabbitmq/amqp091-go)
+if(AMQP_GO AND EXISTS ${_amqp091_src})
+  file(GLOB _go_peer_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/peers/go/*)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/amqp091_rpc
+                     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/peers/go/build.sh ${CMAKE_CURRENT_BINARY_DIR}/amqp091_rpc
+                     DEPENDS ${_go_peer_sources}
+                     COMMENT "Building the Go benchmark peer (amqp091-go)" VERBATIM)
+  add_custom_target(amqp_rpc_amqp091_rpc ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/amqp091_rpc)
+else()
+  message(STATUS "go or golang-github-rabbitmq-amqp091-go-dev missing: Go bench peer skipped")
+endif()
+
+# Smoke test of each peer (tests/interop/peers_smoke_test.py, issue 19): a few calls each way, so
+# that a broken peer is caught before a benchmark run. Registered here, where rpc_bench and the
+# peers are defined; skipped (77) where a peer's toolchain is not installed.
+if(AMQP_BUILD_TESTS AND AMQP_BUILD_EXAMPLES AND TARGET amqp_rpc_rpc_server AND COMMAND amqp_broker_test)
+  foreach(peer rabbitmq-c pika go node aio-pika)
+    add_test(NAME peers_smoke_${peer}
+             COMMAND ${AMQP_TEST_PYTHON} ${PROJECT_SOURCE_DIR}/tests/interop/peers_smoke_test.py
+                     --build ${CMAKE_BINARY_DIR} --peer ${peer})
+    set_tests_properties(peers_smoke_${peer} PROPERTIES LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77)
+    amqp_broker_test(peers_smoke_${peer})
+  endforeach()
+  set(_peer_targets amqp_rpc_rpc_server amqp_rpc_rpc_bench amqp_rpc_rpc_echo_server)
+  foreach(t amqp_rpc_rmqc_rpc_server amqp_rpc_rmqc_rpc_client amqp_rpc_amqp091_rpc)
+    if(TARGET ${t})
+      list(APPEND _peer_targets ${t})
+    endif()
+  endforeach()
+  amqp_label_targets(interop ${_peer_targets})
+endif()

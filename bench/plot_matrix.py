@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Plot of bench/run_matrix.py's results: per client and server, latency p50/p99 (sequential) and
-throughput (pipelined), medians over the repetitions; plus the inflight sweep when present.
+"""Plot of bench/run_matrix.py's results: every cell's sequential p50 and pipelined throughput
+(medians over the repetitions, one horizontal bar per client -> server, reply queue), and the
+message-size runs' MB/s per pair when present.
 
     bench/plot_matrix.py docs/benchmarks.json docs/benchmarks.png
 """
@@ -13,15 +14,31 @@ import matplotlib
 matplotlib.use("Agg")  # no display: write the file only
 import matplotlib.pyplot as plt  # noqa: E402
 
-CLIENTS = ["ours", "rabbitmq-c", "pika"]
-SERVERS = ["ours", "rabbitmq-c", "pika"]  # pika's server appears with pika's client only
-REPLIES = ["exclusive", "direct"]
-COLORS = {"ours": "tab:blue", "rabbitmq-c": "tab:orange", "pika": "tab:green"}
+COLORS = {"ours": "tab:blue", "rabbitmq-c": "tab:orange", "pika": "tab:green", "go": "tab:cyan",
+          "node": "tab:olive", "aio-pika": "tab:purple"}
 
 
 def med(runs, key):
     vals = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(vals) if vals else 0.0
+    return statistics.median(vals) if vals else None
+
+
+def bars(ax, cells, mode, key, title, xlabel, log):
+    rows = []
+    for (client, server, m, reply), runs in cells.items():
+        v = med(runs, key) if m == mode else None
+        if v:
+            rows.append((v, f"{client} → {server} ({reply[:4]})", client))
+    rows.sort(reverse=key == "p50_us")
+    if not rows:
+        ax.set_visible(False)
+        return
+    ax.barh(range(len(rows)), [r[0] for r in rows], color=[COLORS.get(r[2], "gray") for r in rows])
+    ax.set_yticks(range(len(rows)), [r[1] for r in rows], fontsize=6)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
 
 
 def main():
@@ -31,58 +48,32 @@ def main():
     cells = {}
     for r in res["matrix"]:
         cells.setdefault((r["client"], r["server"], r["mode"], r["reply"]), []).append(r)
-
-    present = {k[1] for k in cells}
-    groups = [(s, rep) for s in SERVERS if s in present for rep in REPLIES]
-    short = {"rabbitmq-c": "rmqc"}
-    labels = [f"{short.get(s, s)} server\n{rep}" for s, rep in groups]
-    width = 0.8 / len(CLIENTS)
-    has_sweep = bool(res.get("inflight_sweep"))
-    fig, axes = plt.subplots(1, 3 if has_sweep else 2, figsize=(17 if has_sweep else 12, 5))
-
-    ax = axes[0]
-    for i, c in enumerate(CLIENTS):
-        xs = [g + (i - 1) * width for g in range(len(groups))]
-        p50 = [med(cells.get((c, s, "seq", rep), []), "p50_us") for s, rep in groups]
-        p99 = [med(cells.get((c, s, "seq", rep), []), "p99_us") for s, rep in groups]
-        ax.bar(xs, p99, width, color=COLORS[c], alpha=0.35)
-        ax.bar(xs, p50, width, color=COLORS[c], label=f"{c} client")
-        p999 = [med(cells.get((c, s, "seq", rep), []), "p999_us") for s, rep in groups]
-        ax.scatter(xs, p999, marker="_", s=120, color="black", label="p99.9" if i == 0 else None, zorder=3)
-    ax.set_xticks(range(len(groups)), labels, fontsize=8)
-    ax.set_yscale("log")  # p99 on a loaded machine is 10-100x p50
-    ax.set_ylabel("latency µs, log scale (solid p50, light p99, tick p99.9)")
-    ax.set_title("Sequential (inflight 1, prefetch 1)")
-    ax.legend(fontsize=8)
-
-    ax = axes[1]
-    for i, c in enumerate(CLIENTS):
-        xs = [g + (i - 1) * width for g in range(len(groups))]
-        rps = [med(cells.get((c, s, "pipe", rep), []), "rpc/s") for s, rep in groups]
-        ax.bar(xs, rps, width, color=COLORS[c], label=f"{c} client")
-    ax.set_xticks(range(len(groups)), labels, fontsize=8)
-    ax.set_ylabel("calls per second")
-    ax.set_title("Pipelined (inflight 64, prefetch 64)")
-    ax.legend(fontsize=8)
-
-    if has_sweep:
+    sizes = res.get("sizes") or []
+    fig, axes = plt.subplots(1, 3 if sizes else 2, figsize=(18 if sizes else 12, 8))
+    bars(axes[0], cells, "seq", "p50_us", "Sequential p50 (inflight 1, prefetch 1)", "µs, log scale (lower is better)",
+         True)
+    bars(axes[1], cells, "pipe", "rpc/s", "Pipelined (inflight 64, prefetch 64)", "calls per second", False)
+    if sizes:
         ax = axes[2]
-        for impl in ["ours", "rabbitmq-c"]:
-            pts = sorted((r["inflight"], r["rpc/s"]) for r in res["inflight_sweep"] if r["impl"] == impl)
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=COLORS[impl],
-                        label=f"{impl} client + server")
+        for pair in sorted({r["pair"] for r in sizes}):
+            by = {}
+            for r in sizes:
+                if r["pair"] == pair:
+                    by.setdefault(r["size"], []).append(r["mb_s"])
+            pts = sorted((s, statistics.median(v)) for s, v in by.items())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=COLORS.get(pair, "gray"),
+                    label=f"{pair} pair")
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("inflight (= prefetch)")
-        ax.set_ylabel("calls per second")
-        ax.set_title("Scaling with inflight (exclusive reply queue)")
+        ax.set_yscale("log")
+        ax.set_xlabel("body bytes (request and reply)")
+        ax.set_ylabel("MB/s, body one way")
+        ax.set_title("Message size (echo, inflight 8, prefetch 8)")
         ax.legend(fontsize=8)
-
     load = (res["machine"].get("loadavg_start") or "?").split()[0]
     fig.suptitle(f"Fibonacci RPC fib({res['n']}), {res['date']} ({res['machine']['nproc']} CPUs, "
                  f"load average {load} at start)")
     fig.tight_layout()
-    fig.savefig(dst, dpi=100)
+    fig.savefig(dst, dpi=90)
     return 0
 
 

@@ -12,3 +12,8 @@ if(AMQP_BUILD_TESTS AND AMQP_BUILD_EXAMPLES AND TARGET amqp_rpc_rpc_server AND C
   set_tests_properties(rpc_bench_smoke PROPERTIES LABELS integration TIMEOUT 60)
   amqp_broker_test(rpc_bench_smoke)
 endif()
+
+# rpc_echo_server: rpc::rpc_server with an echo handler, the server of the message-size runs.
+add_executable(amqp_rpc_rpc_echo_server ${CMAKE_CURRENT_SOURCE_DIR}/rpc_echo_server.cpp)
+set_target_properties(amqp_rpc_rpc_echo_server PROPERTIES OUTPUT_NAME rpc_echo_server)
+target_link_libraries(amqp_rpc_rpc_echo_server PRIVATE amqp_rpc::rpc amqp_rpc_warnings)

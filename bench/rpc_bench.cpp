@@ -4,7 +4,9 @@
 // is checked against fib(n); the first --warmup calls are not measured.
 //
 //   rpc_bench [--url URL] [--requests 10000] [--inflight 1] [--n 10] [--warmup 1000]
-//             [--queue rpc_queue] [--direct-reply-to] [--json] [--timeout S] [--max-seconds S]
+//             [--queue rpc_queue] [--direct-reply-to] [--json] [--timeout S] [--max-seconds S] [--size B]
+// --size B: the message-size runs' echo calls (rpc_client::async_request with a B-byte body, the
+// reply expected to be the same bytes), against bench/rpc_echo_server or a peer's --echo server.
 // Prints one line: rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
 #include <rpc/cli.hpp>
 #include <rpc/rpc_client.hpp>
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,7 +29,7 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: rpc_bench [--url URL] [--requests N] [--inflight K] [--n N] [--warmup W] [--queue Q]\n"
-    "                 [--direct-reply-to] [--json] [--timeout S] [--max-seconds S]\n"
+    "                 [--direct-reply-to] [--json] [--timeout S] [--max-seconds S] [--size B]\n"
     "Send W + N requests fib(n) to the server on queue Q, K at a time, and print the throughput,\n"
     "the latency percentiles of the last N calls, and this process's CPU time per call.\n"
     "  --requests N       measured calls (default 10000)\n"
@@ -36,7 +39,8 @@ constexpr std::string_view usage =
     "  --direct-reply-to  replies through amq.rabbitmq.reply-to, not an exclusive queue\n"
     "  --json             the result as one JSON object\n"
     "  --timeout S        per-call timeout (default 30)\n"
-    "  --max-seconds S    give up when the whole run takes longer (default 600)\n";
+    "  --max-seconds S    give up when the whole run takes longer (default 600)\n"
+    "  --size B           echo calls: a B-byte body 'a'..'z' repeated, expected back as is\n";
 
 using steady = std::chrono::steady_clock;
 
@@ -63,6 +67,8 @@ struct plan {
     std::uint64_t warmup = 1000;
     std::uint64_t inflight = 1;
     std::uint64_t n = 10;
+    /// Echo calls with a body of this many bytes instead of fib(n).
+    std::optional<std::size_t> size;
     std::chrono::milliseconds timeout{30000};
     std::chrono::milliseconds max_time{600000};
 };
@@ -75,6 +81,10 @@ public:
     driver(rpc::rpc_client& client, const plan& p)
         : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)), total_(p.warmup + p.requests), sent_at_(total_) {
         latencies_.reserve(p.requests);
+        if (p.size) {
+            echo_body_.resize(*p.size);
+            for (std::size_t i = 0; i < echo_body_.size(); ++i) echo_body_[i] = static_cast<char>('a' + i % 26);
+        }
     }
 
     /// Runs every call; throws std::runtime_error on a failed call, a wrong reply or overtime.
@@ -117,11 +127,22 @@ private:
             std::lock_guard lock(mutex_);
             sent_at_[idx] = steady::now();
         }
-        client_.async_call(plan_.n, plan_.timeout,
-                           [this, idx](rpc::error_code ec, rpc::big_int v) { on_reply(idx, ec, std::move(v)); });
+        if (plan_.size) {
+            client_.async_request(rpc::request_message{echo_body_, {}, plan_.timeout},
+                                  [this, idx](rpc::error_code ec, rpc::reply r) {
+                                      on_reply(idx, ec, r.body == echo_body_ ? std::string{} :
+                                                            "wrong echo reply (" + std::to_string(r.body.size()) +
+                                                                " bytes for " + std::to_string(echo_body_.size()) + ")");
+                                  });
+            return;
+        }
+        client_.async_call(plan_.n, plan_.timeout, [this, idx](rpc::error_code ec, rpc::big_int v) {
+            on_reply(idx, ec, v == expected_ ? std::string{} : "wrong reply to fib(" + std::to_string(plan_.n) + "): " + v.str());
+        });
     }
 
-    void on_reply(std::uint64_t idx, rpc::error_code ec, rpc::big_int value) {
+    /// `wrong`: empty for a correct reply, else what was wrong with it.
+    void on_reply(std::uint64_t idx, rpc::error_code ec, std::string wrong) {
         const steady::time_point now = steady::now();
         std::uint64_t next = 0;
         {
@@ -129,8 +150,8 @@ private:
             if (!failure_.empty()) return;
             if (ec) {
                 failure_ = "call " + std::to_string(idx) + " failed: " + ec.message();
-            } else if (value != expected_) {
-                failure_ = "wrong reply to fib(" + std::to_string(plan_.n) + "): " + value.str();
+            } else if (!wrong.empty()) {
+                failure_ = std::move(wrong);
             }
             if (!failure_.empty()) {
                 cv_.notify_all();
@@ -159,6 +180,7 @@ private:
     rpc::rpc_client& client_;
     const plan plan_;
     const rpc::big_int expected_;
+    std::string echo_body_;
     const std::uint64_t total_;
     std::vector<steady::time_point> sent_at_;
     std::vector<std::uint64_t> latencies_;
@@ -183,6 +205,7 @@ int bench(const rpc::cli::arguments& args) {
     if (auto v = args.value("n")) p.n = parse_count(*v, 0, rpc::default_max_n, "--n");
     if (auto v = args.value("timeout")) p.timeout = parse_seconds(*v, "--timeout");
     if (auto v = args.value("max-seconds")) p.max_time = parse_seconds(*v, "--max-seconds");
+    if (auto v = args.value("size")) p.size = parse_count(*v, 0, 128u << 20, "--size");
     rpc::client_options opts;
     opts.queue = args.value("queue").value_or("rpc_queue");
     opts.direct_reply_to = args.flag("direct-reply-to");
@@ -222,6 +245,7 @@ int main(int argc, char** argv) {
                           {"direct-reply-to", false},
                           {"json", false},
                           {"timeout", true},
-                          {"max-seconds", true}},
+                          {"max-seconds", true},
+                          {"size", true}},
                          bench);
 }

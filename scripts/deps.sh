@@ -11,6 +11,8 @@ packages=(
     tshark amqp-specs python3-matplotlib linux-perf libpcap-dev
     chromium chromium-driver
     iproute2 util-linux procps
+    # Benchmark peers (bench/peers, issue 19): Go's amqp091-go built offline, aio-pika, Node, callgrind.
+    golang-go golang-github-rabbitmq-amqp091-go-dev python3-aio-pika nodejs valgrind
 )
 
 missing=()
@@ -18,8 +20,29 @@ for p in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [[ $status == "install ok installed" ]] || missing+=("$p")
 done
+# The Node peer's locked packages (bench/peers/node/package-lock.json) from the npm registry,
+# installed again only when the lock names another version than node_modules holds.
+node_peer() {
+    local dir
+    dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../bench/peers/node" && pwd)
+    if ! command -v npm >/dev/null; then
+        echo "deps.sh: no npm: the Node benchmark peer is not installed" >&2
+        return 0
+    fi
+    local want have
+    want=$(grep -m1 -A2 '"node_modules/rabbitmq-client"' "$dir/package-lock.json" | sed -n 's/.*"version": "\(.*\)".*/\1/p')
+    have=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$dir/node_modules/rabbitmq-client/package.json" 2>/dev/null | head -1 || true)
+    if [[ -n $want && $want == "$have" ]]; then
+        echo "deps.sh: bench/peers/node has rabbitmq-client $have"
+        return 0
+    fi
+    echo "deps.sh: npm ci in bench/peers/node (rabbitmq-client $want)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "deps.sh: all ${#packages[@]} packages are installed"
+    node_peer
     exit 0
 fi
 echo "deps.sh: installing ${missing[*]}"
@@ -62,4 +85,9 @@ if [[ " ${missing[*]} " == *" rabbitmq-server "* ]] && pgrep -f 'beam.*-home /va
     "${sudo[@]}" invoke-rc.d rabbitmq-server stop >/dev/null 2>&1 ||
         "${sudo[@]}" /usr/sbin/rabbitmqctl stop >/dev/null 2>&1 || true
 fi
+# Debian's nodejs comes without npm (a separate package); a nodejs that ships its own npm needs none.
+if ! command -v npm >/dev/null; then
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install "${apt_opts[@]}" --no-install-recommends npm
+fi
+node_peer
 echo "deps.sh: done"

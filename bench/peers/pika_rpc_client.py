@@ -10,26 +10,12 @@ against fib(n). The first --warmup calls are not measured. Prints one line:
     rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
 """
 import argparse
-import json
 import sys
 import time
 
 import pika
 
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
-
-
-def percentile_us(sorted_ns, p):
-    """Nearest-rank percentile, in microseconds."""
-    if not sorted_ns:
-        return 0.0
-    rank = min(len(sorted_ns), max(1, int(-(-p * len(sorted_ns) // 1))))
-    return sorted_ns[rank - 1] / 1000.0
+from py_peer import fib, result_line
 
 
 def fail(msg):
@@ -121,22 +107,9 @@ def main():
     elapsed_ns = time.perf_counter_ns() - state["t0"]
     cpu_s = time.process_time() - state["c0"]
 
-    latencies.sort()
-    m = len(latencies)
-    res = {
-        "rpc/s": round(m * 1e9 / elapsed_ns, 1) if elapsed_ns else 0.0,
-        "p50_us": round(percentile_us(latencies, 0.50), 1),
-        "p99_us": round(percentile_us(latencies, 0.99), 1),
-        "p999_us": round(percentile_us(latencies, 0.999), 1),
-        "cpu_us_per_call": round(cpu_s * 1e6 / m, 2) if m else 0.0,
-        "requests": m,
-    }
     if state["stray"]:
         print(f" [x] {state['stray']} replies with unknown correlation ids dropped", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"client": "pika", **res}))
-    else:
-        print(" ".join(f"{k}={v}" for k, v in res.items()))
+    print(result_line("pika", latencies, elapsed_ns, cpu_s, args.json))
     conn.close()
     return 0
 

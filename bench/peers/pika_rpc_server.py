@@ -15,15 +15,10 @@ import sys
 
 import pika
 
+from py_peer import fib
+
 # Bounds the work one request can ask for (fib(10000) has 2090 digits).
 MAX_N = 10000
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
 
 
 def answer(body):

@@ -9,6 +9,9 @@
  *
  *   rmqc_rpc_client --url URL [--requests 10000] [--inflight 1] [--n 10] [--warmup 1000]
  *                   [--queue rpc_queue] [--direct-reply-to] [--json] [--timeout 30] [--bare]
+ *                   [--size B]
+ * --size B: echo calls for the message-size runs (issue 19): a B-byte body 'a'..'z' repeated,
+ * expected back as is from an echo server.
  * Prints one line: rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
  */
 /* strdup, sigaction, clock_gettime under strict ISO C11. */
@@ -112,7 +115,7 @@ static long corr_index(const amqp_envelope_t *env, long total) {
 int main(int argc, char **argv) {
   const char *url = NULL;
   const char *queue = "rpc_queue";
-  long requests = 10000, inflight = 1, n = 10, warmup = 1000, timeout_s = 30;
+  long requests = 10000, inflight = 1, n = 10, warmup = 1000, timeout_s = 30, size = -1;
   int direct = 0, json = 0, bare = 0;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
@@ -124,6 +127,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--n") == 0 && more) n = arg_long(argv[++i], 0, RMQC_FIB_MAX_N);
     else if (strcmp(a, "--warmup") == 0 && more) warmup = arg_long(argv[++i], 0, 100000000);
     else if (strcmp(a, "--timeout") == 0 && more) timeout_s = arg_long(argv[++i], 1, 86400);
+    else if (strcmp(a, "--size") == 0 && more) size = arg_long(argv[++i], 0, 128L << 20);
     else if (strcmp(a, "--direct-reply-to") == 0) direct = 1;
     else if (strcmp(a, "--json") == 0) json = 1;
     else if (strcmp(a, "--bare") == 0) bare = 1;
@@ -137,11 +141,25 @@ int main(int argc, char **argv) {
   c.queue = amqp_cstring_bytes(queue);
   c.bare = bare;
   snprintf(c.expiration, sizeof c.expiration, "%ld", timeout_s * 1000);
-  char nbuf[24], expected[64];
-  snprintf(nbuf, sizeof nbuf, "%ld", n);
-  c.body = amqp_cstring_bytes(nbuf);
-  rmqc_fib_text((unsigned)n, expected, sizeof expected);
-  size_t expected_len = strlen(expected);
+  char nbuf[24], fib_text[64];
+  const char *expected = fib_text;
+  size_t expected_len;
+  if (size >= 0) {
+    char *echo = malloc((size_t)size + 1);
+    if (echo == NULL)
+      rmqc_die("out of memory for a %ld-byte body", size);
+    for (long i = 0; i < size; ++i)
+      echo[i] = (char)('a' + i % 26);
+    c.body.bytes = echo;
+    c.body.len = (size_t)size;
+    expected = echo;
+    expected_len = (size_t)size;
+  } else {
+    snprintf(nbuf, sizeof nbuf, "%ld", n);
+    c.body = amqp_cstring_bytes(nbuf);
+    rmqc_fib_text((unsigned)n, fib_text, sizeof fib_text);
+    expected_len = strlen(fib_text);
+  }
 
   if (direct) {
     c.reply_to = amqp_cstring_bytes("amq.rabbitmq.reply-to");
@@ -194,8 +212,9 @@ int main(int argc, char **argv) {
     }
     if (env.message.body.len != expected_len ||
         memcmp(env.message.body.bytes, expected, expected_len) != 0)
-      rmqc_die("wrong reply to fib(%ld): '%.*s' (expected %s)", n, (int)env.message.body.len,
-               (const char *)env.message.body.bytes, expected);
+      rmqc_die("wrong reply (%zu bytes, expected %zu): '%.*s'", env.message.body.len, expected_len,
+               (int)(env.message.body.len < 80 ? env.message.body.len : 80),
+               (const char *)env.message.body.bytes);
     amqp_destroy_envelope(&env);
     answered[idx] = 1;
     ++done;

@@ -5,6 +5,8 @@
  * application/json. Exits 0 on SIGINT/SIGTERM.
  *
  *   rmqc_rpc_server --url amqp://guest:guest@127.0.0.1:5672/ [--queue rpc_queue] [--prefetch 1]
+ *                   [--echo]
+ * --echo: reply with the request body as it came (the message-size runs, issue 19).
  */
 /* strdup, sigaction, clock_gettime under strict ISO C11. */
 #define _POSIX_C_SOURCE 200809L
@@ -15,6 +17,7 @@
 #include <sys/time.h>
 
 static volatile sig_atomic_t stop_requested = 0;
+static int echo_mode = 0;
 
 static void on_signal(int sig) {
   (void)sig;
@@ -22,7 +25,7 @@ static void on_signal(int sig) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: rmqc_rpc_server --url URL [--queue NAME] [--prefetch P]\n");
+  fprintf(stderr, "usage: rmqc_rpc_server --url URL [--queue NAME] [--prefetch P] [--echo]\n");
   exit(2);
 }
 
@@ -48,7 +51,7 @@ static int parse_n(amqp_bytes_t body, unsigned *n) {
 }
 
 static void reply(amqp_connection_state_t conn, const amqp_basic_properties_t *req,
-                  const char *body, int is_error) {
+                  amqp_bytes_t body, int is_error) {
   amqp_basic_properties_t props;
   memset(&props, 0, sizeof props);
   if (req->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) {
@@ -59,8 +62,7 @@ static void reply(amqp_connection_state_t conn, const amqp_basic_properties_t *r
     props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
     props.content_type = amqp_cstring_bytes("application/json");
   }
-  int rc = amqp_basic_publish(conn, 1, amqp_empty_bytes, req->reply_to, 0, 0, &props,
-                              amqp_cstring_bytes(body));
+  int rc = amqp_basic_publish(conn, 1, amqp_empty_bytes, req->reply_to, 0, 0, &props, body);
   if (rc != AMQP_STATUS_OK)
     rmqc_die("basic.publish of a reply: %s", amqp_error_string2(rc));
 }
@@ -69,17 +71,19 @@ static void serve_one(amqp_connection_state_t conn, const amqp_envelope_t *env) 
   const amqp_basic_properties_t *props = &env->message.properties;
   if ((props->_flags & AMQP_BASIC_REPLY_TO_FLAG) && props->reply_to.len > 0) {
     unsigned n = 0;
-    int parsed = parse_n(env->message.body, &n);
+    int parsed = echo_mode ? 0 : parse_n(env->message.body, &n);
     char text[128];
-    if (parsed == 0 && n <= RMQC_FIB_MAX_N) {
+    if (echo_mode) {
+      reply(conn, props, env->message.body, 0);
+    } else if (parsed == 0 && n <= RMQC_FIB_MAX_N) {
       rmqc_fib_text(n, text, sizeof text);
-      reply(conn, props, text, 0);
+      reply(conn, props, amqp_cstring_bytes(text), 0);
     } else if (parsed == -1) {
-      reply(conn, props, "{\"response\": null, \"error\": \"request is not a number\"}", 1);
+      reply(conn, props, amqp_cstring_bytes("{\"response\": null, \"error\": \"request is not a number\"}"), 1);
     } else {
       snprintf(text, sizeof text,
                "{\"response\": null, \"error\": \"n out of range (0..%d)\"}", RMQC_FIB_MAX_N);
-      reply(conn, props, text, 1);
+      reply(conn, props, amqp_cstring_bytes(text), 1);
     }
   }
   /* Acked after the reply is written, as the tutorial does: a crash before this redelivers. */
@@ -99,6 +103,8 @@ int main(int argc, char **argv) {
       queue = argv[++i];
     else if (strcmp(argv[i], "--prefetch") == 0 && i + 1 < argc)
       prefetch = strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--echo") == 0)
+      echo_mode = 1;
     else
       usage();
   }

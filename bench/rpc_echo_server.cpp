@@ -1,0 +1,65 @@
+// Echo RPC server for the message-size runs of bench/run_matrix.py (issue 19): rpc::rpc_server
+// with a handler that returns the request body as it came, so that the body's size is the only
+// variable (examples/rpc_server serves fib(n), whose reply is a few digits). Serves until SIGINT or
+// SIGTERM; prints " [x] Awaiting RPC requests" once consuming, as the other servers do.
+//
+//   rpc_echo_server [--url URL] [--queue Q] [--prefetch N] [--workers N]
+#include <rpc/cli.hpp>
+#include <rpc/rpc_server.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <string>
+
+#include <boost/asio/signal_set.hpp>
+
+namespace {
+
+constexpr std::string_view usage =
+    "usage: rpc_echo_server [--url URL] [--queue Q] [--prefetch N] [--workers N]\n"
+    "Reply to every request on queue Q (default rpc_queue) with its own body, until SIGINT or SIGTERM.\n"
+    "  --prefetch N   unacked requests at once (default 1)\n"
+    "  --workers N    threads running the handler (default 0: on the connection's thread)\n";
+
+int serve(const rpc::cli::arguments& args) {
+    using namespace rpc::cli;
+    if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
+    rpc::server_options opts;
+    opts.queue = args.value("queue").value_or("rpc_queue");
+    if (opts.queue.empty() || opts.queue.size() > 255) throw usage_error("--queue must be 1 to 255 characters");
+    if (auto p = args.value("prefetch")) opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
+    opts.workers = 0;
+    if (auto w = args.value("workers")) opts.workers = parse_count(*w, 0, 1024, "--workers");
+    const amqp::connection_options conn = broker_options(args);
+
+    io_thread io;
+    std::promise<std::string> ended;
+    std::atomic<bool> ended_once{false};
+    auto end = [&](std::string why) {
+        if (!ended_once.exchange(true)) ended.set_value(std::move(why));
+    };
+    boost::asio::signal_set signals(io.context(), SIGINT, SIGTERM);
+    signals.async_wait([&](const amqp::error_code& ec, int) {
+        if (!ec) end({});
+    });
+    rpc::rpc_server server(io.executor(), conn, opts,
+                           [](const rpc::request& req) { return rpc::reply{req.body, std::nullopt}; });
+    server.on_connection_lost([&](const amqp::close_reason& r) { end("connection lost: " + r.to_string()); });
+    server.start();
+    say(" [x] Awaiting RPC requests");
+    const std::string why = ended.get_future().get();
+    if (!why.empty()) {
+        print_error(why);
+        return exit_failure;
+    }
+    server.stop();
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"queue", true}, {"prefetch", true}, {"workers", true}},
+                         serve);
+}
