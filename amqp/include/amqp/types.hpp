@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <span>
@@ -46,6 +47,15 @@ struct default_init_allocator : std::allocator<T> {
 /// A growable byte buffer. resize() leaves new bytes unspecified (see default_init_allocator):
 /// write them, or use resize(n, 0).
 using byte_buffer = std::vector<std::uint8_t, default_init_allocator<std::uint8_t>>;
+
+/// Append `bytes` to `b` as one copy. (vector::insert would construct byte by byte through the
+/// allocator's construct(), about 14 instructions per octet.) The capacity grows geometrically.
+inline void append(byte_buffer& b, bytes_view bytes) {
+    if (bytes.empty()) return;
+    const std::size_t at = b.size();
+    b.resize(at + bytes.size());
+    std::memcpy(b.data() + at, bytes.data(), bytes.size());
+}
 
 /// Reinterpret a string's characters as bytes (AMQP strings are byte strings).
 inline bytes_view as_bytes(std::string_view s) noexcept {

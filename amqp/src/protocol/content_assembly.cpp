@@ -145,7 +145,7 @@ bool connection_machine::handle_body(std::uint16_t id, channel_state& ch, const 
         return false;
     }
     ch.body_remaining -= f.payload.size();
-    if (!ch.discard) ch.body.insert(ch.body.end(), f.payload.begin(), f.payload.end());
+    if (!ch.discard) append(ch.body, f.payload);
     if (ch.body_remaining != 0) return false;
     if (ch.discard) {
         ch.stage = content_stage::none;
