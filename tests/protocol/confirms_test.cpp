@@ -80,6 +80,30 @@ byte_buffer nack(std::uint16_t ch, std::uint64_t tag, bool multiple = false) {
     return method_frame(ch, amqp::basic_nack{tag, multiple, false});
 }
 
+// basic.return of an unroutable message, with its content.
+byte_buffer returned_message(std::uint16_t ch, std::string_view corr) {
+    amqp::basic_return ret;
+    ret.reply_code = 312;
+    ret.reply_text = "NO_ROUTE";
+    ret.routing_key = "nowhere";
+    amqp::basic_properties props;
+    props.correlation_id = corr;
+    byte_buffer out;
+    (void)amqp::append_message(out, ch, ret, props, amqp::as_bytes("30"), 131072);
+    return out;
+}
+
+// An open connection with one channel in confirm mode and `published` publishes waiting.
+struct confirming {
+    explicit confirming(std::uint64_t published) {
+        d.open();
+        ch = confirm_channel(d);
+        publish_n(d, ch, published);
+    }
+    machine_driver d;
+    std::uint16_t ch = 0;
+};
+
 // The channel.close we sent, if any.
 std::optional<amqp::channel_close> sent_channel_close(machine_driver& d) {
     for (const auto& f : d.take_frames())
@@ -140,10 +164,9 @@ TEST(Confirms, NoWaitSelectSentAsyncStartsAtOnce) {
 }
 
 TEST(Confirms, SingleAcksSettleOneNumberEach) {
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 3);
+    confirming c(3);
+    auto& d = c.d;
+    const auto ch = c.ch;
     d.feed(ack(ch, 1) + ack(ch, 2) + ack(ch, 3));
     EXPECT_EQ(summary(d.events), (lines{"ack 1-1", "ack 2-2", "ack 3-3"}));
     EXPECT_FALSE(d.events[0].multiple);
@@ -151,10 +174,9 @@ TEST(Confirms, SingleAcksSettleOneNumberEach) {
 }
 
 TEST(Confirms, MultipleAckSettlesEverythingUpToItsTag) {
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 5);
+    confirming c(5);
+    auto& d = c.d;
+    const auto ch = c.ch;
     d.feed(ack(ch, 3, true));
     EXPECT_EQ(summary(d.events), lines{"ack 1-3"});
     EXPECT_TRUE(d.events[0].multiple);
@@ -165,10 +187,9 @@ TEST(Confirms, MultipleAckSettlesEverythingUpToItsTag) {
 }
 
 TEST(Confirms, NacksSettleAsFailures) {
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 4);
+    confirming c(4);
+    auto& d = c.d;
+    const auto ch = c.ch;
     d.feed(nack(ch, 2) + nack(ch, 1) + ack(ch, 3) + nack(ch, 4, true));
     EXPECT_EQ(summary(d.events), (lines{"nack 2-2", "nack 1-1", "ack 3-3", "nack 4-4"}));
     EXPECT_EQ(d.m.unconfirmed(ch), 0u);
@@ -176,10 +197,9 @@ TEST(Confirms, NacksSettleAsFailures) {
 
 TEST(Confirms, OutOfOrderAcks) {
     // RabbitMQ acks a message once all its queues hold it: 3 may be acked before 1 and 2.
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 3);
+    confirming c(3);
+    auto& d = c.d;
+    const auto ch = c.ch;
     d.feed(ack(ch, 3));
     EXPECT_EQ(d.m.unconfirmed(ch), 2u);
     d.feed(ack(ch, 1) + ack(ch, 2));
@@ -189,10 +209,9 @@ TEST(Confirms, OutOfOrderAcks) {
 }
 
 TEST(Confirms, MultipleAckOverARangeWithGapsAlreadySettled) {
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 6);
+    confirming c(6);
+    auto& d = c.d;
+    const auto ch = c.ch;
     d.feed(ack(ch, 2) + nack(ch, 4) + ack(ch, 5, true));
     // 1, 3 and 5 were waiting; the range reported is 1-5 (2 and 4 were reported before).
     EXPECT_EQ(summary(d.events), (lines{"ack 2-2", "nack 4-4", "ack 1-5"}));
@@ -205,10 +224,9 @@ TEST(Confirms, MultipleAckOverARangeWithGapsAlreadySettled) {
 
 void expect_unknown_tag_closes_the_channel(const byte_buffer& answers, const byte_buffer& bad,
                                            const lines& before, const lines& after) {
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 4);
+    confirming c(4);
+    auto& d = c.d;
+    const auto ch = c.ch;
     d.feed(answers);
     EXPECT_EQ(summary(d.events), before);
     d.events.clear();
@@ -287,10 +305,9 @@ TEST(Confirms, BrokerChannelCloseReportsWaitingPublishesLost) {
 }
 
 TEST(Confirms, OurChannelCloseReportsWaitingPublishesLostBeforeCloseOk) {
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 3);
+    confirming c(3);
+    auto& d = c.d;
+    const auto ch = c.ch;
     d.feed(ack(ch, 1));
     ASSERT_FALSE(d.m.send_sync(ch, amqp::channel_close{200, "bye", 0, 0}));
     // After our channel.close the broker's acks are discarded (spec 4.2.2): their publishes'
@@ -301,10 +318,9 @@ TEST(Confirms, OurChannelCloseReportsWaitingPublishesLostBeforeCloseOk) {
 }
 
 TEST(Confirms, CloseCrossingOursReportsLostOnce) {
-    machine_driver d;
-    d.open();
-    const auto ch = confirm_channel(d);
-    publish_n(d, ch, 2);
+    confirming c(2);
+    auto& d = c.d;
+    const auto ch = c.ch;
     ASSERT_FALSE(d.m.send_sync(ch, amqp::channel_close{200, "bye", 0, 0}));
     d.feed(method_frame(ch, amqp::channel_close{406, "PRECONDITION_FAILED", 60, 40}) +
            method_frame(ch, amqp::channel_close_ok{}));
@@ -371,30 +387,15 @@ TEST(Confirms, ReturnComesBeforeTheAckOfAnUnroutableMandatoryPublish) {
     const auto ch = confirm_channel(d);
     EXPECT_EQ(publish(d, ch, "routable", true), 1u);
     EXPECT_EQ(publish(d, ch, "unroutable", true), 2u);
-    amqp::basic_return ret;
-    ret.reply_code = 312;
-    ret.reply_text = "NO_ROUTE";
-    ret.routing_key = "nowhere";
-    amqp::basic_properties props;
-    props.correlation_id = "unroutable";
-    byte_buffer returned;
-    (void)amqp::append_message(returned, ch, ret, props, amqp::as_bytes("30"), 131072);
-    d.feed(returned + ack(ch, 2) + ack(ch, 1));
+    d.feed(returned_message(ch, "unroutable") + ack(ch, 2) + ack(ch, 1));
     EXPECT_EQ(summary(d.events), (lines{"returned unroutable", "ack 2-2", "ack 1-1"}));
 }
 
 // The same broker bytes, split at every point, give the same events.
 TEST(Confirms, EverySplitPointOfTheBrokersBytes) {
     const std::uint16_t ch = 1;
-    amqp::basic_return ret;
-    ret.reply_code = 312;
-    ret.reply_text = "NO_ROUTE";
-    amqp::basic_properties props;
-    props.correlation_id = "c-5";
-    byte_buffer returned;
-    (void)amqp::append_message(returned, ch, ret, props, amqp::as_bytes("body"), 131072);
     const byte_buffer traffic = method_frame(ch, amqp::confirm_select_ok{}) + ack(ch, 3) + ack(ch, 2, true) +
-                                nack(ch, 4) + returned + ack(ch, 5) + ack(ch, 7, true) + ack(ch, 9) +
+                                nack(ch, 4) + returned_message(ch, "c-5") + ack(ch, 5) + ack(ch, 7, true) + ack(ch, 9) +
                                 method_frame(ch, amqp::channel_close{406, "PRECONDITION_FAILED", 0, 0});
     auto run = [&](std::size_t split) {
         machine_driver d;

@@ -9,6 +9,22 @@
 
 namespace amqp::protocol {
 
+namespace {
+
+event confirm_event(std::uint16_t channel, confirm_range r, bool ack, bool multiple, bool lost) {
+    event e;
+    e.kind = event_kind::confirm;
+    e.channel = channel;
+    e.ack = ack;
+    e.multiple = multiple;
+    e.confirm_lost = lost;
+    e.confirm_first = r.first;
+    e.delivery_tag = r.last;
+    return e;
+}
+
+}  // namespace
+
 bool connection_machine::is_confirm_mode(std::uint16_t id) const noexcept {
     const auto it = channels_.find(id);
     return it != channels_.end() && it->second.confirms.active();
@@ -40,28 +56,14 @@ bool connection_machine::on_confirm(std::uint16_t id, channel_state& ch, std::ui
                               reply_code::precondition_failed, basic_ack::class_index, method_id);
         return false;
     }
-    ev.kind = event_kind::confirm;
-    ev.channel = id;
-    ev.ack = ack;
-    ev.multiple = multiple;
-    ev.confirm_lost = false;
-    ev.confirm_first = r.first;
-    ev.delivery_tag = r.last;
+    ev = confirm_event(id, r, ack, multiple, false);
     return true;
 }
 
 void connection_machine::report_lost_confirms(std::uint16_t id, channel_state& ch) {
     confirm_range r;
     if (!ch.confirms.settle_all(r)) return;
-    event e;
-    e.kind = event_kind::confirm;
-    e.channel = id;
-    e.ack = false;
-    e.multiple = true;
-    e.confirm_lost = true;
-    e.confirm_first = r.first;
-    e.delivery_tag = r.last;
-    queue_event(std::move(e));
+    queue_event(confirm_event(id, r, false, true, true));
 }
 
 // The broker closed the channel: its waiting publishes are lost, then the channel is gone.
