@@ -50,12 +50,20 @@ bool connection_machine::take_delivery(event& ev) {
         return false;
     decoder_.skip(n);
     ch.discard = false;  // as a content method on an open channel sets it
+    // Later deliveries may all take this path: a body buffer grown by an earlier large message
+    // is released here too, or it would stay allocated for the channel's life.
+    release_outsized_body(ch);
     ev.kind = event_kind::delivery;
     ev.channel = delivery_.channel();
     ev.deliver = delivery_.deliver();
     ev.properties = delivery_.properties();
     ev.body = delivery_.body();
     return true;
+}
+
+// A huge body from an earlier message must not stay allocated forever.
+void connection_machine::release_outsized_body(channel_state& ch) const {
+    if (ch.body.capacity() > std::max<std::size_t>(4 * std::size_t{frame_max_}, 1u << 20)) byte_buffer().swap(ch.body);
 }
 
 bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
@@ -118,9 +126,7 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         return false;
     }
     ch.header_payload.assign(f.payload.begin(), f.payload.end());
-    // A huge body from an earlier message must not stay allocated forever.
-    if (ch.body.capacity() > std::max<std::size_t>(4 * std::size_t{frame_max_}, 1u << 20))
-        byte_buffer().swap(ch.body);
+    release_outsized_body(ch);
     ch.body.clear();
     if (h.body_size == 0) return complete_content(id, ch, ev);
     ch.stage = content_stage::body;

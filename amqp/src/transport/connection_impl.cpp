@@ -52,10 +52,13 @@ connection_impl::connection_impl(asio::any_io_executor ex, connection_options op
       read_buf_(read_chunk) {
     // --trace / AMQP_TRACE=1: every frame, annotated, to stderr. Off, the machine only tests
     // that no observer is set.
-    if (opts_.trace || trace::enabled_by_environment())
-        machine_.set_frame_observer([](protocol::direction d, const frame_view& f) {
-            trace::format_frame(std::cerr, d == protocol::direction::in ? trace::direction::received : trace::direction::sent, f);
+    if (opts_.trace || trace::enabled_by_environment()) {
+        trace_opts_ = trace::options_from_environment();
+        machine_.set_frame_observer([this](protocol::direction d, const frame_view& f) {
+            const auto dir = d == protocol::direction::in ? trace::direction::received : trace::direction::sent;
+            trace::format_frame(std::cerr, dir, f, trace_opts_);
         });
+    }
 }
 
 connection_impl::~connection_impl() = default;
@@ -285,7 +288,7 @@ void connection_impl::begin_amqp() {
         std::lock_guard lk(mu_);
         machine_.start(now());
         if (opts_.trace || trace::enabled_by_environment())
-            trace::format_protocol_header(std::cerr, trace::direction::sent, protocol_header);
+            trace::format_protocol_header(std::cerr, trace::direction::sent, protocol_header, trace_opts_);
         socket_ready_ = true;
         request_write_locked();
     }

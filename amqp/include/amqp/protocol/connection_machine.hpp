@@ -186,6 +186,7 @@ private:
     bool handle_frame(const frame_view& f, event& ev);
     bool handle_connection_method(const method& m, event& ev);
     bool handle_channel_method(std::uint16_t id, channel_state& ch, const method& m, event& ev);
+    void release_outsized_body(channel_state& ch) const;
     bool handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
     bool handle_body(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
     bool complete_content(std::uint16_t id, channel_state& ch, event& ev);
