@@ -1,13 +1,17 @@
 // Drives the connection state machine past a scripted handshake (two channels open, requests
-// pending), then feeds the fuzzer's bytes as the broker's, in random chunks, interleaved with
-// client commands and clock ticks. Checks: no crash or sanitizer report, no event after the
-// connection's `closed`, bodies within max_message_size, and everything we write is well-formed
-// frames within the negotiated frame_max.
+// pending; with flag 16 both channels in confirm mode with four publishes waiting), then feeds
+// the fuzzer's bytes as the broker's, in random chunks, interleaved with client commands and
+// clock ticks. Checks: no crash or sanitizer report, no event after the connection's `closed`,
+// bodies within max_message_size, everything we write is well-formed frames within the
+// negotiated frame_max, and every publish number is settled exactly once (by the broker's
+// ack/nack or as lost when its channel or the connection ends).
 #include "fuzz/fuzz_check.hpp"
 #include "protocol/broker_script.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <set>
 
 namespace {
 
@@ -32,6 +36,42 @@ void check_output(amqp_test::machine_driver& d) {
     }
 }
 
+// The publish numbers each channel still waits for, as the machine handed them out.
+class confirm_model {
+public:
+    void published(std::uint16_t ch, std::uint64_t seq) {
+        if (seq != 0) FUZZ_CHECK(waiting_[ch].insert(seq).second);
+    }
+    void on_event(const amqp_test::recorded_event& e) {
+        if (e.kind == event_kind::confirm) {
+            auto& w = waiting_[e.channel];
+            FUZZ_CHECK(e.confirm_first <= e.delivery_tag);
+            // The range starts at a waiting number; a broker answer also ends at one.
+            FUZZ_CHECK(w.count(e.confirm_first) == 1);
+            FUZZ_CHECK(e.confirm_lost || w.count(e.delivery_tag) == 1);
+            if (e.multiple) w.erase(w.begin(), w.upper_bound(e.delivery_tag));
+            else w.erase(e.delivery_tag);
+        }
+        // Whatever ends a channel comes after its lost settlement.
+        const bool close_ok = e.kind == event_kind::reply && e.method == "channel.close-ok";
+        if (e.kind == event_kind::channel_closed || close_ok) FUZZ_CHECK(waiting_[e.channel].empty());
+        if (e.kind == event_kind::closed)
+            for (const auto& [ch, w] : waiting_) FUZZ_CHECK(w.empty());
+    }
+
+private:
+    std::map<std::uint16_t, std::set<std::uint64_t>> waiting_;
+};
+
+std::uint64_t publish(amqp_test::machine_driver& d, std::uint16_t ch, std::size_t body_size) {
+    amqp::basic_publish p;
+    p.routing_key = "rpc_queue";
+    const std::string body(body_size, 'b');
+    std::uint64_t seq = 0;
+    (void)d.m.publish(ch, p, {}, amqp::as_bytes(body), seq);
+    return seq;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -49,6 +89,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(d.m.is_open());
     FUZZ_CHECK(d.open_channel() == 1);
     FUZZ_CHECK(d.open_channel() == 2);
+    confirm_model confirms;
+    if (data[0] & 16) {
+        // no-wait: confirm mode at once, so the broker's bytes need no select-ok to reach acks.
+        for (std::uint16_t ch : {1, 2}) {
+            FUZZ_CHECK(!d.m.send_async(ch, amqp::confirm_select{true}));
+            for (int i = 0; i < 4; ++i) confirms.published(ch, publish(d, ch, 10));
+            FUZZ_CHECK(d.m.unconfirmed(ch) == 4);
+        }
+    }
     amqp::queue_declare q;
     q.queue = "rpc_queue";
     FUZZ_CHECK(!d.m.send_sync(1, q));
@@ -66,10 +115,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         pos += chunk;
         switch (r.next() % 8) {
             case 0: {
-                amqp::basic_publish p;
-                p.routing_key = "rpc_queue";
-                const std::string body(r.next() % 9000, 'b');
-                (void)d.m.publish(1 + r.next() % 2, p, {}, amqp::as_bytes(body));
+                const auto ch = static_cast<std::uint16_t>(1 + r.next() % 2);
+                confirms.published(ch, publish(d, ch, r.next() % 9000));
                 break;
             }
             case 1: (void)d.m.send_async(1 + r.next() % 2, amqp::basic_ack{r.next(), false}); break;
@@ -93,6 +140,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const auto& e = d.events[seen_events];
             FUZZ_CHECK(!closed);  // nothing after `closed` (sticky)
             if (e.kind == event_kind::closed) closed = true;
+            confirms.on_event(e);
             if (e.kind == event_kind::delivery || e.kind == event_kind::returned)
                 FUZZ_CHECK(e.body.size() <= opts.max_message_size);
         }
@@ -101,6 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (; seen_events < d.events.size(); ++seen_events) {
         FUZZ_CHECK(!closed);
         closed = d.events[seen_events].kind == event_kind::closed;
+        confirms.on_event(d.events[seen_events]);
     }
     FUZZ_CHECK(closed);
     FUZZ_CHECK(d.m.should_close_transport());

@@ -109,7 +109,11 @@ struct recorded_event {
     std::string body;
     std::string text;
     std::string consumer_tag;
-    std::uint64_t delivery_tag = 0;
+    std::uint64_t delivery_tag = 0;  // basic.deliver's, or the last number a confirm settles
+    std::uint64_t confirm_first = 0;
+    bool ack = false;
+    bool multiple = false;
+    bool confirm_lost = false;
     std::string correlation_id;
     amqp::close_reason reason;
 };
@@ -198,6 +202,14 @@ public:
                 case amqp::protocol::event_kind::returned:
                     r.method = "basic.return";
                     r.body = std::string(amqp::as_string_view(ev.body));
+                    r.correlation_id = std::string(ev.properties.correlation_id.value_or(""));
+                    break;
+                case amqp::protocol::event_kind::confirm:
+                    r.delivery_tag = ev.delivery_tag;
+                    r.confirm_first = ev.confirm_first;
+                    r.ack = ev.ack;
+                    r.multiple = ev.multiple;
+                    r.confirm_lost = ev.confirm_lost;
                     break;
                 default: break;
             }

@@ -359,14 +359,4 @@ TEST(Connection, OurCloseEndsWithCloseOk) {
     EXPECT_TRUE(d.m.should_close_transport());
 }
 
-TEST(Connection, PublisherConfirmsAreReported) {
-    machine_driver d;
-    d.open();
-    const auto ch = d.open_channel();
-    d.events.clear();
-    d.feed(method_frame(ch, amqp::basic_ack{3, true}));
-    ASSERT_EQ(d.events.size(), 1u);
-    EXPECT_EQ(d.events[0].kind, event_kind::confirm);
-}
-
 }  // namespace

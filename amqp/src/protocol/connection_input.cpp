@@ -216,23 +216,17 @@ bool connection_machine::handle_channel_method(std::uint16_t id, channel_state& 
             ch.silent_close = true;
             ch.sync.clear();
             ch.front_sent = false;
-            ev.kind = event_kind::channel_closed;
-            ev.channel = id;
-            ev.reason = broker_reason(c->reply_code, c->reply_text, c->class_id, c->method_id,
-                                      client_error::channel_closed);
-            return true;
+            report_broker_close(id, ch, *c);
+            return false;
         } else {
             return false;
         }
     }
     if (const auto* c = std::get_if<channel_close>(&m)) {
         append_method(id, channel_close_ok{});
-        ev.kind = event_kind::channel_closed;
-        ev.channel = id;
-        ev.reason = broker_reason(c->reply_code, c->reply_text, c->class_id, c->method_id,
-                                  client_error::channel_closed);
+        report_broker_close(id, ch, *c);
         channels_.erase(id);
-        return true;
+        return false;
     }
     if (const auto* f = std::get_if<channel_flow>(&m)) {
         append_method(id, channel_flow_ok{f->active});
@@ -248,22 +242,8 @@ bool connection_machine::handle_channel_method(std::uint16_t id, channel_state& 
         ev.text = c->consumer_tag;
         return true;
     }
-    if (const auto* a = std::get_if<basic_ack>(&m)) {
-        ev.kind = event_kind::confirm;
-        ev.channel = id;
-        ev.ack = true;
-        ev.delivery_tag = a->delivery_tag;
-        ev.multiple = a->multiple;
-        return true;
-    }
-    if (const auto* n = std::get_if<basic_nack>(&m)) {
-        ev.kind = event_kind::confirm;
-        ev.channel = id;
-        ev.ack = false;
-        ev.delivery_tag = n->delivery_tag;
-        ev.multiple = n->multiple;
-        return true;
-    }
+    if (const auto* a = std::get_if<basic_ack>(&m)) return on_confirm(id, ch, a->delivery_tag, a->multiple, true, ev);
+    if (const auto* n = std::get_if<basic_nack>(&m)) return on_confirm(id, ch, n->delivery_tag, n->multiple, false, ev);
 
     // Anything else must answer our oldest outstanding synchronous request on this channel.
     const auto cls = method_class_id(m);
@@ -288,8 +268,12 @@ bool connection_machine::handle_channel_method(std::uint16_t id, channel_state& 
     ev.channel = id;
     ev.reply = m;
     if (is<channel_close_ok>(m)) {
+        // The lost confirms go before the reply that ends the channel (close-ok has no views into
+        // the frame, so the reply can wait in the queue).
+        report_lost_confirms(id, ch);
+        queue_event(std::move(ev));
         channels_.erase(id);
-        return true;
+        return false;
     }
     if (is<channel_open_ok>(m) && ch.phase == channel_phase::opening) ch.phase = channel_phase::open;
     send_next_sync(id, ch);

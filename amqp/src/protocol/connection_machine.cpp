@@ -186,6 +186,7 @@ error_code connection_machine::send_sync(std::uint16_t id, const method& m) {
     if (p.frame.size() > frame_max_) return reply_code::frame_error;
     p.reply_class = method_class_id(m);
     p.reply_method = static_cast<std::uint16_t>(method_method_id(m) + 1);
+    p.starts_confirms = is<confirm_select>(m);
     if (is<channel_close>(m)) ch.phase = channel_phase::closing;
     ch.sync.push_back(std::move(p));
     send_next_sync(id, ch);
@@ -199,16 +200,25 @@ error_code connection_machine::send_async(std::uint16_t id, const method& m) {
         return client_error::not_open;
     const std::size_t from = out_.size();
     if (auto ec = append_method_frame(out_, id, m)) return ec;
+    if (is<confirm_select>(m)) it->second.confirms.start();
     sent_something(from);
     return {};
 }
 
 error_code connection_machine::publish(std::uint16_t id, const basic_publish& m,
                                        const basic_properties& props, bytes_view body) {
+    std::uint64_t seq = 0;
+    return publish(id, m, props, body, seq);
+}
+
+error_code connection_machine::publish(std::uint16_t id, const basic_publish& m, const basic_properties& props,
+                                       bytes_view body, std::uint64_t& seq) {
+    seq = 0;
     if (!is_channel_open(id)) return client_error::not_open;
     if (body.size() > opts_.max_message_size) return client_error::message_too_large;
     const std::size_t from = out_.size();
     if (auto ec = append_message(out_, id, m, props, body, frame_max_)) return ec;
+    seq = channels_.find(id)->second.confirms.on_publish();
     sent_something(from);
     return {};
 }
@@ -239,6 +249,7 @@ void connection_machine::send_next_sync(std::uint16_t id, channel_state& ch) {
     const std::size_t from = out_.size();
     out_.insert(out_.end(), next.frame.begin(), next.frame.end());
     ch.front_sent = true;
+    if (next.starts_confirms) ch.confirms.start();
     if (next.reply_class == channel_close_ok::class_index && next.reply_method == channel_close_ok::method_index)
         ch.close_sent = true;
     sent_something(from);
@@ -249,6 +260,7 @@ void connection_machine::close_channel_locally(std::uint16_t id, channel_state& 
                                                std::string text, error_code ec, std::uint16_t class_id,
                                                std::uint16_t method_id) {
     append_method(id, channel_close{code, shortstr(text), class_id, method_id});
+    report_lost_confirms(id, ch);
     ch.phase = channel_phase::closing;
     ch.close_sent = true;
     ch.silent_close = true;
@@ -288,6 +300,7 @@ void connection_machine::fail(reply_code code, std::string text, std::uint16_t c
     append_method(0, connection_close{r.reply_code, shortstr(r.reply_text), class_id, method_id});
     state_ = connection_state::closing;
     closed_reported_ = true;
+    report_all_lost_confirms();
     channels_.clear();
     event e;
     e.kind = event_kind::closed;
@@ -298,6 +311,7 @@ void connection_machine::fail(reply_code code, std::string text, std::uint16_t c
 void connection_machine::finish(close_reason reason, bool close_transport) {
     state_ = connection_state::closed;
     close_transport_ = close_transport_ || close_transport;
+    if (!closed_reported_) report_all_lost_confirms();
     channels_.clear();
     if (closed_reported_) return;
     closed_reported_ = true;

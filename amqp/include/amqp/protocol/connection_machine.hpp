@@ -23,6 +23,7 @@
 #include <amqp/frame.hpp>
 #include <amqp/methods.hpp>
 #include <amqp/properties.hpp>
+#include <amqp/protocol/confirm_tracker.hpp>
 #include <amqp/protocol/event.hpp>
 #include <amqp/types.hpp>
 
@@ -95,15 +96,36 @@ public:
     /// channel.open-ok on that channel says it is open.
     error_code open_channel(std::uint16_t& id);
     /// Queue a synchronous method (queue.declare, basic.qos, basic.consume, basic.cancel,
-    /// channel.close, ...). At most one is outstanding per channel; later ones wait their turn.
-    /// Its answer comes as a `reply` event, in order; a `channel_closed` event fails the rest.
+    /// channel.close, confirm.select...). At most one is outstanding per channel; later ones wait
+    /// their turn. Its answer comes as a `reply` event, in order; a `channel_closed` event fails
+    /// the rest. confirm.select puts the channel in confirm mode when it goes on the wire (after
+    /// the sync methods queued before it): publishes from then on are numbered (see publish).
     error_code send_sync(std::uint16_t channel, const method& m);
-    /// Queue an asynchronous method that has no reply (basic.ack/nack/reject, ...).
+    /// Queue an asynchronous method that has no reply (basic.ack/nack/reject, ...). A
+    /// confirm.select with no-wait sent this way starts confirm mode at once.
     error_code send_async(std::uint16_t channel, const method& m);
     /// Queue a message: method, header and body frames contiguously in the output.
     /// Errors: not_open, message_too_large (body above max_message_size).
     error_code publish(std::uint16_t channel, const basic_publish& m, const basic_properties& props,
                        bytes_view body);
+    /// publish, and `seq` = the message's publisher-confirm number on a channel in confirm mode
+    /// (1, 2, ... in publish order; 0 when not in confirm mode or on error). The broker's answer
+    /// comes as a `confirm` event covering that number: exactly one settlement per number, the
+    /// broker's ack or nack, or a lost one when the channel or connection ends first.
+    ///
+    /// Returned messages: a mandatory publish that no queue takes comes back as a `returned`
+    /// event BEFORE the `confirm` (ack) that settles its number (RabbitMQ sends basic.return,
+    /// then basic.ack). basic.return carries no number, and acks of other numbers may come in
+    /// between, so the caller finds the publish by something it put in the message (e.g. its
+    /// correlation_id or message_id), marks it returned, and completes it as returned when its
+    /// ack arrives.
+    ///
+    /// Faults: a basic.ack/basic.nack from the broker naming no waiting number (never published,
+    /// already settled, 0), or on a channel not in confirm mode, closes that channel with 406
+    /// PRECONDITION_FAILED, as RabbitMQ does for a client's unknown delivery tag
+    /// (rabbit_channel's "unknown delivery tag"); its waiting numbers are reported lost.
+    error_code publish(std::uint16_t channel, const basic_publish& m, const basic_properties& props,
+                       bytes_view body, std::uint64_t& seq);
     /// Begin our side of the close handshake (connection.close with `code`, normally 200).
     /// The `closed` event follows close-ok. No effect once closing/closed.
     void close(std::uint16_t code = 200, std::string_view text = "Goodbye");
@@ -113,6 +135,10 @@ public:
     connection_state state() const noexcept { return state_; }
     bool is_open() const noexcept { return state_ == connection_state::open; }
     bool is_channel_open(std::uint16_t id) const noexcept;
+    /// True when confirm.select went out on this open or closing channel.
+    bool is_confirm_mode(std::uint16_t id) const noexcept;
+    /// Publishes on the channel still waiting for the broker's ack or nack (0 if none or unknown).
+    std::uint64_t unconfirmed(std::uint16_t id) const noexcept;
     bool is_blocked() const noexcept { return blocked_; }
     std::uint32_t frame_max() const noexcept { return frame_max_; }
     std::uint16_t channel_max() const noexcept { return channel_max_; }
@@ -131,6 +157,7 @@ private:
         byte_buffer frame;  // the encoded method frame, sent when it reaches the front
         std::uint16_t reply_class = 0;
         std::uint16_t reply_method = 0;
+        bool starts_confirms = false;  // confirm.select: confirm mode begins when it is written
     };
     enum class channel_phase : std::uint8_t { opening, open, closing };
     enum class content_stage : std::uint8_t { none, header, body };
@@ -152,6 +179,7 @@ private:
         byte_buffer method_payload;
         byte_buffer header_payload;
         byte_buffer body;
+        confirm_tracker confirms;
     };
 
     bool take_delivery(event& ev);
@@ -165,6 +193,10 @@ private:
     void on_start(const connection_start& m);
     void on_tune(const connection_tune& m);
     void send_next_sync(std::uint16_t id, channel_state& ch);
+    bool on_confirm(std::uint16_t id, channel_state& ch, std::uint64_t tag, bool multiple, bool ack, event& ev);
+    void report_lost_confirms(std::uint16_t id, channel_state& ch);
+    void report_all_lost_confirms();
+    void report_broker_close(std::uint16_t id, channel_state& ch, const channel_close& c);
     void close_channel_locally(std::uint16_t id, channel_state& ch, std::uint16_t code, std::string text,
                                error_code ec, std::uint16_t class_id, std::uint16_t method_id);
 

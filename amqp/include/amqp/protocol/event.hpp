@@ -28,7 +28,7 @@ enum class event_kind : std::uint8_t {
     flow,                ///< channel.flow: `active` (flow-ok already queued)
     blocked,             ///< connection.blocked with reason `text`
     unblocked,           ///< connection.unblocked
-    confirm,             ///< publisher confirm: basic.ack (`ack` true) or basic.nack, `delivery_tag`, `multiple`
+    confirm,             ///< publisher confirms settled: numbers `confirm_first`..`delivery_tag` on `channel`
     channel_closed,      ///< `channel` is gone: `reason` (broker channel.close, or a local fault)
     closed,              ///< the connection is over: `reason` (empty code after our own clean close)
 };
@@ -58,8 +58,19 @@ struct event {
     std::string_view fault;
     std::string_view text;
     bool active = false;
+    /// `confirm`: every publish number in [`confirm_first`, `delivery_tag`] that was still waiting
+    /// is settled (numbers in the range settled earlier were reported then, so a transport that
+    /// keeps its waiting publishes ordered by number completes those up to `delivery_tag` that are
+    /// still there). `ack`: the broker confirmed them (basic.ack); otherwise they failed: the
+    /// broker refused them (basic.nack) or, with `confirm_lost`, the channel or connection ended
+    /// before an answer came (the message may or may not have reached its queues). A `lost`
+    /// settlement comes right before the event that ends the channel (`channel_closed`, the
+    /// channel.close-ok `reply`) or the connection (`closed`). `multiple` is the broker's flag
+    /// (true for a lost range).
     bool ack = false;
     bool multiple = false;
+    bool confirm_lost = false;
+    std::uint64_t confirm_first = 0;
     std::uint64_t delivery_tag = 0;
     close_reason reason;  ///< for `channel_closed` and `closed`
 };
