@@ -39,10 +39,10 @@ constexpr std::string_view usage =
     "  --reply-format F     plain: decimal text (default); json: {\"response\": N, \"error\": null}\n"
     "  --reconnect          on a lost connection, reconnect (backoff 0.5 s doubling to 10 s) and\n"
     "                       consume again, instead of exiting with status 1\n"
-    "  --workers N          threads computing replies (default: the prefetch, at most one per\n"
-    "                       core); 0: compute on the connection's own thread, the fastest for\n"
-    "                       small n, but a long computation then holds back the other requests,\n"
-    "                       the connection's heartbeats and the signals\n"
+    "  --workers N          threads computing large n (default: the prefetch, at most one per\n"
+    "                       core); small n (up to 5000, naive: 20) are computed on the\n"
+    "                       connection's own thread. 0: every n there, but a long computation\n"
+    "                       then holds back the other requests, the heartbeats and the signals\n"
     "  --quiet              no \" [.] fib(n)\" line per request (benchmarks)\n"
     "  --drain-timeout S    after a signal, wait at most S seconds for requests in flight\n"
     "                       (default 30)\n"
@@ -78,6 +78,8 @@ int serve(const rpc::cli::arguments& args) {
     }
     if (!args.flag("quiet")) fib.on_request = [](std::uint64_t n) { say(" [.] fib(" + std::to_string(n) + ")"); };
     fib.on_bad_request = [](std::string_view reason) { std::cerr << " [!] Bad request: " << reason << std::endl; };
+    // Small n cost less than the hand-off to a worker and back: only large n leave the connection's thread.
+    if (opts.workers > 0) opts.runs_inline = rpc::fibonacci_runs_inline(fib);
     const amqp::connection_options conn = broker_options(args);
 
     io_thread io;

@@ -3,8 +3,13 @@
 #include <rpc/error.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <iostream>
 #include <mutex>
+#include <thread>
+
+#include <unistd.h>
 
 namespace rpc::cli {
 namespace {
@@ -117,16 +122,65 @@ std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view 
 namespace {
 // Lines come from several threads (a server's worker pool and its main thread): one lock keeps
 // each line whole instead of interleaving two of them character by character.
-std::mutex console_mutex;
+//
+// On a terminal each line is flushed at once. Otherwise (a pipe, a file) a write per line would
+// cost a server one syscall per request: lines wait in stdout's own buffer (where anything else
+// written to std::cout keeps its place among them) and a flusher thread writes them out
+// flush_delay after the first of them, so a reader through a pipe still sees each line within
+// milliseconds. Exit flushes stdio itself; the state is never destroyed, so the detached flusher
+// may outlive main.
+constexpr auto flush_delay = std::chrono::milliseconds(2);
+
+struct console {
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool pending = false;  // lines buffered and not yet flushed
+    bool flusher_started = false;
+    const bool terminal = isatty(STDOUT_FILENO) == 1;
+
+    void write(std::string_view line) {
+        std::unique_lock lock(mutex);
+        std::cout << line << '\n';
+        if (terminal) {
+            std::cout.flush();
+            return;
+        }
+        if (pending) return;
+        pending = true;
+        if (!flusher_started) {
+            flusher_started = true;
+            std::thread([this] { flush_loop(); }).detach();
+        }
+        lock.unlock();
+        wake.notify_one();
+    }
+
+    void flush_loop() {
+        for (;;) {
+            {
+                std::unique_lock lock(mutex);
+                wake.wait(lock, [this] { return pending; });
+            }
+            std::this_thread::sleep_for(flush_delay);  // let the lines of a burst join
+            std::lock_guard lock(mutex);
+            std::cout.flush();
+            pending = false;
+        }
+    }
+};
+
+console& the_console() {
+    static console* const c = new console;  // never destroyed: see above
+    return *c;
+}
 }  // namespace
 
-void say(std::string_view line) {
-    const std::lock_guard lock(console_mutex);
-    std::cout << line << std::endl;
-}
+void say(std::string_view line) { the_console().write(line); }
 
 void print_error(std::string_view reason) {
-    const std::lock_guard lock(console_mutex);
+    console& c = the_console();
+    const std::lock_guard lock(c.mutex);
+    std::cout.flush();  // the lines said before it come first where both streams meet
     std::cerr << " [!] Error: " << reason << std::endl;
 }
 

@@ -4,10 +4,15 @@
 
 namespace rpc {
 
+namespace {
+std::uint64_t limit_of(const fibonacci_service_options& opts) {
+    return opts.naive ? std::min(opts.max_n, max_naive_n) : opts.max_n;
+}
+}  // namespace
+
 request_handler make_fibonacci_handler(fibonacci_service_options opts) {
     return [opts = std::move(opts)](const request& req) -> reply {
-        const std::uint64_t limit = opts.naive ? std::min(opts.max_n, max_naive_n) : opts.max_n;
-        const parsed_request p = parse_request(req.body, limit);
+        const parsed_request p = parse_request(req.body, limit_of(opts));
         if (!p.ok) {
             std::string reason = p.error;
             if (opts.naive && opts.max_n > max_naive_n && reason.rfind("n must be <=", 0) == 0)
@@ -17,6 +22,15 @@ request_handler make_fibonacci_handler(fibonacci_service_options opts) {
         }
         if (opts.on_request) opts.on_request(p.n);
         return make_value_reply(opts.naive ? big_int(fibonacci_naive(p.n)) : fibonacci(p.n), opts.format);
+    };
+}
+
+std::function<bool(std::string_view body)> fibonacci_runs_inline(const fibonacci_service_options& opts) {
+    const std::uint64_t limit = limit_of(opts);
+    const std::uint64_t cheap = opts.naive ? inline_max_naive_n : inline_max_n;
+    return [limit, cheap](std::string_view body) {
+        const parsed_request p = parse_request(body, limit);
+        return !p.ok || p.n <= cheap;
     };
 }
 

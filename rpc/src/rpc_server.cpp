@@ -171,7 +171,7 @@ private:
             if (!in_order)
                 log("delivery tag " + std::to_string(m.method.delivery_tag) + " out of order; acks may fail");
         }
-        if (inline_) {
+        if (inline_ || cheap(m)) {
             // The views stay valid for the whole handler: copy only what the handler's request
             // owns, into buffers reused from one request to the next.
             request& req = inline_request_;
@@ -203,6 +203,16 @@ private:
             self->answer(j.s->ch, j.req, j.has_correlation_id, j.reply_to, j.has_reply_to);
             self->finished(j.s, j.delivery_tag, false);
         });
+    }
+
+    // server_options::runs_inline: a request the owner says is cheap skips the pool.
+    bool cheap(const amqp::delivered_message& m) const noexcept {
+        if (!opts_.runs_inline) return false;
+        try {
+            return opts_.runs_inline(amqp::as_string_view(m.body));
+        } catch (...) {
+            return false;
+        }
     }
 
     // A delivery the handler cannot be given (a body above max_request_size, never read; a content
@@ -458,7 +468,7 @@ private:
     request_handler handler_;
     const bool inline_;
     std::optional<boost::asio::thread_pool> pool_;  // none when handlers run inline
-    request inline_request_;                         // inline: reused (strand only)
+    request inline_request_;                         // inline requests: reused (strand only)
     std::atomic<bool> stopping_{false};
 
     mutable std::mutex mutex_;

@@ -141,6 +141,25 @@ TEST(FibonacciHandler, AnswersAndRefuses) {
     EXPECT_EQ(rpc::decode_reply(naive({"46", "", false}).body).error, "n must be <= 45, got 46 (naive algorithm)");
 }
 
+TEST(FibonacciHandler, RunsSmallNInlineAndHandsLargeNToAWorker) {
+    rpc::fibonacci_service_options opts;
+    const auto fast = rpc::fibonacci_runs_inline(opts);
+    EXPECT_TRUE(fast("0"));
+    EXPECT_TRUE(fast(std::to_string(rpc::inline_max_n)));
+    EXPECT_FALSE(fast(std::to_string(rpc::inline_max_n + 1)));
+    EXPECT_FALSE(fast("100000"));
+    // Refused at once with an error reply: nothing to compute.
+    EXPECT_TRUE(fast("x"));
+    EXPECT_TRUE(fast("100001"));
+
+    opts.naive = true;
+    const auto naive = rpc::fibonacci_runs_inline(opts);
+    EXPECT_TRUE(naive(std::to_string(rpc::inline_max_naive_n)));
+    EXPECT_FALSE(naive(std::to_string(rpc::inline_max_naive_n + 1)));
+    EXPECT_FALSE(naive("45"));
+    EXPECT_TRUE(naive("46"));  // above the naive limit: an error reply
+}
+
 std::vector<const char*> argv_of(std::initializer_list<const char*> a) { return {a}; }
 
 TEST(CommandLine, SplitsOptionsFlagsAndPositionals) {

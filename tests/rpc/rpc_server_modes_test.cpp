@@ -9,10 +9,12 @@
 #include <amqp/methods.hpp>
 #include <amqp/properties.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -311,6 +313,96 @@ TEST_F(RpcServerModes, WithoutBatchingEachRequestHasItsOwnAck) {
         EXPECT_FALSE(e.k == wire_event::kind::ack && e.multiple);
     }
     check_reply_before_ack(proxy.received_from_broker(0), proxy.sent_to_broker(0));
+}
+
+// server_options::runs_inline with a pool: the requests it picks run on the I/O thread, the
+// others on a worker, and every request is still acked once, after its reply, while the
+// two kinds finish out of order.
+TEST_F(RpcServerModes, RunsInlineSplitsRequestsBetweenTheIoThreadAndThePool) {
+    const auto q = unique_queue("split");
+    amqp_test::test_relay proxy(broker_options().port);
+    proxy.record();
+    rpc::server_options opts = fib_server::options(q, 10);
+    opts.workers = 2;
+    opts.runs_inline = [](std::string_view body) { return body.size() == 1; };  // n < 10
+    const std::thread::id io_thread = boost::asio::post(io.executor(), boost::asio::use_future([] {
+                                          return std::this_thread::get_id();
+                                      })).get();
+    std::mutex m;
+    std::set<std::string> on_io, on_pool;
+    auto handler = [&](const rpc::request& r) {
+        {
+            std::lock_guard lock(m);
+            (std::this_thread::get_id() == io_thread ? on_io : on_pool).insert(r.body);
+        }
+        const auto n = std::stoull(r.body);
+        if (n >= 10) std::this_thread::sleep_for(std::chrono::milliseconds(n));  // finished after later ones
+        return rpc::make_value_reply(rpc::fibonacci(n), rpc::reply_format::plain);
+    };
+    rpc::rpc_server server(io.executor(), via(proxy), opts, handler);
+    server.start();
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    inbox box;
+    peer.consume(replies, box);
+    constexpr int total = 40;
+    for (int i = 0; i < total; ++i) peer.publish(q, std::to_string(i), replies, "c-" + std::to_string(i));
+    std::set<std::string> answered;
+    for (int i = 0; i < total; ++i) {
+        auto r = box.pop();
+        ASSERT_TRUE(r) << "only " << i << " replies";
+        EXPECT_EQ(r->body, rpc::fibonacci(std::stoull(r->correlation_id.value_or("c-0").substr(2))).str());
+        answered.insert(r->correlation_id.value_or(""));
+    }
+    EXPECT_EQ(answered.size(), static_cast<std::size_t>(total));
+    server.stop();
+    EXPECT_EQ(peer.ready(q), 0u);
+    check_reply_before_ack(proxy.received_from_broker(0), proxy.sent_to_broker(0));
+    std::set<std::string> small, large;
+    for (int i = 0; i < total; ++i) (i < 10 ? small : large).insert(std::to_string(i));
+    EXPECT_EQ(on_io, small);
+    EXPECT_EQ(on_pool, large);
+}
+
+// The defaults' promise kept with runs_inline: a long request it leaves to the pool does not stop
+// the connection's heartbeats, and the cheap requests behind it are answered inline meanwhile.
+TEST_F(RpcServerModes, LongRequestOnThePoolLetsHeartbeatsAndInlineRequestsThrough) {
+    const auto q = unique_queue("split-heartbeat");
+    auto conn = broker_options();
+    conn.heartbeat = 1;  // the broker drops a peer silent for ~2 heartbeats
+    rpc::server_options opts = fib_server::options(q, 4);
+    opts.workers = 1;
+    opts.runs_inline = [](std::string_view body) { return body != "slow"; };
+    std::atomic<bool> slow_done{false};
+    auto handler = [&](const rpc::request& r) {
+        if (r.body == "slow") {
+            std::this_thread::sleep_for(3s);
+            slow_done = true;
+            return rpc::make_value_reply(7, rpc::reply_format::plain);
+        }
+        return rpc::make_value_reply(rpc::fibonacci(std::stoull(r.body)), rpc::reply_format::plain);
+    };
+    rpc::rpc_server server(io.executor(), conn, opts, handler);
+    std::atomic<bool> lost{false};
+    server.on_connection_lost([&](const amqp::close_reason&) { lost = true; });
+    server.start();
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    inbox box;
+    peer.consume(replies, box);
+    peer.publish(q, "slow", replies, std::string("c-slow"));
+    peer.publish(q, "12", replies, std::string("c-12"));
+    auto first = box.pop(60s);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->correlation_id, "c-12");
+    EXPECT_EQ(first->body, "144");
+    EXPECT_FALSE(slow_done);
+    auto second = box.pop(60s);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->correlation_id, "c-slow");
+    EXPECT_FALSE(lost);
+    EXPECT_EQ(server.stats().replies, 2u);
+    server.stop();
 }
 
 }  // namespace

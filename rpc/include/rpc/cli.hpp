@@ -1,5 +1,5 @@
 // What the four example programs share: the broker URL rule (--url, else AMQP_URL, else the
-// default), a small argv parser, number parsing, line-buffered console output, the I/O thread,
+// default), a small argv parser, number parsing, console output, the I/O thread,
 // and the exit-status contract (0 ok, 1 failure with " [!] Error: <reason>", 2 usage).
 #pragma once
 
@@ -67,7 +67,12 @@ std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view 
 /// A bad --url is a usage_error; a bad AMQP_URL is a std::runtime_error.
 amqp::connection_options broker_options(const arguments& args);
 
-/// Console output: one line, flushed at once (the demo reads it through a pipe).
+/// Console output: one line on stdout, whole even when several threads say lines at once. On a
+/// terminal it is flushed at once; otherwise (a pipe, a file) within a few milliseconds by a
+/// background thread, so that a server printing a line per request does not make a write
+/// syscall per request, while a reader through a pipe still sees each line promptly. Lines
+/// still buffered are written at exit (std::exit, a return from main; std::_Exit only after
+/// std::fflush). Thread-safe.
 void say(std::string_view line);
 /// " [!] Error: <reason>" on stderr.
 void print_error(std::string_view reason);

@@ -39,6 +39,13 @@ struct server_options {
     /// intervals), and with a prefetch above 1 the requests behind it wait. Use a pool for
     /// handlers that may take long.
     std::size_t workers = 1;
+    /// With workers > 0: a request for which this returns true runs inline on the connection's
+    /// I/O thread, as with workers = 0; the others go to the pool. For a handler whose cost shows
+    /// in the request (make_fibonacci_handler: fibonacci_runs_inline): cheap requests skip the
+    /// hand-off to a worker and back, long ones still leave the connection free to answer
+    /// heartbeats. Called on the I/O thread with the request's body, before the handler; keep it
+    /// cheap. If it throws, the request goes to the pool. Unset: every request goes to the pool.
+    std::function<bool(std::string_view body)> runs_inline;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
     /// (inline: one per batch of deliveries read at once; pool: requests finished out of order
     /// are acked together when the oldest finishes), instead of one ack per request.
