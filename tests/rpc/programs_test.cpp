@@ -423,4 +423,26 @@ TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered
         << "\nfirst server's stderr:\n" << first->proc.err();
 }
 
+// The README's server (default flags, here --naive) computes small n on the connection's thread,
+// but fib(45) (seconds) on a worker: the connection keeps answering heartbeats (1 s: the broker
+// drops a peer silent for about two of them, and the server then exits with status 1), and a
+// small n sent meanwhile is answered.
+TEST_F(ProgramsWithBroker, DefaultServerKeepsItsHeartbeatsDuringALongComputation) {
+    const auto q = unique_queue("prog-heartbeat");
+    child_process server({server_bin, "--url", broker_url() + "?heartbeat=1", "--queue", q, "--prefetch", "2",
+                          "--naive"});
+    ASSERT_TRUE(server.wait_for_stdout(" [x] Awaiting RPC requests\n"));
+    rpc::cli::io_thread io;
+    auto client = make_client(io.executor(), q);
+    auto slow = client->async_call(45, 300s, boost::asio::use_future);
+    ASSERT_TRUE(server.wait_for_stdout(" [.] fib(45)\n"));
+    EXPECT_EQ(client->call(10, 60s), 55);
+    ASSERT_EQ(slow.wait_for(300s), std::future_status::ready);
+    EXPECT_EQ(slow.get(), rpc::fibonacci(45));
+    server.signal(SIGTERM);
+    const auto e = server.wait(60s);
+    EXPECT_EQ(e.status, 0) << server.err();
+    EXPECT_NE(server.out().find(" [.] fib(10)\n"), std::string::npos) << server.out();
+}
+
 }  // namespace
