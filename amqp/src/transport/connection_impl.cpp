@@ -1,6 +1,7 @@
 #include "connection_impl.hpp"
 
 #include <amqp/field_table.hpp>
+#include <amqp/protocol/handshake.hpp>
 #include <amqp/trace.hpp>
 
 #include <algorithm>
@@ -197,6 +198,11 @@ void connection_impl::do_open() {
                                         "no open connection to " + endpoint_text(self->opts_) + " within " +
                                             std::to_string(self->opts_.connection_timeout.count()) + " ms"));
     });
+    // Refused here, at once: the broker would drop an oversized start-ok with a bare socket close.
+    if (std::string why; const auto ec = protocol::check_start_ok_size(opts_, &why)) {
+        fail_locally(local_reason(ec, std::move(why)));
+        return;
+    }
     if (opts_.use_tls) {
         ssl_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
         error_code ec;
