@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -232,7 +233,7 @@ public:
         return value;
     }
 
-    void close() {
+    void close(std::optional<clock::time_point> deadline) {
         std::shared_ptr<amqp::connection> conn;
         {
             std::lock_guard lock(mutex_);
@@ -245,7 +246,11 @@ public:
         // our close 50x / close-ok has gone out and the socket is closed, so a program that
         // exits next does not cut that frame off.
         try {
-            conn->close();
+            if (deadline) {
+                conn->close(*deadline);
+            } else {
+                conn->close();
+            }
         } catch (const amqp::error&) {
             // Already gone: nothing left to close.
         }
@@ -729,7 +734,8 @@ big_int rpc_client::call(std::uint64_t n, std::chrono::milliseconds timeout) { r
 
 big_int rpc_client::call(std::uint64_t n) { return impl_->call(n, impl_->default_timeout()); }
 
-void rpc_client::close() { impl_->close(); }
+void rpc_client::close() { impl_->close(std::nullopt); }
+void rpc_client::close(std::chrono::steady_clock::time_point deadline) { impl_->close(deadline); }
 std::string rpc_client::reply_queue() const { return impl_->reply_queue(); }
 std::size_t rpc_client::pending_calls() const { return impl_->pending_calls(); }
 std::size_t rpc_client::held_requests() const { return impl_->held_requests(); }

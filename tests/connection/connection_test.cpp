@@ -439,6 +439,30 @@ TEST_F(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
     EXPECT_FALSE(c.is_open());
 }
 
+TEST_F(ConnectionLoss, CloseWithADeadlineEndsByItWhenThePeerIsSilent) {
+    // A frozen (or resource-alarm blocked) broker never sends close-ok. Without a deadline close
+    // waits its own bound (5 s); with one it must end by the caller's deadline, so a program
+    // exits at its own timeout. The check allows 4 s for a 100 ms deadline: only a close that
+    // ignored the deadline and waited out the 5 s bound fails it.
+    opts.heartbeat = 0;
+    amqp::connection c(io.executor(), opts);
+    c.open();
+    relay().freeze();
+    std::promise<amqp::error_code> done;
+    c.async_close(std::chrono::steady_clock::now() + 100ms, [&](amqp::error_code ec) { done.set_value(ec); });
+    auto f = done.get_future();
+    ASSERT_TRUE(ready_within(f, 4s)) << "close outlived its deadline";
+    EXPECT_FALSE(c.is_open());
+    // The synchronous form, with a deadline already past, returns too.
+    amqp::connection c2(io.executor(), opts);
+    relay().unfreeze();
+    c2.open();
+    relay().freeze();
+    auto sync = std::async(std::launch::async, [&] { c2.close(std::chrono::steady_clock::now()); });
+    ASSERT_TRUE(ready_within(sync, 4s)) << "close() outlived its deadline";
+    sync.get();
+}
+
 }  // namespace
 
 namespace {

@@ -34,6 +34,8 @@ public:
     }
     /// Keep the sockets open but forward nothing more, either way.
     void freeze() { frozen_ = true; }
+    /// Forward again (bytes swallowed while frozen stay lost).
+    void unfreeze() { frozen_ = false; }
 
 private:
     using tcp = boost::asio::ip::tcp;

@@ -99,7 +99,8 @@ void connection_impl::start_open_channel(asio::any_completion_handler<void(error
     request_write_locked();
 }
 
-void connection_impl::start_close(asio::any_completion_handler<void(error_code)> h) {
+void connection_impl::start_close(asio::any_completion_handler<void(error_code)> h,
+                                  std::optional<asio::steady_timer::time_point> deadline) {
     std::unique_lock lk(mu_);
     const auto st = machine_.state();
     // Closed and already reported (the broker's close, a fault): our close-ok / close 50x may
@@ -115,12 +116,13 @@ void connection_impl::start_close(asio::any_completion_handler<void(error_code)>
         // The closed event is gone (we are flushing our close 50x, or waiting for close-ok):
         // waiting for it would hang. Wait for the socket instead.
         lk.unlock();
-        asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
+        asio::post(strand_, [self = shared_from_this(), h = std::move(h), deadline]() mutable {
             if (self->socket_closed_) {
                 self->complete(std::move(h), error_code{});
                 return;
             }
             self->socket_close_waiters_.push_back(std::move(h));
+            self->bring_close_deadline_forward(deadline);
             self->arm_close_timer();
         });
         return;
@@ -133,7 +135,8 @@ void connection_impl::start_close(asio::any_completion_handler<void(error_code)>
     }
     request_write_locked();
     lk.unlock();
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(strand_, [self = shared_from_this(), deadline] {
+        self->bring_close_deadline_forward(deadline);
         self->process_events();
         self->arm_close_timer();
     });
@@ -394,10 +397,20 @@ void connection_impl::arm_heartbeat() {
     });
 }
 
+void connection_impl::bring_close_deadline_forward(std::optional<asio::steady_timer::time_point> deadline) {
+    if (deadline && (!close_deadline_ || *deadline < *close_deadline_)) close_deadline_ = deadline;
+}
+
 void connection_impl::arm_close_timer() {
-    if (close_timer_armed_ || socket_closed_) return;
+    if (socket_closed_) return;
+    auto at = asio::steady_timer::clock_type::now() +
+              std::min<std::chrono::milliseconds>(opts_.connection_timeout, close_ok_wait);
+    if (close_deadline_ && *close_deadline_ < at) at = *close_deadline_;
+    // Armed already for no later: keep it. A caller's deadline can only bring it forward (setting
+    // the expiry cancels the pending wait, whose handler then sees operation_aborted).
+    if (close_timer_armed_ && at >= close_timer_.expiry()) return;
     close_timer_armed_ = true;
-    close_timer_.expires_after(std::min<std::chrono::milliseconds>(opts_.connection_timeout, close_ok_wait));
+    close_timer_.expires_at(at);
     close_timer_.async_wait([self = shared_from_this()](error_code ec) {
         if (ec || self->socket_closed_) return;
         self->fail_locally(local_reason({}, "no connection.close-ok in time"));
