@@ -40,6 +40,12 @@ std::string failure_text(const amqp::connection& conn, error_code ec) {
     const auto r = conn.last_close_reason();
     return r.code ? r.to_string() : ec.message();
 }
+// A channel is also closed when its connection ends; only a channel-level reply code (a broker's
+// channel.close, or a channel fault we found) ends the channel alone.
+bool closes_only_the_channel(const amqp::close_reason& r) {
+    if (r.code == amqp::client_error::channel_closed) return true;
+    return !r.from_broker && r.reply_code != 0 && !amqp::is_connection_error(r.reply_code);
+}
 }  // namespace
 
 namespace detail {
@@ -347,10 +353,14 @@ private:
                 // answered is unknown, and the consumer is gone with the channel.
                 self->lost(generation, errc::message_too_large,
                            "a reply was refused: " + r.reply_text + " (the client's limit); the reply channel was closed");
-            } else {
+            } else if (closes_only_the_channel(r)) {
                 std::string why = r.to_string();
                 if (why.rfind("channel closed", 0) != 0) why = "channel closed: " + why;
                 self->lost(generation, errc::connection_lost, why);
+            } else {
+                // The channel went with its connection (missed heartbeats, lost socket, the
+                // broker's connection.close): say it as the connection's end, as on_close does.
+                self->lost(generation, errc::connection_lost, "connection lost: " + r.to_string());
             }
         });
         ch.on_return([weak](const amqp::returned_message& m) {
