@@ -373,6 +373,44 @@ TEST(Connection, TlsRejectsABrokerNotSignedByOurCa) {
         FAIL() << "TLS verification accepted an unknown CA";
     } catch (const amqp::error& e) {
         EXPECT_EQ(e.code(), amqp::client_error::tls_error) << e.what();
+        // OpenSSL's reason, not only "certificate verify failed": an unknown issuer.
+        EXPECT_NE(std::string(e.what()).find("not signed by a CA in the system's CA paths"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(Connection, TlsNamesAHostNameMismatch) {
+    auto maybe = amqp_test::tls_broker_options();
+    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
+    auto opts = *maybe;
+    // The fixture's CA is trusted, but its certificate names 127.0.0.1 and localhost only.
+    opts.tls.server_name = "broker.invalid";
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    try {
+        c.open();
+        FAIL() << "TLS verification accepted a certificate for another name";
+    } catch (const amqp::error& e) {
+        EXPECT_EQ(e.code(), amqp::client_error::tls_error) << e.what();
+        const std::string what = e.what();
+        EXPECT_NE(what.find("does not name 'broker.invalid'"), std::string::npos) << what;
+        EXPECT_EQ(what.find("not signed by a CA"), std::string::npos) << what;
+    }
+}
+
+TEST(Connection, PlainAmqpToATlsPortSuggestsAmqps) {
+    auto maybe = amqp_test::tls_broker_options();
+    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
+    auto opts = *maybe;
+    opts.use_tls = false;  // amqp:// to the amqps:// listener's port
+    opts.connection_timeout = 30s;
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    try {
+        c.open();
+        FAIL() << "a plain AMQP handshake succeeded on the TLS port";
+    } catch (const amqp::error& e) {
+        EXPECT_NE(std::string(e.what()).find("is this a TLS port? use amqps://"), std::string::npos) << e.what();
     }
 }
 
