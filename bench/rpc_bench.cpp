@@ -73,7 +73,8 @@ struct plan {
 class driver {
 public:
     driver(rpc::rpc_client& client, const plan& p)
-        : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)), total_(p.warmup + p.requests), sent_at_(total_) {
+        : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)), total_(p.warmup + p.requests), sent_at_(total_),
+          diags_(std::min(p.inflight, total_)) {
         latencies_.reserve(p.requests);
     }
 
@@ -84,7 +85,7 @@ public:
             if (plan_.warmup == 0) mark_start();
         }
         const std::uint64_t first = std::min(plan_.inflight, total_);
-        for (std::uint64_t i = 0; i < first; ++i) launch(next_++);
+        for (std::uint64_t i = 0; i < first; ++i) launch(next_++, i);
         std::unique_lock lock(mutex_);
         if (!cv_.wait_for(lock, plan_.max_time, [&] { return done_ == total_ || !failure_.empty(); }))
             throw std::runtime_error("run took longer than --max-seconds (" + std::to_string(done_) + " of " +
@@ -112,23 +113,28 @@ public:
     }
 
 private:
-    void launch(std::uint64_t idx) {
+    // `slot`: which of the `inflight` call slots this call uses; its diagnostics carry the reason
+    // of a failure (the broker's close text, e.g. 320 CONNECTION_FORCED), and the call that
+    // follows it reuses the slot, so no allocation per call.
+    void launch(std::uint64_t idx, std::size_t slot) {
         {
             std::lock_guard lock(mutex_);
             sent_at_[idx] = steady::now();
         }
-        client_.async_call(plan_.n, plan_.timeout,
-                           [this, idx](rpc::error_code ec, rpc::big_int v) { on_reply(idx, ec, std::move(v)); });
+        client_.async_call(plan_.n, plan_.timeout, diags_[slot], [this, idx, slot](rpc::error_code ec, rpc::big_int v) {
+            on_reply(idx, slot, ec, std::move(v));
+        });
     }
 
-    void on_reply(std::uint64_t idx, rpc::error_code ec, rpc::big_int value) {
+    void on_reply(std::uint64_t idx, std::size_t slot, rpc::error_code ec, rpc::big_int value) {
         const steady::time_point now = steady::now();
         std::uint64_t next = 0;
         {
             std::lock_guard lock(mutex_);
             if (!failure_.empty()) return;
             if (ec) {
-                failure_ = "call " + std::to_string(idx) + " failed: " + ec.message();
+                const std::string& why = diags_[slot].message;
+                failure_ = "call " + std::to_string(idx) + " failed: " + (why.empty() ? ec.message() : why);
             } else if (value != expected_) {
                 failure_ = "wrong reply to fib(" + std::to_string(plan_.n) + "): " + value.str();
             }
@@ -148,7 +154,7 @@ private:
             if (next_ >= total_) return;
             next = next_++;
         }
-        launch(next);
+        launch(next, slot);
     }
 
     void mark_start() {
@@ -162,6 +168,7 @@ private:
     const std::uint64_t total_;
     std::vector<steady::time_point> sent_at_;
     std::vector<std::uint64_t> latencies_;
+    std::vector<rpc::diagnostics> diags_;
 
     std::mutex mutex_;
     std::condition_variable cv_;

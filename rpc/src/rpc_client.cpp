@@ -4,6 +4,7 @@
 #include <rpc/reply_format.hpp>
 
 #include <amqp/connection.hpp>
+#include <amqp/printable.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -40,6 +41,18 @@ std::string failure_text(const amqp::connection& conn, error_code ec) {
     const auto r = conn.last_close_reason();
     return r.code ? r.to_string() : ec.message();
 }
+// The server's error text, shown as the whole reason: amqp::printable's escaping and cap, without
+// its quotes (a reason reads "n must be <= 45", not "\"n must be <= 45\"").
+std::string unquoted_printable(std::string_view text) {
+    std::string s = amqp::printable(text);
+    constexpr std::string_view capped = "\"...";
+    const bool was_capped = s.size() >= capped.size() + 1 && s.compare(s.size() - capped.size(), capped.size(), capped) == 0;
+    s.erase(s.size() - (was_capped ? capped.size() : 1));
+    s.erase(0, 1);
+    if (was_capped) s += "...";
+    return s;
+}
+
 // A channel is also closed when its connection ends; only a channel-level reply code (a broker's
 // channel.close, or a channel fault we found) ends the channel alone.
 bool closes_only_the_channel(const amqp::close_reason& r) {
@@ -220,7 +233,7 @@ public:
             switch (d.what) {
                 case decoded_reply::kind::value: return complete_on(ex, std::move(h), error_code{}, parse_decimal(d.value));
                 case decoded_reply::kind::error:
-                    if (diag) diag->message = d.error;
+                    if (diag) diag->message = unquoted_printable(d.error);
                     return complete_on(ex, std::move(h), make_error_code(errc::remote_error), big_int(0));
                 case decoded_reply::kind::malformed:
                     if (diag) diag->message = "malformed reply: " + d.error;
@@ -370,8 +383,8 @@ private:
             auto self = weak.lock();
             if (!self) return;
             self->lost(generation, errc::connection_lost,
-                       "the broker cancelled the reply consumer " + std::string(tag) + " (reply queue '" +
-                           self->reply_queue() + "' deleted?): no reply can arrive");
+                       "the broker cancelled the reply consumer " + amqp::printable(tag) + " (reply queue " +
+                           amqp::printable(self->reply_queue()) + " deleted?): no reply can arrive");
         });
     }
     static amqp::queue_options reply_queue_options() {
@@ -519,7 +532,7 @@ private:
             if (generation != generation_) return;
             blocked_ = blocked;
             if (blocked) {
-                blocked_reason_ = reason;
+                blocked_reason_ = amqp::printable(reason);  // the broker's words, shown in timeout texts
                 for (auto& [id, call] : pending_) call->saw_block = true;
             }
         }
@@ -561,8 +574,8 @@ private:
         ++stats_.returned;
         finish(std::move(call), errc::no_route,
                "request returned by the broker: " + std::to_string(m.method.reply_code) + " " +
-                   std::string(m.method.reply_text) + " (no queue bound to routing key '" +
-                   std::string(m.method.routing_key) + "')");
+                   unquoted_printable(m.method.reply_text) + " (no queue bound to routing key " +
+                   amqp::printable(m.method.routing_key) + ")");
     }
 
     // On the timer strand: re-arm the one timer for the earliest deadline of all pending calls.

@@ -41,4 +41,23 @@ TEST_F(RpcClientMessages, MissedHeartbeatsReadAsALostConnectionNotAClosedChannel
     }
 }
 
+TEST_F(RpcClientMessages, PeerTextInCallErrorsIsEscapedAndCapped) {
+    // Anyone who can answer a request writes the reason the caller prints: it must not forge
+    // lines or send terminal escapes, and a huge one must not make a huge error.
+    const auto q = unique_queue("errtext");
+    const std::string forged = "bad\n [!] Error: forged\x1b[2J" + std::string(100'000, 'x');
+    rpc::rpc_server server(io.executor(), broker_options(), fib_server::options(q, 1),
+                           [&](const rpc::request&) { return rpc::make_error_reply(forged); });
+    server.start();
+    auto client = make_client(io.executor(), q);
+    rpc::diagnostics diag;
+    auto call = client->async_call(1, 30s, diag, boost::asio::use_future);
+    EXPECT_THROW(call.get(), boost::system::system_error);
+    EXPECT_EQ(diag.message.find('\n'), std::string::npos) << diag.message.substr(0, 300);
+    EXPECT_EQ(diag.message.find('\x1b'), std::string::npos) << diag.message.substr(0, 300);
+    EXPECT_EQ(diag.message.rfind("bad\\n [!] Error: forged\\x1b[2J", 0), 0u) << diag.message.substr(0, 300);
+    EXPECT_LT(diag.message.size(), 1000u);
+    server.stop();
+}
+
 }  // namespace

@@ -69,7 +69,7 @@ amqp::connection_options broker_options(const arguments& args);
 
 /// Console output: one line, flushed at once (the demo reads it through a pipe).
 void say(std::string_view line);
-/// " [!] Error: <reason>" on stderr.
+/// " [!] Error: <reason>" on stderr, as one line: control octets shown as \xNN, capped at 4096 bytes.
 void print_error(std::string_view reason);
 
 /// Run a program body with the exit-status contract: usage_error → "<prog>: <message>" and the
