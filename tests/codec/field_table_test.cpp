@@ -1,5 +1,6 @@
 // Field tables: every RabbitMQ errata tag, nesting, the readable form, and the limits.
 #include "golden.hpp"
+#include "nested_tables.hpp"
 
 #include <amqp/field_table.hpp>
 #include <amqp/printable.hpp>
@@ -12,6 +13,7 @@ namespace {
 
 using namespace amqp;
 using amqp_test::hex;
+using amqp_test::nested_tables;
 using amqp_test::to_hex;
 
 // One entry per tag; name = the tag letter. Bytes derived by hand (Python's struct for the
@@ -178,24 +180,6 @@ TEST(FieldTableLimits, ErrorInsideNestedValueNamesThePath) {
     EXPECT_EQ(diag.field, "o.p.[1]");
     EXPECT_EQ(diag.offset, 16u);
     EXPECT_NE(diag.message.find("'Z'"), std::string::npos) << diag.message;
-}
-
-byte_buffer nested_tables(std::size_t depth) {
-    // Each level is {a: F <inner>}: a 7-byte entry head (name, tag, length) followed by the inner
-    // table, so the whole input is the heads in a row, outermost first, each length counting the
-    // heads after it. Written front to back in one pass: O(depth), so 20,000 levels stay cheap
-    // under a sanitizer on a loaded machine (building it inside out copied the buffer per level).
-    constexpr std::size_t head_size = 7;
-    const std::size_t levels = depth == 0 ? 0 : depth - 1;  // the innermost table is empty
-    byte_buffer bytes;
-    bytes.reserve(levels * head_size);
-    for (std::size_t i = 0; i < levels; ++i) {
-        const auto n = static_cast<std::uint32_t>((levels - 1 - i) * head_size);
-        bytes.insert(bytes.end(), {0x01, 'a', 'F', static_cast<std::uint8_t>(n >> 24),
-                                   static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
-                                   static_cast<std::uint8_t>(n)});
-    }
-    return bytes;
 }
 
 TEST(FieldTableLimits, DepthAtTheLimitIsAccepted) {
