@@ -52,11 +52,7 @@ TEST(StartOkSize, TheLimitIsTheFrameNotAByteBefore) {
     const std::string response = amqp::protocol::sasl_response(o);
     amqp::byte_buffer props;
     ASSERT_FALSE(amqp::encode_table(amqp::protocol::client_properties(o), props));
-    amqp::connection_start_ok ok;
-    ok.client_properties = amqp::table_view{props};
-    ok.mechanism = o.auth_mechanism;
-    ok.response = response;
-    ok.locale = "en_US";
+    const auto ok = amqp::protocol::start_ok_for(o, props, response);
     EXPECT_EQ(amqp::method_payload_size(ok) + amqp::frame_overhead, amqp::frame_min_size);
 }
 

@@ -73,18 +73,23 @@ std::string sasl_response(const connection_options& opts) {
     return r;
 }
 
-error_code check_start_ok_size(const connection_options& opts, std::string* why) {
-    // Sized exactly as connection_machine::on_start builds it, from the same pieces.
-    byte_buffer properties;
-    const bool properties_encode = !encode_table(client_properties(opts), properties);
-    const std::string response = sasl_response(opts);
+connection_start_ok start_ok_for(const connection_options& opts, const byte_buffer& properties,
+                                 const std::string& response) {
     connection_start_ok ok;
     ok.client_properties = table_view{properties};
     ok.mechanism = opts.auth_mechanism;
     ok.response = response;
     ok.locale = "en_US";
+    return ok;
+}
+
+error_code check_start_ok_size(const connection_options& opts, std::string* why) {
+    // Sized exactly as connection_machine::on_start builds it, from the same pieces.
+    byte_buffer properties;
+    const bool properties_encode = !encode_table(client_properties(opts), properties);
+    const std::string response = sasl_response(opts);
     constexpr std::size_t max_payload = frame_min_size - frame_overhead;
-    const std::size_t size = method_payload_size(ok);
+    const std::size_t size = method_payload_size(start_ok_for(opts, properties, response));
     if (properties_encode && size <= max_payload) return {};
     if (why) {
         *why = "connection.start-ok would be " + std::to_string(size) + " bytes (user name " +
