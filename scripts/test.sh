@@ -8,7 +8,8 @@
 # Passes: ci (all labels), asan (ASan+UBSan: unit|integration), tsan (label tsan), fuzz (clang +
 # libFuzzer: label fuzz). A sanitizer pass whose build tree has no test for it is skipped.
 # Every selected pass runs even when an earlier one failed; the exit status is non-zero if any
-# build or test failed. The last line printed is "N passed, N failed" over all passes.
+# build or test failed. Before the summary it lists the ten slowest tests of the run (from the
+# junit files ctest writes); the last line printed is "N passed, N failed" over all passes.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
