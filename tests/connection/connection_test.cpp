@@ -463,6 +463,9 @@ TEST_F(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
 }
 
 TEST_F(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
+    // close-ok is awaited at most min(connection_timeout, 5 s): 2 s here, so the test does not
+    // wait out the full default bound.
+    opts.connection_timeout = 2s;
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
