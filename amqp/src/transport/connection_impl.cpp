@@ -295,7 +295,7 @@ void connection_impl::on_tls_handshake(error_code ec) {
         std::string text = "TLS handshake with " + endpoint_text(opts_) + " failed: " + ec.message();
         if (const auto why = verify_failure_text(tls_->native_handle(), peer_name(opts_), trusted_cas(opts_));
             !why.empty())
-            text += " (" + why + ")";
+            text += ": " + why;
         fail_locally(local_reason(client_error::tls_error, std::move(text)));
         return;
     }

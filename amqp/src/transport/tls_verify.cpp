@@ -23,7 +23,7 @@ std::string verify_failure_text(const SSL* ssl, const std::string& name, const s
         case X509_V_ERR_HOSTNAME_MISMATCH:
         case X509_V_ERR_IP_ADDRESS_MISMATCH:
             text += ": the broker's certificate does not name '" + name +
-                    "' (connect by a name the certificate has, or set server_name_indication)";
+                    "'; connect by a name the certificate has, or set server_name_indication";
             break;
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
@@ -31,7 +31,7 @@ std::string verify_failure_text(const SSL* ssl, const std::string& name, const s
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
             text += ": the broker's certificate is not signed by a CA in " + trusted +
-                    " (set cacertfile to the CA that signed it)";
+                    "; set cacertfile to the CA that signed it";
             break;
         default:
             break;
