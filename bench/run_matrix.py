@@ -467,7 +467,7 @@ def write_markdown(path, results):
     L.append("![latency and throughput per client](benchmarks.png)\n")
     L.append("## Reproduce\n")
     L.append("```sh\ncmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release\n"
-             "cmake --build build/bench -j2 --target rpc_server rpc_bench rmqc_rpc_server rmqc_rpc_client\n"
+             "cmake --build build/bench -j2 --target amqp_rpc_rpc_server amqp_rpc_rpc_bench amqp_rpc_rmqc_rpc_server amqp_rpc_rmqc_rpc_client\n"
              "bench/run_matrix.sh            # --quick: a 30 s smoke run; --from-json F: redo this page\n```\n")
     L.append("## How each cell is run\n")
     L.append("Each client is run as below (pika with a quarter of the calls, at least 200, to keep the run short); "
@@ -527,8 +527,8 @@ def main():
     args.build = os.path.abspath(args.build)
     for b in ["examples/rpc_server", "bench/rpc_bench", "bench/rmqc_rpc_server", "bench/rmqc_rpc_client"]:
         if not os.access(os.path.join(args.build, b), os.X_OK):
-            sys.exit(f"run_matrix: {os.path.join(args.build, b)} missing: build the targets rpc_server rpc_bench "
-                     f"rmqc_rpc_server rmqc_rpc_client first")
+            sys.exit(f"run_matrix: {os.path.join(args.build, b)} missing: build the targets amqp_rpc_rpc_server "
+                     f"amqp_rpc_rpc_bench amqp_rpc_rmqc_rpc_server amqp_rpc_rmqc_rpc_client first")
     os.makedirs(args.out, exist_ok=True)
     logdir = os.path.join(args.rmq_dir, "bench-logs")
     os.makedirs(logdir, exist_ok=True)

@@ -8,7 +8,8 @@ packages=(
     libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
     libgtest-dev libbenchmark-dev libssl-dev openssl
     rabbitmq-server python3-pika python3-pamqp librabbitmq-dev
-    tshark amqp-specs python3-matplotlib linux-perf
+    tshark amqp-specs python3-matplotlib linux-perf libpcap-dev
+    chromium chromium-driver
     iproute2 util-linux procps
 )
 

@@ -8,6 +8,8 @@
 #   scripts/rabbitmq.sh stop   [--dir DIR]
 #   scripts/rabbitmq.sh status [--dir DIR]
 #   scripts/rabbitmq.sh ctl    [--dir DIR] -- ARGS...   (rabbitmqctl ARGS against that node)
+#   scripts/rabbitmq.sh cluster start [--nodes N] | stop | status | kill I | restart I | ctl I -- ARGS
+#                              [--dir DIR]   (a local N-node cluster, N=3 by default; see below)
 #
 # DIR defaults to build/rabbitmq. `start` writes DIR/amqp_url (and with --tls DIR/amqps_url and
 # DIR/tls/{ca.pem,client.pem,client.key}) and prints AMQP_URL=... (and AMQPS_URL=...,
@@ -20,6 +22,13 @@
 # --plugin NAME (repeatable): enable that plugin, e.g. rabbitmq_auth_mechanism_ssl for SASL
 # EXTERNAL (with --tls --conf auth_mechanisms.1=EXTERNAL ...); none by default, so that the
 # shared test node offers what a default install offers.
+#
+# `cluster` runs N such nodes (DIR defaults to build/rabbitmq-cluster; node I lives in DIR/nodeI,
+# named amqp-rpc-cI-<hash of DIR>@localhost), all with one Erlang cookie, booted in parallel;
+# nodes 2..N then join node 1. `cluster start` returns once node 1's cluster_status lists N
+# running nodes, and prints AMQP_URL_<I>=... lines and AMQP_URLS=url1,url2,... (also written to
+# DIR/amqp_urls). `cluster kill I` SIGKILLs node I's Erlang VM (no clean shutdown: a node crash);
+# `cluster restart I` boots it again on the same ports with the same data, so it rejoins.
 set -euo pipefail
 
 # The wrappers in /usr/sbin switch to the `rabbitmq` user when run as root, which could not
@@ -33,13 +42,26 @@ PORT_MIN=20000
 PORT_SPAN=10000
 
 usage() {
-    sed -n '6,9p' "$0" | sed 's/^# *//' >&2
+    sed -n '6,12p' "$0" | sed 's/^# *//' >&2
     exit 2
 }
 
 [[ $# -ge 1 ]] || usage
 cmd=$1
 shift
+# `cluster SUB [I]`: the subcommand and, for kill/restart/ctl, the node's index.
+sub=
+node_index=
+if [[ $cmd == cluster ]]; then
+    [[ $# -ge 1 ]] || usage
+    sub=$1
+    shift
+    if [[ ${1:-} =~ ^[1-9][0-9]*$ ]]; then
+        node_index=$1
+        shift
+    fi
+fi
+nodes=3
 dir=
 tls=0
 if_no_url=0
@@ -56,6 +78,8 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || usage; fixed_port=$2; shift 2 ;;
         --port=*) fixed_port=${1#--port=}; shift ;;
         --if-no-url) if_no_url=1; shift ;;
+        --nodes) [[ $# -ge 2 ]] || usage; nodes=$2; shift 2 ;;
+        --nodes=*) nodes=${1#--nodes=}; shift ;;
         --plugin) [[ $# -ge 2 ]] || usage; plugins+=("$2"); shift 2 ;;
         --plugin=*) plugins+=("${1#--plugin=}"); shift ;;
         --conf) [[ $# -ge 2 ]] || usage; extra_conf+=("$2"); shift 2 ;;
@@ -65,7 +89,11 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dir=${dir:-$repo_root/build/rabbitmq}
+if [[ $cmd == cluster ]]; then
+    dir=${dir:-$repo_root/build/rabbitmq-cluster}
+else
+    dir=${dir:-$repo_root/build/rabbitmq}
+fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
@@ -97,10 +125,12 @@ pick_port() {
 # Everything the server and rabbitmqctl must agree on; read from DIR/node.env.
 load_node_env() {
     [[ -f $dir/node.env ]] || return 1
+    NODENAME=
     # shellcheck source=/dev/null
     . "$dir/node.env"
     export HOME=$dir/home
-    export RABBITMQ_NODENAME="amqptest-$NODE_PORT@localhost"
+    # A cluster node has a name that survives its restart; a single node is named by its port.
+    export RABBITMQ_NODENAME="${NODENAME:-amqptest-$NODE_PORT}@localhost"
     export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
     export RABBITMQ_NODE_PORT=$NODE_PORT
     export RABBITMQ_DIST_PORT=$DIST_PORT
@@ -180,6 +210,10 @@ write_config() {
     } >"$dir/rabbitmq.conf"
 }
 
+url_of() { # scheme port
+    printf '%s://guest:guest@127.0.0.1:%s/\n' "$1" "$2"
+}
+
 print_urls() {
     echo "AMQP_URL=$(cat "$dir/amqp_url")"
     if [[ -f $dir/amqps_url ]]; then
@@ -243,6 +277,17 @@ stop_node() {
     log "stopped $RABBITMQ_NODENAME"
 }
 
+# Two starts at once must not pick the same ports: choose and bind them under one lock (fd 9,
+# released with `flock -u 9`). The lock is per machine, not per directory, and held only while
+# nodes boot. World-writable so that every user on the machine shares it; if another user made
+# it without that, fall back to one of our own (the boot retry still covers a clash).
+take_port_lock() {
+    local lock=/tmp/amqp-rpc-rabbitmq-ports.lock
+    (umask 0 && : >>"$lock") 2>/dev/null || true
+    { exec 9>>"$lock"; } 2>/dev/null || exec 9>>"/tmp/amqp-rpc-rabbitmq-ports.$(id -u).lock"
+    flock -w $((3 * BOOT_TIMEOUT)) 9 || { log "could not take the port lock"; return 1; }
+}
+
 cmd_start() {
     if [[ $if_no_url == 1 && -n ${AMQP_URL:-} ]]; then
         printf '%s\n' "$AMQP_URL" >"$dir/amqp_url"
@@ -269,14 +314,7 @@ cmd_start() {
     mkdir -p "$dir/log"
     [[ $tls == 1 ]] && make_tls
 
-    # Two starts at once must not pick the same ports: choose and bind them under one lock.
-    # The lock is per machine, not per directory, and held only while the node boots.
-    # World-writable so that every user on the machine shares it; if another user made it
-    # without that, fall back to one of our own (the retry below still covers a clash).
-    local lock=/tmp/amqp-rpc-rabbitmq-ports.lock
-    (umask 0 && : >>"$lock") 2>/dev/null || true
-    { exec 9>>"$lock"; } 2>/dev/null || exec 9>>"/tmp/amqp-rpc-rabbitmq-ports.$(id -u).lock"
-    flock -w $((3 * BOOT_TIMEOUT)) 9 || { log "could not take the port lock"; return 1; }
+    take_port_lock || return 1
     local attempt t0=$SECONDS
     for attempt in 1 2 3; do
         NODE_PORT=${fixed_port:-$(pick_port)}
@@ -287,9 +325,9 @@ cmd_start() {
             >"$dir/node.env"
         if boot_once; then
             flock -u 9
-            printf 'amqp://guest:guest@127.0.0.1:%s/\n' "$NODE_PORT" >"$dir/amqp_url"
+            url_of amqp "$NODE_PORT" >"$dir/amqp_url"
             if [[ -n $SSL_PORT ]]; then
-                printf 'amqps://guest:guest@127.0.0.1:%s/\n' "$SSL_PORT" >"$dir/amqps_url"
+                url_of amqps "$SSL_PORT" >"$dir/amqps_url"
             else
                 rm -f "$dir/amqps_url"
             fi
@@ -328,6 +366,11 @@ cmd_status() {
 }
 
 case $cmd in
+    cluster)
+        # shellcheck source=scripts/rabbitmq-cluster.sh
+        . "$repo_root/scripts/rabbitmq-cluster.sh"
+        cmd_cluster
+        ;;
     start) cmd_start ;;
     stop)
         if [[ -f $dir/external ]]; then

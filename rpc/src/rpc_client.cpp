@@ -560,6 +560,12 @@ private:
                        std::to_string(conn_options_.max_message_size) + " (the client's limit); refused unread");
             return;
         }
+        if (!m.fault.empty()) {
+            // A reply whose header breaks our limits (e.g. headers nested too deep): its call
+            // fails with the machine's text (ours, already printable); the consumer goes on.
+            finish(std::move(call), errc::bad_reply, "reply refused unread: " + std::string(m.fault));
+            return;
+        }
         reply r;
         r.body = std::string(amqp::as_string_view(m.body));
         if (m.properties.content_type) r.content_type = std::string(*m.properties.content_type);

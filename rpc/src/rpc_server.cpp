@@ -3,6 +3,7 @@
 #include <rpc/ack_window.hpp>
 
 #include <amqp/connection.hpp>
+#include <amqp/printable.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -19,6 +20,9 @@
 namespace rpc {
 namespace detail {
 
+// The inline request's body buffer is reused up to this capacity, released above it.
+constexpr std::size_t reused_body_max = 64 * 1024;
+
 class server_impl : public std::enable_shared_from_this<server_impl> {
 public:
     server_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts,
@@ -26,6 +30,7 @@ public:
         : executor_(ex), conn_options_(std::move(conn)), opts_(std::move(opts)), handler_(std::move(handler)),
           inline_(opts_.workers == 0) {
         if (!inline_) pool_.emplace(opts_.workers);
+        conn_options_.max_message_size = opts_.max_request_size;
         // A request above max_message_size still arrives (without its body), to be refused
         // below; otherwise the channel would close and the broker redeliver it forever.
         conn_options_.deliver_oversized = true;
@@ -42,11 +47,21 @@ public:
     }
 
     void start() {
-        if (!install(connect())) throw amqp::error(make_error_code(amqp::client_error::connection_closed), "connection lost during start");
+        const std::shared_ptr<session> s = connect();
+        if (install(s)) return;
+        // It died between its last step and install(), unheard (e.g. the broker closed it over
+        // the first delivery): say why.
+        const amqp::close_reason r = s->conn->is_open() ? s->ch.last_close_reason() : s->conn->last_close_reason();
+        throw amqp::error(r.code ? r.code : make_error_code(amqp::client_error::connection_closed),
+                          "connection lost during start: " + r.to_string());
     }
 
-    void stop() {
-        if (stopping_.exchange(true)) return;
+    bool stop() {
+        if (stopping_.exchange(true)) {
+            std::unique_lock lock(mutex_);
+            stopped_.wait(lock, [this] { return stop_result_.has_value(); });
+            return *stop_result_;
+        }
         end_reconnect();
         const std::shared_ptr<session> s = current();
         if (s && s->ch.is_open() && !s->consumer_tag.empty()) {
@@ -56,18 +71,43 @@ public:
                 log(std::string("could not cancel the consumer: ") + e.what());
             }
         }
+        std::size_t unfinished = 0;
         {
             std::unique_lock lock(mutex_);
-            if (!idle_.wait_for(lock, opts_.drain_timeout, [this] { return in_flight_ == 0; }))
-                log("stopping with " + std::to_string(in_flight_) + " request(s) unfinished; the broker will redeliver them");
+            idle_.wait_for(lock, opts_.drain_timeout, [this] { return in_flight_ == 0 || halted_; });
+            unfinished = in_flight_;
+        }
+        // Every log() and callback runs with no lock held: log() takes mutex_ itself, and the
+        // owner's handler may call in_flight().
+        if (unfinished > 0) {
+            log("stopping with " + std::to_string(unfinished) +
+                " request(s) unfinished; the broker will redeliver them");
+            // Requests still queued for a worker are not run: closing the channel releases them.
+            if (pool_) pool_->stop();
         }
         try {
+            // Closing the channel returns its unacked deliveries to the queue.
             if (s && s->ch.is_open()) s->ch.close();
             if (s && s->conn->is_open()) s->conn->close();
         } catch (const amqp::error& e) {
             log(std::string("close: ") + e.what());
         }
-        if (pool_) pool_->join();
+        // A handler cut short may compute for long yet: the destructor waits for it, not stop().
+        if (pool_ && unfinished == 0) pool_->join();
+        {
+            std::lock_guard lock(mutex_);
+            stop_result_ = unfinished == 0;
+        }
+        stopped_.notify_all();
+        return unfinished == 0;
+    }
+
+    void halt() {
+        {
+            std::lock_guard lock(mutex_);
+            halted_ = true;
+        }
+        idle_.notify_all();
     }
 
     void on_connection_lost(std::function<void(const amqp::close_reason&)> h) {
@@ -79,8 +119,9 @@ public:
         on_log_ = std::move(h);
     }
     server_stats stats() const {
-        return {stats_.requests.load(), stats_.replies.load(), stats_.no_reply_to.load(),
-                stats_.handler_failures.load(), stats_.publish_failures.load(), stats_.reconnects.load()};
+        return {stats_.requests.load(),         stats_.replies.load(),          stats_.no_reply_to.load(),
+                stats_.handler_failures.load(), stats_.publish_failures.load(), stats_.reconnects.load(),
+                stats_.rejected.load()};
     }
     std::size_t in_flight() const {
         std::lock_guard lock(mutex_);
@@ -114,16 +155,22 @@ private:
     // On the connection's strand.
     void on_request(const std::shared_ptr<session>& s, const amqp::delivered_message& m) {
         ++stats_.requests;
+        // Settled here and now, before any later delivery arrives: so it never enters the ack
+        // window, and no multiple=true ack (always for a later tag) can name it.
+        if (m.body_refused || !m.fault.empty()) return reject(s->ch, m);
         {
             std::lock_guard lock(mutex_);
             ++in_flight_;
         }
         if (opts_.batch_acks) {
-            std::lock_guard lock(s->ack_mutex);
-            if (!s->acks.taken(m.method.delivery_tag))
+            bool in_order = false;
+            {
+                std::lock_guard lock(s->ack_mutex);
+                in_order = s->acks.taken(m.method.delivery_tag);
+            }
+            if (!in_order)
                 log("delivery tag " + std::to_string(m.method.delivery_tag) + " out of order; acks may fail");
         }
-        if (m.body_refused) return refuse_oversized(s, m);
         if (inline_) {
             // The views stay valid for the whole handler: copy only what the handler's request
             // owns, into buffers reused from one request to the next.
@@ -138,6 +185,8 @@ private:
             const bool has_reply_to = m.properties.reply_to.has_value() && !m.properties.reply_to->empty();
             answer(s->ch, req, has_cid, has_reply_to ? *m.properties.reply_to : std::string_view{}, has_reply_to);
             finished(s, m.method.delivery_tag, true);
+            // Reused, the copy would keep the largest request's size for good.
+            if (req.body.capacity() > reused_body_max) std::string().swap(req.body);
             return;
         }
         // Leave the strand at once: copy what the views show.
@@ -156,30 +205,31 @@ private:
         });
     }
 
-    // A request above our max_message_size was never read, so it is not the handler's: the
-    // caller gets an error reply naming the sizes, and it is acked like any other.
-    void refuse_oversized(const std::shared_ptr<session>& s, const amqp::delivered_message& m) {
-        const std::string why = "request body of " + std::to_string(m.body_size) +
-                                " bytes is too large: the server's max_message_size is " +
-                                std::to_string(conn_options_.max_message_size);
-        log(why + " (correlation_id '" + std::string(m.properties.correlation_id.value_or("")) + "')");
-        if (m.properties.reply_to && !m.properties.reply_to->empty()) {
-            const reply r = make_error_reply(why);
-            amqp::basic_properties props;
-            props.correlation_id = m.properties.correlation_id;
-            if (r.content_type) props.content_type = *r.content_type;
-            amqp::publish_options where;
-            where.routing_key = *m.properties.reply_to;
-            if (amqp::error_code ec = s->ch.publish(where, props, amqp::as_bytes(r.body))) {
-                ++stats_.publish_failures;
-                log("could not publish the reply: " + ec.message());
-            } else {
-                ++stats_.replies;
-            }
-        } else {
-            ++stats_.no_reply_to;
+    // A delivery the handler cannot be given (a body above max_request_size, never read; a content
+    // header our limits refuse): requeued, it would come back to this server or another forever.
+    // Rejected without requeue instead (a dead-letter exchange, if the queue has one, keeps it),
+    // and the caller told why.
+    void reject(amqp::channel& ch, const amqp::delivered_message& m) {
+        ++stats_.rejected;
+        const std::string why =
+            m.body_refused ? "request body of " + std::to_string(m.body_size) +
+                                 " bytes is too large: the server's max_request_size is " +
+                                 std::to_string(opts_.max_request_size)
+                           : "request refused: " + std::string(m.fault);
+        std::string line = amqp::printable(why) + " rejected (correlation_id " +
+                            amqp::printable(m.properties.correlation_id.value_or("")) + ")";
+        if (amqp::error_code ec = ch.reject(m.method.delivery_tag, false); ec)
+            line += "; could not reject it: " + ec.message();
+        const bool has_reply_to = m.properties.reply_to && !m.properties.reply_to->empty();
+        if (!has_reply_to) {
+            line += "; no reply_to, not answered";
+        } else if (!m.properties.correlation_id) {
+            line += "; no correlation_id, not answered";
+        } else if (amqp::error_code ec =
+                       publish_reply(ch, *m.properties.reply_to, m.properties.correlation_id, make_error_reply(why))) {
+            line += "; could not publish the error reply: " + ec.message();
         }
-        finished(s, m.method.delivery_tag, inline_);
+        log(line);
     }
 
     // Run the handler and publish its reply (inline on the strand, or on a worker thread).
@@ -187,7 +237,8 @@ private:
                 bool has_reply_to) {
         if (!has_reply_to) {
             ++stats_.no_reply_to;
-            log("request without reply_to acked and dropped (correlation_id '" + req.correlation_id + "')");
+            log("request without reply_to acked and dropped (correlation_id " + amqp::printable(req.correlation_id) +
+                ")");
             return;
         }
         reply r;
@@ -200,17 +251,33 @@ private:
             ++stats_.handler_failures;
             r = make_error_reply("internal error: the handler threw a non-standard exception");
         }
+        const std::optional<std::string_view> cid =
+            has_correlation_id ? std::optional<std::string_view>(req.correlation_id) : std::nullopt;
+        amqp::error_code ec = publish_reply(ch, reply_to, cid, r);
+        if (ec == amqp::client_error::message_too_large) {
+            // The connection's one size limit caps replies too: the caller still gets an answer.
+            ec = publish_reply(ch, reply_to, cid,
+                               make_error_reply("the reply of " + std::to_string(r.body.size()) +
+                                                " bytes is too large: the server's max_request_size, which caps "
+                                                "replies too, is " + std::to_string(opts_.max_request_size)));
+        }
+        if (ec) log("could not publish the reply: " + ec.message());
+    }
+
+    // The reply goes to the default exchange, whose routing key names the queue. Counted.
+    amqp::error_code publish_reply(amqp::channel& ch, std::string_view reply_to,
+                                   const std::optional<std::string_view>& correlation_id, const reply& r) {
         amqp::basic_properties props;
-        if (has_correlation_id) props.correlation_id = req.correlation_id;
+        props.correlation_id = correlation_id;
         if (r.content_type) props.content_type = *r.content_type;
         amqp::publish_options where;
-        where.routing_key = reply_to;  // default exchange: the routing key names the queue
-        if (amqp::error_code ec = ch.publish(where, props, amqp::as_bytes(r.body))) {
+        where.routing_key = reply_to;
+        const amqp::error_code ec = ch.publish(where, props, amqp::as_bytes(r.body));
+        if (ec)
             ++stats_.publish_failures;
-            log("could not publish the reply: " + ec.message());
-        } else {
+        else
             ++stats_.replies;
-        }
+        return ec;
     }
 
     // The request's reply is published (queued ahead of anything sent later): it may be acked.
@@ -246,14 +313,13 @@ private:
         send_acks(*s, lock);
     }
 
-    // With s.ack_mutex held, released before returning.
+    // With s.ack_mutex held, released before returning (and before logging).
     void send_acks(session& s, std::unique_lock<std::mutex>& lock) {
         const ack_window::ack a = s.acks.take_ack();
-        if (a.count > 0) {
-            if (amqp::error_code ec = s.ch.ack(a.tag, a.multiple()); ec)
-                log("could not ack the request(s): " + ec.message());
-        }
+        amqp::error_code ec;
+        if (a.count > 0) ec = s.ch.ack(a.tag, a.multiple());
         lock.unlock();
+        if (ec) log("could not ack the request(s): " + ec.message());
         done(a.count);
     }
 
@@ -347,7 +413,7 @@ private:
                 if (stopping_) return;
                 if (install(std::move(s))) {
                     ++stats_.reconnects;
-                    log("reconnected; consuming '" + opts_.queue + "' again");
+                    log("reconnected; consuming " + amqp::printable(opts_.queue) + " again");
                     return;
                 }
                 log("reconnect failed: the new connection closed at once");
@@ -369,6 +435,8 @@ private:
         else if (t.joinable()) t.detach();
     }
 
+    // Never with mutex_ or an ack_mutex held (it takes mutex_, and the owner's handler may call
+    // in_flight()).
     void log(const std::string& text) {
         std::function<void(std::string_view)> h;
         {
@@ -393,6 +461,9 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable idle_;
     std::condition_variable wake_;  // interrupts a reconnect delay on stop
+    std::condition_variable stopped_;  // a second stop() waits for the first one's result
+    bool halted_ = false;
+    std::optional<bool> stop_result_;
     std::shared_ptr<session> session_;
     std::thread reconnect_thread_;
     std::size_t in_flight_ = 0;
@@ -402,7 +473,7 @@ private:
 
     struct {
         std::atomic<std::uint64_t> requests{0}, replies{0}, no_reply_to{0}, handler_failures{0}, publish_failures{0},
-            reconnects{0};
+            reconnects{0}, rejected{0};
     } stats_;
 };
 
@@ -415,7 +486,8 @@ rpc_server::rpc_server(boost::asio::any_io_executor ex, amqp::connection_options
 rpc_server::~rpc_server() { impl_->abandon(); }
 
 void rpc_server::start() { impl_->start(); }
-void rpc_server::stop() { impl_->stop(); }
+bool rpc_server::stop() { return impl_->stop(); }
+void rpc_server::halt() { impl_->halt(); }
 void rpc_server::on_connection_lost(std::function<void(const amqp::close_reason&)> h) {
     impl_->on_connection_lost(std::move(h));
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Golden tests for amqp_decode: run every case in CASES_DIR/cases.txt and compare what the tool
-prints (stdout, stderr, exit status) with CASES_DIR/<name>.expected.
+prints (stdout, stderr, exit status) with CASES_DIR/<name>.expected. A line "=same A B" asks
+that cases A and B print the same, apart from a leading "# <format>" heading.
 
     run_golden.py AMQP_DECODE CASES_DIR [--update]
 
 --update rewrites the .expected files from the tool's current output (review the diff)."""
 import difflib
+import re
 import pathlib
 import subprocess
 import sys
@@ -28,13 +30,18 @@ def main():
     update = "--update" in sys.argv[3:]
     failures = 0
     cases = 0
+    outputs, pairs = {}, []
     for line in (case_dir / "cases.txt").read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        if line.startswith("=same "):
+            pairs.append(line.split()[1:3])
+            continue
         name, *args = line.split()
         cases += 1
         got = render(tool, case_dir, args)
+        outputs[name] = got
         expected_file = case_dir / f"{name}.expected"
         if update:
             expected_file.write_text(got)
@@ -47,6 +54,15 @@ def main():
                 want.splitlines(True), got.splitlines(True), f"{name}.expected", f"{name} (actual)"))
         else:
             print(f"ok   {name}")
+    for a, b in pairs:
+        # A dump and the raw bytes it shows must decode alike; only the format heading differs.
+        strip = lambda text: re.sub(r"\A# [^\n]*\n\n", "", text)
+        cases += 1
+        if a not in outputs or b not in outputs or strip(outputs[a]) != strip(outputs[b]):
+            failures += 1
+            print(f"FAIL {a} and {b} should print the same frames")
+        else:
+            print(f"ok   {a} decodes as {b}")
     if cases == 0:
         print("no cases found", file=sys.stderr)
         return 1

@@ -137,8 +137,8 @@ TEST(Trace, ContentHeaderShowsEveryPropertyByName) {
     const std::string text = os.str();
     for (const char* n : {"content-type", "content-encoding", "headers", "delivery-mode", "priority",
                           "correlation-id", "reply-to", "expiration", "message-id", "timestamp", "type",
-                          "user-id", "app-id", "cluster-id"})
-        EXPECT_NE(text.find(std::string("    ") + n), std::string::npos) << n;
+                          "user-id", "app-id", "reserved"})
+        EXPECT_NE(text.find(std::string("    ") + n + "  "), std::string::npos) << n;  // "reserved", not "reserved-1"
     EXPECT_NE(text.find("2 (persistent)"), std::string::npos);
     EXPECT_NE(text.find("2023-11-14 22:13:20 UTC"), std::string::npos);
     EXPECT_NE(text.find("headers.inner.deep[1] = \"x\""), std::string::npos) << text;
@@ -262,6 +262,42 @@ TEST(Trace, EnvironmentSwitch) {
     EXPECT_FALSE(amqp::trace::enabled_by_environment());
     ::unsetenv("AMQP_TRACE");
     EXPECT_FALSE(amqp::trace::enabled_by_environment());
+}
+
+// AMQP_TRACE=time: each heading starts "[HH:MM:SS.uuuuuu cN] ", N new for each connection; other
+// values leave the headings as they were (the walkthrough and its tests read them).
+TEST(Trace, TimeAndConnectionIdOnRequest) {
+    const std::uint8_t hb[] = {8, 0, 0, 0, 0, 0, 0, 0xce};
+    ::setenv("AMQP_TRACE", "time", 1);
+    EXPECT_TRUE(amqp::trace::enabled_by_environment());
+    const amqp::trace::format_options a = amqp::trace::options_from_environment();
+    const amqp::trace::format_options b = amqp::trace::options_from_environment();
+    EXPECT_TRUE(a.timestamp);
+    EXPECT_NE(a.connection_id, 0u);
+    EXPECT_EQ(b.connection_id, a.connection_id + 1);
+    std::ostringstream os;
+    amqp::trace::format_frame(os, direction::received, amqp::bytes_view(hb), b);
+    const std::string text = os.str();
+    const std::string id = " c" + std::to_string(b.connection_id) + "] << received channel 0  heartbeat";
+    ASSERT_GE(text.size(), 17u) << text;
+    EXPECT_EQ(text[0], '[');
+    EXPECT_EQ(text[3], ':');
+    EXPECT_EQ(text[6], ':');
+    EXPECT_EQ(text[9], '.');
+    EXPECT_EQ(text.substr(16, id.size()), id) << text;
+    std::ostringstream ph;
+    amqp::trace::format_protocol_header(ph, direction::sent, amqp::bytes_view(amqp::protocol_header), b);
+    const std::string sent = " c" + std::to_string(b.connection_id) + "] >> sent     protocol header AMQP 0-9-1";
+    EXPECT_EQ(ph.str().substr(16, sent.size()), sent) << ph.str();
+
+    ::setenv("AMQP_TRACE", "1", 1);
+    const amqp::trace::format_options plain = amqp::trace::options_from_environment();
+    EXPECT_FALSE(plain.timestamp);
+    EXPECT_EQ(plain.connection_id, 0u);
+    std::ostringstream os2;
+    amqp::trace::format_frame(os2, direction::received, amqp::bytes_view(hb), plain);
+    EXPECT_EQ(os2.str().substr(0, 12), "<< received ");
+    ::unsetenv("AMQP_TRACE");
 }
 
 }  // namespace

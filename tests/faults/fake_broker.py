@@ -33,13 +33,15 @@ closing the socket (the fault matrix reports it; see --expect-close).
   truncated_method          after the request: a well-framed basic.deliver whose arguments stop
                             after 3 bytes -> fail: 502 SYNTAX_ERROR (or 501), method does not decode.
   unknown_table_tag         after the request: the reply's content header carries a headers table
-                            with an entry of unknown type tag 'Z' -> fail: 502 SYNTAX_ERROR.
+                            with an entry of unknown type tag 'Z' -> the call fails naming the
+                            tag (a per-message fault: the connection stays, close 200).
   deep_table                connection.start whose server-properties nest tables 20000 deep
                             (~120 KB) -> fail: a client enforcing the 4096-byte pre-tune frame
                             limit rejects the frame (501); one that reads it must stop at its
                             nesting limit (502). No stack overflow.
   deep_table_deliver        after the request: the reply's headers nest tables 20000 deep (as deep
-                            as the negotiated frame_max allows) -> fail: 502 nesting limit.
+                            as the negotiated frame_max allows) -> the call fails naming the
+                            nesting limit (per-message, close 200). No stack overflow.
   unknown_method            after the request: a method frame for class 60 method 999 ->
                             fail: 540 NOT_IMPLEMENTED (503 accepted).
   heartbeat_on_channel      after the request: a heartbeat frame on channel 1 -> fail: 501/503/505.

@@ -7,6 +7,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <regex>
 
 #ifndef RPC_SERVER_BIN
@@ -67,6 +68,8 @@ TEST(Programs, BadArgumentsPrintUsageOnStderrWithStatus2) {
         {server_bin, "--bogus"},          {server_bin, "--prefetch", "0"},   {server_bin, "--prefetch", "x"},
         {server_bin, "--reply-format", "xml"}, {server_bin, "extra"},       {server_bin, "--max-n"},
         {server_bin, "--workers", "-1"},  {server_bin, "--workers", "x"},
+        {server_bin, "--drain-timeout", "0"}, {server_bin, "--drain-timeout", "x"},
+        {server_bin, "--max-request-size", "1023"},
         {client_bin, "abc"},              {client_bin, "1", "2"},            {client_bin, "-5"},
         {client_bin, "--url", "http://nope"}, {timeout_bin, "10", "0"},      {timeout_bin, "10", "abc"},
         {timeout_bin, "1", "2", "3"},     {async_bin, "5"},                  {async_bin, "--timeout", "-1"},
@@ -288,6 +291,114 @@ TEST_F(ProgramsWithBroker, SigintFinishesTheRequestInFlightBeforeExiting) {
     EXPECT_EQ(result.get(), rpc::fibonacci(45));
     raw_peer peer(io.executor());
     EXPECT_EQ(peer.ready(q), 0u);  // acked before the server went: nothing to redeliver
+}
+
+/// Signal a server program computing naive fib(45) (seconds of work) to stop, `signals` times,
+/// and check it exits with `status` at once, its request back in the queue for another consumer.
+void stop_mid_request(const std::vector<std::string>& extra, int signals, int status) {
+    const auto q = unique_queue("prog-halt");
+    std::vector<std::string> args{"--naive"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_program server(q, args);
+    ASSERT_TRUE(server.ready);
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    peer.publish(q, "45", replies, std::string("c-45"));
+    ASSERT_TRUE(server.proc.wait_for_stdout(" [.] fib(45)\n"));
+    server.proc.signal(SIGTERM);
+    ASSERT_TRUE(server.proc.wait_for_stdout("Interrupted\n"));
+    if (signals > 1) server.proc.signal(SIGTERM);
+    const auto e = server.proc.wait(60s);
+    EXPECT_TRUE(e.exited) << "signal " << e.signal << (e.timed_out ? ", killed after 60 s" : "");
+    EXPECT_EQ(e.status, status) << server.proc.err();
+    EXPECT_NE(server.proc.err().find("1 request(s) unfinished"), std::string::npos) << server.proc.err();
+    // Another consumer gets the request the server was computing.
+    inbox box;
+    peer.consume(q, box);
+    auto m = box.pop();
+    ASSERT_TRUE(m) << "the request was not released";
+    EXPECT_EQ(m->body, "45");
+    EXPECT_EQ(m->correlation_id, "c-45");
+    EXPECT_TRUE(m->redelivered);
+}
+
+TEST_F(ProgramsWithBroker, SecondSignalCutsTheDrainShortAndTheRequestIsRedelivered) {
+    stop_mid_request({"--drain-timeout", "600"}, 2, 4);
+}
+
+TEST_F(ProgramsWithBroker, DrainTimeoutReleasesTheRequestAndSaysSoInTheExitStatus) {
+    stop_mid_request({"--drain-timeout", "0.2"}, 1, 3);
+}
+
+/// The process's resident set in kB (VmRSS), 0 if unreadable.
+std::uint64_t resident_kb(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    return 0;
+}
+
+// Anyone who can publish used to grow the server by prefetch x 128 MiB for good (issue 15,
+// defect 4): by default it now never reads a request above 64 KiB, answers it with an error and
+// goes on serving, its memory where it was.
+TEST_F(ProgramsWithBroker, LargeRequestsAreRefusedWithoutGrowingTheServer) {
+    const auto q = unique_queue("prog-large");
+    server_program server(q, {"--prefetch", "4"});
+    ASSERT_TRUE(server.ready);
+    const std::uint64_t before = resident_kb(server.proc.pid());
+    ASSERT_GT(before, 0u);
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    inbox box;
+    peer.consume(replies, box);
+    const std::string large(8u << 20, '7');
+    for (int i = 0; i < 4; ++i) peer.publish(q, large, replies, "c-large-" + std::to_string(i));
+    peer.publish(q, "10", replies, std::string("c-10"));
+    for (int i = 0; i < 4; ++i) {
+        auto m = box.pop(60s);
+        ASSERT_TRUE(m) << "only " << i << " error replies";
+        EXPECT_NE(m->body.find("too large"), std::string::npos) << m->body;
+    }
+    auto last = box.pop(60s);
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->correlation_id, "c-10");
+    EXPECT_EQ(last->body, "55");
+    const std::uint64_t after = resident_kb(server.proc.pid());
+    // Reading even one of them would take 8 MiB, and a copy as much again.
+    EXPECT_LT(after, before + 4096) << "VmRSS " << before << " kB before, " << after << " kB after";
+    server.proc.signal(SIGTERM);
+    EXPECT_EQ(server.proc.wait(60s).status, 0) << server.proc.err();
+    EXPECT_EQ(std::count(server.proc.err().begin(), server.proc.err().end(), '\n'), 4) << server.proc.err();
+}
+
+// A server allowed large requests reads them, and gives the memory back afterwards: the
+// channel's body buffer, grown for one large message, must not stay allocated while later small
+// deliveries take the single-frame path (which used to skip the release).
+TEST_F(ProgramsWithBroker, LargeRequestsReadAndAnsweredLeaveNoBufferBehind) {
+    const auto q = unique_queue("prog-large-read");
+    server_program server(q, {"--max-request-size", std::to_string(16u << 20), "--workers", "0"});
+    ASSERT_TRUE(server.ready);
+    const std::uint64_t before = resident_kb(server.proc.pid());
+    ASSERT_GT(before, 0u);
+    rpc::cli::io_thread io;
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    inbox box;
+    peer.consume(replies, box);
+    peer.publish(q, std::string(8u << 20, 'x'), replies, std::string("c-large"));
+    for (int i = 0; i < 3; ++i) peer.publish(q, "10", replies, "c-10-" + std::to_string(i));
+    for (int i = 0; i < 4; ++i) {
+        auto m = box.pop(60s);
+        ASSERT_TRUE(m) << "only " << i << " replies";
+        if (i == 0) EXPECT_NE(m->body.find("\"error\""), std::string::npos) << m->body.substr(0, 200);
+        else EXPECT_EQ(m->body, "55");
+    }
+    const std::uint64_t after = resident_kb(server.proc.pid());
+    EXPECT_LT(after, before + 4096) << "VmRSS " << before << " kB before, " << after << " kB after";
+    server.proc.signal(SIGTERM);
+    EXPECT_EQ(server.proc.wait(60s).status, 0) << server.proc.err();
 }
 
 TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {

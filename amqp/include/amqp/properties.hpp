@@ -51,6 +51,18 @@ struct content_header {
 error_code decode_content_header(bytes_view payload, content_header& out,
                                       diagnostics& diag) noexcept;
 
+/// decode_content_header for a header whose frame was well formed, telling the faults that leave
+/// the rest of the payload readable from those that do not. The headers table when it does not
+/// validate (nested deeper than max_table_depth, an unknown field-type tag, an inner length past
+/// its own table...) is skipped by its length, left absent in `out`, and the properties after it
+/// are still decoded; trailing bytes after the last property are ignored. Either fault is
+/// described in `skipped` (cleared first; empty when there was none; its `field` may quote the
+/// peer's table keys). Returns an error, as decode_content_header would, only when the payload
+/// cannot be read past some point: shorter than 14 bytes, flag bit 0 or 1 set, or a property
+/// (or the table's length) running past the end. No allocation but the diagnostics' text.
+error_code decode_content_header_salvaging(bytes_view payload, content_header& out, diagnostics& diag,
+                                           diagnostics& skipped) noexcept;
+
 /// Size of the payload `encode_content_header` writes.
 std::size_t content_header_payload_size(const content_header& h) noexcept;
 /// Write the content header payload at `out` (room for `content_header_payload_size(h)`).

@@ -42,6 +42,11 @@ struct format_options {
     bool hex = true;
     /// Include the decoded fields (method arguments, properties, body preview).
     bool decoded = true;
+    /// Start each heading with the wall-clock time, UTC to the microsecond: "[14:03:07.123456".
+    bool timestamp = false;
+    /// Start each heading with "c<id>" (0: none), so that the frames of several connections of
+    /// one process can be told apart: "[14:03:07.123456 c2] >> sent ...".
+    std::uint64_t connection_id = 0;
 };
 
 /// Format one whole frame: its 7-byte header, payload and frame-end octet, exactly as on the wire.
@@ -77,6 +82,11 @@ struct stream_result {
 stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes,
                             const format_options& opts = {},
                             std::uint32_t frame_max = std::numeric_limits<std::uint32_t>::max());
+
+/// The options AMQP_TRACE asks for, for one new connection: with AMQP_TRACE=time, `timestamp`
+/// and a connection id unique in the process (1, 2, ... in the order of the calls; thread-safe);
+/// with any other value, the defaults (headings as before).
+format_options options_from_environment();
 
 /// True when the environment variable AMQP_TRACE is set to a value other than "", "0", "false",
 /// "no" or "off" (the switch that turns tracing on for every connection of a process).

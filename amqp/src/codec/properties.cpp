@@ -40,8 +40,11 @@ using detail::fixed_part;
 
 class property_decoder {
 public:
-    property_decoder(detail::wire_reader& r, std::uint16_t flags, diagnostics& diag) noexcept
-        : r_(r), flags_(flags), diag_(diag) {}
+    // `skipped` null: strict. Otherwise a table that is well framed (its length fits the payload)
+    // but does not validate is left out and described in `*skipped`, and decoding goes on.
+    property_decoder(detail::wire_reader& r, std::uint16_t flags, diagnostics& diag,
+                     diagnostics* skipped = nullptr) noexcept
+        : r_(r), flags_(flags), diag_(diag), skipped_(skipped) {}
 
     // Each property is reset first, unconditionally, rather than by assigning a fresh
     // basic_properties (which zeroed and copied ~300 bytes per header); then the present
@@ -81,9 +84,10 @@ public:
         bytes_view raw;
         if (!r_.longbytes(raw)) [[unlikely]]
             return fail(n, at, "table length runs past the end of the payload");
-        if (validate_table(raw, diag_)) [[unlikely]] {
-            property_table_fail(diag_, n, at);
-            return false;
+        if (validate_table(raw, skipped_ ? *skipped_ : diag_)) [[unlikely]] {
+            // Its length is known, so what follows it can still be read: the caller may skip it.
+            property_table_fail(skipped_ ? *skipped_ : diag_, n, at);
+            return skipped_ != nullptr;
         }
         return present_as(p, table_view{raw});
     }
@@ -111,6 +115,7 @@ private:
     detail::wire_reader& r_;
     std::uint16_t flags_;
     diagnostics& diag_;
+    diagnostics* skipped_;
 };
 
 class flag_collector {
@@ -167,8 +172,11 @@ std::uint16_t basic_properties::flags() const noexcept {
     return c.flags;
 }
 
-error_code decode_content_header(bytes_view payload, content_header& out,
-                                      diagnostics& diag) noexcept {
+namespace {
+
+// Both decoders: `skipped` null is the strict one.
+[[gnu::always_inline]] inline error_code decode_header(bytes_view payload, content_header& out, diagnostics& diag,
+                                                       diagnostics* skipped) noexcept {
     detail::wire_reader r(payload);
     std::uint16_t flags = 0;
     if (payload.size() < fixed_part) [[unlikely]]
@@ -181,11 +189,26 @@ error_code decode_content_header(bytes_view payload, content_header& out,
         // Bit 0 would announce a second flags word (no class has more than 15 properties) and
         // bit 1 names no basic property; either way we could not re-encode what we read.
         return header_fail(diag, (flags & 1u) ? header_fault::continuation : header_fault::bit1, 12, 0);
-    property_decoder d(r, flags, diag);
+    property_decoder d(r, flags, diag, skipped);
     if (!detail::for_each_property(out.properties, d)) return reply_code::syntax_error;
-    if (!r.at_end()) [[unlikely]]
-        return header_fail(diag, header_fault::trailing, r.offset(), r.remaining());
+    if (!r.at_end()) [[unlikely]] {
+        // Every property was read: the bytes after them are only ignored when salvaging.
+        if (skipped == nullptr) return header_fail(diag, header_fault::trailing, r.offset(), r.remaining());
+        if (skipped->message.empty()) (void)header_fail(*skipped, header_fault::trailing, r.offset(), r.remaining());
+    }
     return {};
+}
+
+}  // namespace
+
+error_code decode_content_header(bytes_view payload, content_header& out, diagnostics& diag) noexcept {
+    return decode_header(payload, out, diag, nullptr);
+}
+
+error_code decode_content_header_salvaging(bytes_view payload, content_header& out, diagnostics& diag,
+                                           diagnostics& skipped) noexcept {
+    skipped.clear();
+    return decode_header(payload, out, diag, &skipped);
 }
 
 std::size_t content_header_payload_size(const content_header& h) noexcept {

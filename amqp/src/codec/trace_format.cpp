@@ -11,6 +11,8 @@
 #include <boost/endian/conversion.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <array>
 #include <cstdio>
 #include <limits>
@@ -23,6 +25,22 @@ namespace {
 
 using detail::layout;
 using detail::span;
+
+/// "[14:03:07.123456 c2] " when the options ask for a time or a connection id, else "".
+std::string heading_prefix(const format_options& opts) {
+    if (!opts.timestamp && opts.connection_id == 0) return {};
+    std::string p = "[";
+    if (opts.timestamp) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now).count() % (86400LL * 1000000);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%06lld", us / 3600000000LL, us / 60000000LL % 60,
+                      us / 1000000LL % 60, us % 1000000LL);
+        p += buf;
+    }
+    if (opts.connection_id != 0) p += (opts.timestamp ? " c" : "c") + std::to_string(opts.connection_id);
+    return p + "] ";
+}
 
 const char* arrow(direction d) noexcept {
     switch (d) {
@@ -81,6 +99,16 @@ void header_spans(layout& l, bytes_view frame) {
         l.spans.push_back({3, 4, "payload size = " + std::to_string(boost::endian::load_big_u32(frame.data() + 3)), false});
 }
 
+/// "truncated frame: needed 30 bytes, had 24": the header says how long the frame is; before the
+/// header is whole, only that a header is due.
+std::string truncated_text(bytes_view rest) {
+    const std::uint64_t needed = rest.size() < frame_header_size
+                                     ? frame_header_size
+                                     : std::uint64_t{boost::endian::load_big_u32(rest.data() + 3)} + frame_overhead;
+    return "truncated frame: needed " + std::to_string(needed) + " bytes" +
+           (rest.size() < frame_header_size ? " (a frame header)" : "") + ", had " + std::to_string(rest.size());
+}
+
 /// Result of formatting one frame: the codec's verdict, with frame-relative offsets.
 struct frame_verdict {
     error_code ec;
@@ -94,6 +122,7 @@ frame_verdict format_frame_bytes(std::string& text, direction dir, bytes_view fr
     frame_verdict v;
     layout l;
     header_spans(l, frame);
+    text += heading_prefix(opts);
     text += arrow(dir);
 
     if (framing_ec) {
@@ -205,7 +234,7 @@ std::string frame_to_string(direction dir, bytes_view frame, const format_option
         diag.field = "frame";
         format_frame_bytes(text, dir, frame, opts, reply_code::frame_error, diag);
     } else if (r.status == decode_status::need_more) {
-        diag.message = "input ends inside a frame (" + std::to_string(frame.size()) + " byte(s) given)";
+        diag.message = truncated_text(frame);
         diag.offset = frame.size();
         diag.field = "frame";
         format_frame_bytes(text, dir, frame, opts, reply_code::frame_error, diag);
@@ -225,16 +254,33 @@ void format_frame(std::ostream& os, direction dir, const frame_view& f, const fo
 
 namespace {
 
+/// The version a protocol header asks for, as its own spec names it, and what it means for a
+/// 0-9-1 peer: "AMQP" is followed by a protocol id and three version octets, laid out
+/// differently by each generation of the protocol.
+std::string protocol_name(const std::array<std::uint8_t, 4>& v) {
+    using hdr = std::array<std::uint8_t, 4>;
+    const std::string other = " (another protocol, not 0-9-1: a 0-9-1 broker answers with its own header and closes)";
+    if (v == hdr{0, 0, 9, 1}) return "0-9-1";
+    if (v == hdr{1, 1, 0, 10}) return "0-10" + other;
+    if (v == hdr{1, 1, 0, 9}) return "0-9 (RabbitMQ accepts it as 0-9-1)";
+    // 0-8 defines its header as 1 1 8 0; most 0-8 clients sent 1 1 9 1.
+    if (v == hdr{1, 1, 8, 0} || v == hdr{1, 1, 9, 1}) return "0-8" + other;
+    if (v[1] == 1 && v[2] == 0 && v[3] == 0) {
+        if (v[0] == 0) return "1.0" + other;
+        if (v[0] == 2) return "1.0, TLS layer (protocol id 2)" + other;
+        if (v[0] == 3) return "1.0, SASL layer (protocol id 3)" + other;
+    }
+    return std::to_string(v[1]) + "-" + std::to_string(v[2]) + "-" + std::to_string(v[3]) +
+           " (not 0-9-1: a broker answers ours with the version it speaks)";
+}
+
 std::string protocol_header_text(direction dir, bytes_view h, const format_options& opts) {
-    std::string text = arrow(dir);
+    std::string text = heading_prefix(opts) + arrow(dir);
     std::array<std::uint8_t, 4> version{};
     const header_check c = check_protocol_header(h, &version);
     layout l;
     if (c == header_check::ours || c == header_check::other_version) {
-        text += "protocol header AMQP " + std::to_string(version[1]) + "-" + std::to_string(version[2]) + "-" +
-                std::to_string(version[3]);
-        if (c == header_check::other_version) text += " (not 0-9-1: a broker answers ours with the version it speaks)";
-        text += "\n";
+        text += "protocol header AMQP " + protocol_name(version) + "\n";
         l.spans.push_back({0, 4, "\"AMQP\"", false});
         l.spans.push_back({4, 1, "protocol id = " + std::to_string(version[0]), false});
         l.spans.push_back({5, 1, "major version = " + std::to_string(version[1]), false});
@@ -269,7 +315,7 @@ stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes, c
         if (bytes.size() < protocol_header.size()) {
             std::string text = protocol_header_text(dir, bytes, opts);
             diagnostics d;
-            d.message = "input ends inside the protocol header";
+            d.message = "truncated protocol header: needed 8 bytes, had " + std::to_string(bytes.size());
             d.offset = bytes.size();
             d.field = "protocol-header";
             text += error_text(reply_code::frame_error, d);
@@ -302,7 +348,7 @@ stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes, c
             continue;
         }
         if (r.status == decode_status::need_more) {
-            diag.message = "input ends inside a frame (" + std::to_string(rest.size()) + " byte(s) left)";
+            diag.message = truncated_text(rest);
             diag.offset = rest.size();
             diag.field = "frame";
         }
@@ -312,6 +358,17 @@ stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes, c
         return res;
     }
     return res;
+}
+
+format_options options_from_environment() {
+    static std::atomic<std::uint64_t> next_id{1};
+    format_options o;
+    const char* v = std::getenv("AMQP_TRACE");
+    if (v != nullptr && std::string_view(v) == "time") {
+        o.timestamp = true;
+        o.connection_id = next_id.fetch_add(1, std::memory_order_relaxed);
+    }
+    return o;
 }
 
 bool enabled_by_environment() noexcept {

@@ -188,7 +188,7 @@ constexpr prop_desc basic_props[] = {
     {9, "reply-to", prop_kind::shortstr},       {8, "expiration", prop_kind::shortstr},
     {7, "message-id", prop_kind::shortstr},     {6, "timestamp", prop_kind::timestamp},
     {5, "type", prop_kind::shortstr},           {4, "user-id", prop_kind::shortstr},
-    {3, "app-id", prop_kind::shortstr},         {2, "cluster-id", prop_kind::shortstr},
+    {3, "app-id", prop_kind::shortstr},         {2, "reserved", prop_kind::shortstr},  // 0-9-1's name; "cluster-id" in 0-9
 };
 
 }  // namespace

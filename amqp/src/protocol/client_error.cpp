@@ -2,11 +2,22 @@
 // transport) because the state machine reports these errors and must link without Asio.
 #include <amqp/client_error.hpp>
 #include <amqp/methods.hpp>
+#include <amqp/printable.hpp>
 
 #include <string>
 
 namespace amqp {
 namespace {
+
+// A broker's reply-text, escaped and capped as amqp::printable() does, but without its quotes:
+// the text already follows "NNN NAME - ", and ordinary texts read as the broker wrote them.
+std::string escaped_unquoted(std::string_view text) {
+    std::string s = printable(text);
+    const bool capped = s.size() >= 4 && s.compare(s.size() - 4, 4, "\"...") == 0;
+    s.erase(s.size() - (capped ? 4 : 1), 1);  // the closing quote, before a "..." if capped
+    s.erase(0, 1);
+    return s;
+}
 
 class client_category_impl final : public boost::system::error_category {
 public:
@@ -43,6 +54,12 @@ std::string close_reason::to_string() const {
     // Brokers start their reply-text with the code's name ("NOT_FOUND - no queue 'x'"): do not
     // say it twice.
     std::string_view text = reply_text;
+    // The broker's text is a peer's: escaped, so that it cannot forge a log line.
+    std::string broker_text;
+    if (from_broker) {
+        broker_text = escaped_unquoted(text);
+        text = broker_text;
+    }
     if (reply_code != 0) {
         const std::string name = std::string(reply_code_name(reply_code)) + " - ";
         if (text.substr(0, name.size()) == name) text.remove_prefix(name.size());

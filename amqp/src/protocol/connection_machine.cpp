@@ -63,6 +63,7 @@ bool connection_machine::next_event(event& ev) {
     ev.text = {};
     ev.body_refused = false;
     ev.body_size = 0;
+    ev.fault = {};
     if (queued_.empty() && state_ != connection_state::closed && state_ != connection_state::idle &&
         preamble_done_) {
         while (state_ != connection_state::closed) {

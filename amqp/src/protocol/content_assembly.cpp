@@ -4,6 +4,7 @@
 
 #include <amqp/field_table.hpp>
 #include <amqp/message.hpp>
+#include <amqp/printable.hpp>
 #include <amqp/protocol/connection_machine.hpp>
 #include <amqp/protocol/handshake.hpp>
 
@@ -21,6 +22,13 @@ bool is_delivery_or_return(const byte_buffer& method_payload) {
     if (method_payload.size() < 4) return false;
     const auto u16 = [&](std::size_t i) { return static_cast<std::uint16_t>(method_payload[i] << 8 | method_payload[i + 1]); };
     return u16(0) == 60 && (u16(2) == 60 || u16(2) == 50);
+}
+
+// "what (field F at offset N)", the field path escaped: it holds the peer's table keys.
+std::string describe_header_fault(const diagnostics& d) {
+    std::string out = d.message + " (";
+    if (!d.field.empty()) out += "field " + printable(d.field) + " ";
+    return out + "at offset " + std::to_string(d.offset) + ")";
 }
 }  // namespace
 
@@ -42,12 +50,20 @@ bool connection_machine::take_delivery(event& ev) {
         return false;
     decoder_.skip(n);
     ch.discard = false;  // as a content method on an open channel sets it
+    // Later deliveries may all take this path: a body buffer grown by an earlier large message
+    // is released here too, or it would stay allocated for the channel's life.
+    release_outsized_body(ch);
     ev.kind = event_kind::delivery;
     ev.channel = delivery_.channel();
     ev.deliver = delivery_.deliver();
     ev.properties = delivery_.properties();
     ev.body = delivery_.body();
     return true;
+}
+
+// A huge body from an earlier message must not stay allocated forever.
+void connection_machine::release_outsized_body(channel_state& ch) const {
+    if (ch.body.capacity() > std::max<std::size_t>(4 * std::size_t{frame_max_}, 1u << 20)) byte_buffer().swap(ch.body);
 }
 
 bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
@@ -57,8 +73,14 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         return false;
     }
     content_header h;
-    if (auto ec = decode_content_header(f.payload, h, diag_)) {
-        fail(as_reply_code(ec), "malformed content header: " + diag_.to_string());
+    diagnostics skipped;
+    // A fault confined to one property of a message the broker delivered costs that message
+    // only: the frame around it was whole, so the stream is still in step. The rest (a property
+    // running past the frame, unknown flags, basic.get-ok, which no consumer settles) is fatal.
+    if (auto ec = decode_content_header(f.payload, h, diag_);
+        ec && (!is_delivery_or_return(ch.method_payload) ||
+               (ec = decode_content_header_salvaging(f.payload, h, diag_, skipped)))) {
+        fail(as_reply_code(ec), "malformed content header: " + describe_header_fault(diag_));
         return false;
     }
     if (h.class_index != ch.content_class || h.weight != 0) {
@@ -68,6 +90,15 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         return false;
     }
     ch.body_remaining = h.body_size;
+    if (!ch.discard && !skipped.message.empty()) {
+        // Reported at once without its body, which is skipped as it arrives (as below).
+        ch.header_payload.assign(f.payload.begin(), f.payload.end());
+        ch.body.clear();
+        const bool reported = complete_content(id, ch, ev);
+        ch.discard = h.body_size != 0;
+        ch.stage = h.body_size == 0 ? content_stage::none : content_stage::body;
+        return reported;
+    }
     if (!ch.discard && h.body_size > opts_.max_message_size && opts_.deliver_oversized &&
         is_delivery_or_return(ch.method_payload)) {
         // Reported without its body, which is skipped as it arrives: the consumer can still
@@ -95,9 +126,7 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         return false;
     }
     ch.header_payload.assign(f.payload.begin(), f.payload.end());
-    // A huge body from an earlier message must not stay allocated forever.
-    if (ch.body.capacity() > std::max<std::size_t>(4 * std::size_t{frame_max_}, 1u << 20))
-        byte_buffer().swap(ch.body);
+    release_outsized_body(ch);
     ch.body.clear();
     if (h.body_size == 0) return complete_content(id, ch, ev);
     ch.stage = content_stage::body;
@@ -130,14 +159,21 @@ bool connection_machine::complete_content(std::uint16_t id, channel_state& ch, e
     ch.stage = content_stage::none;
     method m;
     content_header h;
-    // Both decoded fine when they arrived; these copies are what the views will point into.
-    if (decode_method(ch.method_payload, m, diag_) || decode_content_header(ch.header_payload, h, diag_)) {
+    diagnostics skipped;
+    // Both decoded (or were salvaged) when they arrived; these copies are what the views will
+    // point into.
+    if (decode_method(ch.method_payload, m, diag_) ||
+        decode_content_header_salvaging(ch.header_payload, h, diag_, skipped)) {
         fail(reply_code::internal_error, "content could not be decoded again");
         return false;
     }
     ev.channel = id;
     ev.properties = h.properties;
     ev.body = ch.body;
+    if (!skipped.message.empty()) {
+        fault_text_ = "content header refused: " + describe_header_fault(skipped);
+        ev.fault = fault_text_;
+    }
     if (const auto* d = std::get_if<basic_deliver>(&m)) {
         ev.kind = event_kind::delivery;
         ev.deliver = *d;

@@ -60,10 +60,13 @@ connection_impl::connection_impl(asio::any_io_executor ex, connection_options op
       read_buf_(read_chunk) {
     // --trace / AMQP_TRACE=1: every frame, annotated, to stderr. Off, the machine only tests
     // that no observer is set.
-    if (opts_.trace || trace::enabled_by_environment())
-        machine_.set_frame_observer([](protocol::direction d, const frame_view& f) {
-            trace::format_frame(std::cerr, d == protocol::direction::in ? trace::direction::received : trace::direction::sent, f);
+    if (opts_.trace || trace::enabled_by_environment()) {
+        trace_opts_ = trace::options_from_environment();
+        machine_.set_frame_observer([this](protocol::direction d, const frame_view& f) {
+            const auto dir = d == protocol::direction::in ? trace::direction::received : trace::direction::sent;
+            trace::format_frame(std::cerr, dir, f, trace_opts_);
         });
+    }
 }
 
 connection_impl::~connection_impl() = default;
@@ -307,7 +310,7 @@ void connection_impl::begin_amqp() {
         std::lock_guard lk(mu_);
         machine_.start(now());
         if (opts_.trace || trace::enabled_by_environment())
-            trace::format_protocol_header(std::cerr, trace::direction::sent, protocol_header);
+            trace::format_protocol_header(std::cerr, trace::direction::sent, protocol_header, trace_opts_);
         socket_ready_ = true;
         request_write_locked();
     }
@@ -537,7 +540,8 @@ void connection_impl::process_events() {
                 if (!ch) break;
                 const auto c = ch->consumers.find(ev.deliver.consumer_tag);
                 if (c == ch->consumers.end() || !c->second) break;
-                const delivered_message msg{ev.channel, ev.deliver, ev.properties, ev.body, ev.body_refused, ev.body_size};
+                const delivered_message msg{ev.channel, ev.deliver, ev.properties, ev.body,
+                                            ev.body_refused, ev.body_size, ev.fault};
                 c->second(msg);
                 break;
             }
@@ -545,7 +549,9 @@ void connection_impl::process_events() {
                 return_handler h;
                 if (const auto it = channels_.find(ev.channel); it != channels_.end()) h = it->second->on_return;
                 lk.unlock();
-                if (h) h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size});
+                if (h)
+                    h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size,
+                                       ev.fault});
                 break;
             }
             case protocol::event_kind::consumer_cancelled: {

@@ -8,6 +8,7 @@
 
 #include <amqp/connection.hpp>
 #include <amqp/protocol/connection_machine.hpp>
+#include <amqp/trace.hpp>
 
 #include <atomic>
 #include <deque>
@@ -145,6 +146,7 @@ private:
     asio::any_io_executor ex_;
     asio::strand<asio::any_io_executor> strand_;
     connection_options opts_;
+    trace::format_options trace_opts_;  ///< AMQP_TRACE=time: this connection's id and the time
 
     std::mutex mu_;
     // Guarded by mu_.

@@ -48,9 +48,18 @@ struct server_options {
     /// prefetch of them wait for their ack instead of one. false: one basic.ack per request, as
     /// the tutorial's server does.
     bool batch_acks = true;
-    /// stop() waits this long for in-flight requests before closing anyway (they are then
-    /// redelivered to another server).
-    std::chrono::milliseconds drain_timeout{60000};
+    /// stop() waits this long for in-flight requests before closing anyway: what is unfinished
+    /// then is released (the broker redelivers it to another server), and stop() returns false.
+    std::chrono::milliseconds drain_timeout{30000};
+    /// The largest request body taken, in bytes: the server's connection uses it as its
+    /// connection_options::max_message_size (replacing what the options passed to the constructor
+    /// say), which also caps the replies it publishes, error replies included: keep it well above
+    /// the largest reply (a reply too large is replaced by an error reply). A larger request is never read: it is
+    /// rejected without requeue (a dead-letter exchange gets it), answered with an error reply and
+    /// counted in server_stats::rejected. Memory held for requests is bounded by about
+    /// (prefetch + 1) x max_request_size plus the connection's frame buffers (frame_max each way).
+    /// The default fits a Fibonacci request (a decimal n) with room to spare.
+    std::uint64_t max_request_size = 64 * 1024;
     /// Reconnect by itself when the connection or channel is lost (broker restart, network):
     /// retry after reconnect_min, doubling up to reconnect_max, each delay with up to 25 %
     /// random jitter; then redeclare the queue, set the prefetch and consume again. Requests
@@ -79,6 +88,9 @@ struct server_stats {
     std::uint64_t handler_failures = 0;  ///< handlers that threw (an error reply was sent)
     std::uint64_t publish_failures = 0;  ///< replies that could not be queued (connection gone)
     std::uint64_t reconnects = 0;        ///< successful reconnections (server_options::reconnect)
+    /// Deliveries rejected without requeue, never handed to the handler: a body above
+    /// max_request_size, or a content header our limits refuse (amqp::delivered_message::fault).
+    std::uint64_t rejected = 0;
 };
 
 /// An RPC server on its own connection. start()/stop() block and must not be called from a thread
@@ -92,16 +104,30 @@ public:
     rpc_server(const rpc_server&) = delete;
     rpc_server& operator=(const rpc_server&) = delete;
 
-    /// Connect, declare the queue, set the prefetch, start consuming. Throws amqp::error.
+    /// Connect, declare the queue, set the prefetch, start consuming. Throws amqp::error, whose
+    /// text says why (the broker's close reason when it closed the connection or channel).
     void start();
-    /// Cancel the consumer, let in-flight requests finish (reply + ack), close the channel and the
-    /// connection. Idempotent.
-    void stop();
+    /// Cancel the consumer, let in-flight requests finish (reply + ack) for at most
+    /// server_options::drain_timeout or until halt(), then close the channel and the connection.
+    /// Returns true if every request finished; false if the drain was cut short: the unfinished
+    /// requests are then released to the broker (redelivered to other servers, never acked here),
+    /// requests queued for a worker are dropped, and handlers still running go on on their
+    /// threads (their replies fail: the channel is closed) until the destructor waits for them.
+    /// Idempotent (a later call returns the first one's result). Blocking: not on the executor.
+    bool stop();
+    /// Cut a drain short: a stop() waiting for in-flight requests (on another thread) stops
+    /// waiting at once; a later stop() does not wait. Thread-safe, does not block: for a second
+    /// SIGINT/SIGTERM.
+    void halt();
 
     /// Called once if the connection or channel closes other than by stop() (set before start()).
     /// With server_options::reconnect, not called: the loss is logged and the server reconnects.
     void on_connection_lost(std::function<void(const amqp::close_reason&)> h);
-    /// Where the server's warnings go (default: stderr), e.g. a request without reply_to.
+    /// Where the server's warnings go (default: stderr), e.g. a request without reply_to: one
+    /// call per event, its text one line with every peer-supplied string escaped and capped
+    /// (amqp::printable). Never called with one of the server's locks held, so it may call
+    /// stats() or in_flight(); it may run on any of the server's threads, even after stop()
+    /// returned when the drain was cut short.
     void on_log(std::function<void(std::string_view)> h);
 
     server_stats stats() const;

@@ -146,7 +146,7 @@ private:
         // Content assembly: copies of the method and header payloads (the decoder's views die
         // with the next feed), and the body so far. Reused from message to message.
         content_stage stage = content_stage::none;
-        bool discard = false;  // content on a closing channel, or refused as too large
+        bool discard = false;  // content on a closing channel, refused as too large, or with a header fault
         std::uint16_t content_class = 0;
         std::uint64_t body_remaining = 0;
         byte_buffer method_payload;
@@ -158,6 +158,7 @@ private:
     bool handle_frame(const frame_view& f, event& ev);
     bool handle_connection_method(const method& m, event& ev);
     bool handle_channel_method(std::uint16_t id, channel_state& ch, const method& m, event& ev);
+    void release_outsized_body(channel_state& ch) const;
     bool handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
     bool handle_body(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
     bool complete_content(std::uint16_t id, channel_state& ch, event& ev);
@@ -181,6 +182,7 @@ private:
     frame_decoder decoder_;
     delivery_view delivery_;  // take_delivery's: its views point into decoder_'s buffer
     diagnostics diag_;
+    std::string fault_text_;  // the last per-message fault's text (event::fault points into it)
     byte_buffer out_;
     std::deque<event> queued_;
     std::map<std::uint16_t, channel_state> channels_;

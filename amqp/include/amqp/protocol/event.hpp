@@ -49,6 +49,13 @@ struct event {
     /// frames are skipped unread.
     bool body_refused = false;
     std::uint64_t body_size = 0;
+    /// `delivery`/`returned` only: not empty when the message was well framed but a property in
+    /// its content header breaks our limits or does not decode (a headers table nested too deep,
+    /// an unknown field-type tag, trailing bytes...). A per-message fault: the connection and
+    /// channel stay open, `body` is empty (its frames are skipped unread), and `properties` holds
+    /// every property that could be read (the refused one is absent). Our own printable text,
+    /// pointing into the machine's buffer (valid as the other views).
+    std::string_view fault;
     std::string_view text;
     bool active = false;
     bool ack = false;
