@@ -1,6 +1,6 @@
 // What the RPC client's errors say when the connection, not the channel, is what failed.
 #include "rpc_fixture.hpp"
-#include "tcp_proxy.hpp"
+#include <support/test_relay.hpp>
 
 #include <boost/asio/use_future.hpp>
 
@@ -22,7 +22,7 @@ TEST_F(RpcClientMessages, MissedHeartbeatsReadAsALostConnectionNotAClosedChannel
     raw_peer peer(io.executor());
     peer.declare(q);  // nobody answers: the call stays pending until the line goes silent
     auto conn = broker_options();
-    tcp_proxy proxy(conn.port);
+    amqp_test::test_relay proxy(conn.port);
     conn.host = "127.0.0.1";
     conn.port = proxy.port();
     conn.heartbeat = 1;
