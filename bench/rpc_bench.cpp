@@ -79,7 +79,8 @@ struct plan {
 class driver {
 public:
     driver(rpc::rpc_client& client, const plan& p)
-        : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)), total_(p.warmup + p.requests), sent_at_(total_) {
+        : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)), total_(p.warmup + p.requests), sent_at_(total_),
+          diags_(std::min(p.inflight, total_)) {
         latencies_.reserve(p.requests);
         if (p.size) {
             echo_body_.resize(*p.size);
@@ -94,7 +95,7 @@ public:
             if (plan_.warmup == 0) mark_start();
         }
         const std::uint64_t first = std::min(plan_.inflight, total_);
-        for (std::uint64_t i = 0; i < first; ++i) launch(next_++);
+        for (std::uint64_t i = 0; i < first; ++i) launch(next_++, i);
         std::unique_lock lock(mutex_);
         if (!cv_.wait_for(lock, plan_.max_time, [&] { return done_ == total_ || !failure_.empty(); }))
             throw std::runtime_error("run took longer than --max-seconds (" + std::to_string(done_) + " of " +
@@ -122,34 +123,39 @@ public:
     }
 
 private:
-    void launch(std::uint64_t idx) {
+    // `slot`: which of the `inflight` call slots this call uses; its diagnostics carry the reason
+    // of a failure (the broker's close text, e.g. 320 CONNECTION_FORCED), and the call that
+    // follows it reuses the slot, so no allocation per call.
+    void launch(std::uint64_t idx, std::size_t slot) {
         {
             std::lock_guard lock(mutex_);
             sent_at_[idx] = steady::now();
         }
         if (plan_.size) {
-            client_.async_request(rpc::request_message{echo_body_, {}, plan_.timeout},
-                                  [this, idx](rpc::error_code ec, rpc::reply r) {
-                                      on_reply(idx, ec, r.body == echo_body_ ? std::string{} :
+            client_.async_request(rpc::request_message{echo_body_, {}, plan_.timeout}, diags_[slot],
+                                  [this, idx, slot](rpc::error_code ec, rpc::reply r) {
+                                      on_reply(idx, slot, ec, r.body == echo_body_ ? std::string{} :
                                                             "wrong echo reply (" + std::to_string(r.body.size()) +
                                                                 " bytes for " + std::to_string(echo_body_.size()) + ")");
                                   });
             return;
         }
-        client_.async_call(plan_.n, plan_.timeout, [this, idx](rpc::error_code ec, rpc::big_int v) {
-            on_reply(idx, ec, v == expected_ ? std::string{} : "wrong reply to fib(" + std::to_string(plan_.n) + "): " + v.str());
+        client_.async_call(plan_.n, plan_.timeout, diags_[slot], [this, idx, slot](rpc::error_code ec, rpc::big_int v) {
+            on_reply(idx, slot, ec,
+                     v == expected_ ? std::string{} : "wrong reply to fib(" + std::to_string(plan_.n) + "): " + v.str());
         });
     }
 
     /// `wrong`: empty for a correct reply, else what was wrong with it.
-    void on_reply(std::uint64_t idx, rpc::error_code ec, std::string wrong) {
+    void on_reply(std::uint64_t idx, std::size_t slot, rpc::error_code ec, std::string wrong) {
         const steady::time_point now = steady::now();
         std::uint64_t next = 0;
         {
             std::lock_guard lock(mutex_);
             if (!failure_.empty()) return;
             if (ec) {
-                failure_ = "call " + std::to_string(idx) + " failed: " + ec.message();
+                const std::string& why = diags_[slot].message;
+                failure_ = "call " + std::to_string(idx) + " failed: " + (why.empty() ? ec.message() : why);
             } else if (!wrong.empty()) {
                 failure_ = std::move(wrong);
             }
@@ -169,7 +175,7 @@ private:
             if (next_ >= total_) return;
             next = next_++;
         }
-        launch(next);
+        launch(next, slot);
     }
 
     void mark_start() {
@@ -184,6 +190,7 @@ private:
     const std::uint64_t total_;
     std::vector<steady::time_point> sent_at_;
     std::vector<std::uint64_t> latencies_;
+    std::vector<rpc::diagnostics> diags_;
 
     std::mutex mutex_;
     std::condition_variable cv_;

@@ -8,7 +8,8 @@
 # Passes: ci (all labels), asan (ASan+UBSan: unit|integration), tsan (label tsan), fuzz (clang +
 # libFuzzer: label fuzz). A sanitizer pass whose build tree has no test for it is skipped.
 # Every selected pass runs even when an earlier one failed; the exit status is non-zero if any
-# build or test failed. The last line printed is "N passed, N failed" over all passes.
+# build or test failed. Before the summary it lists the ten slowest tests of the run (from the
+# junit files ctest writes); the last line printed is "N passed, N failed" over all passes.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -123,7 +124,7 @@ run_ctest() { # pass label_regex-or-empty
         record "$pass" "broker did not start" 0 1
         return
     fi
-    rm -f "$log"
+    rm -f "$log" "$root/build/$pass/ctest-junit.xml"  # a stale file would show in the slowest list
     run_child ctest "${args[@]}" --output-log "$log"
     local rc=$?
     local line total nfail
@@ -185,6 +186,37 @@ for pass in $passes; do
 done
 
 stop_broker
+
+# The ten slowest tests over every pass that ran, from the junit files ctest wrote: a test whose
+# cost grows out of proportion shows here before it reaches its timeout on a loaded machine.
+print_slowest() {
+    local files=() pass
+    for pass in $passes; do
+        [[ -f build/$pass/ctest-junit.xml ]] && files+=("$pass=build/$pass/ctest-junit.xml")
+    done
+    [[ ${#files[@]} -eq 0 ]] && return 0
+    echo
+    echo "=== ten slowest tests ==="
+    /usr/bin/python3 - "${files[@]}" <<'PY' || echo "  (could not read the junit files)"
+import sys, xml.etree.ElementTree as ET
+rows = []
+for arg in sys.argv[1:]:
+    pass_name, path = arg.split("=", 1)
+    try:
+        cases = ET.parse(path).getroot().iter("testcase")
+    except (OSError, ET.ParseError) as e:
+        print(f"  [{pass_name}] {path}: {e}")
+        continue
+    for case in cases:
+        try:
+            rows.append((float(case.get("time", "0")), pass_name, case.get("name", "?")))
+        except ValueError:
+            pass
+for seconds, pass_name, name in sorted(rows, reverse=True)[:10]:
+    print(f"  {seconds:8.1f}s  [{pass_name}] {name}")
+PY
+}
+print_slowest
 
 echo
 echo "=== test.sh summary ($((SECONDS - started_at))s) ==="

@@ -177,11 +177,35 @@ console& the_console() {
 
 void say(std::string_view line) { the_console().write(line); }
 
+namespace {
+// The last guard before the terminal: whatever a reason holds (peer text is escaped where it is
+// put into one, with amqp::printable), it stays one line with no terminal escapes, and bounded.
+std::string one_line(std::string_view text) {
+    constexpr std::size_t max_reason = 4096;
+    std::string out;
+    out.reserve(std::min(text.size(), max_reason) + 8);
+    for (std::size_t i = 0; i < text.size() && i < max_reason; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != 0x7F) {
+            out += static_cast<char>(c);
+        } else {
+            constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xF];
+        }
+    }
+    if (text.size() > max_reason) out += "...";
+    return out;
+}
+}  // namespace
+
 void print_error(std::string_view reason) {
+    const std::string line = one_line(reason);
     console& c = the_console();
     const std::lock_guard lock(c.mutex);
     std::cout.flush();  // the lines said before it come first where both streams meet
-    std::cerr << " [!] Error: " << reason << std::endl;
+    std::cerr << " [!] Error: " << line << std::endl;
 }
 
 int run(int argc, const char* const* argv, std::string_view usage, std::initializer_list<option_spec> options,

@@ -11,14 +11,17 @@ rpc::client_options client_options_from(const arguments& args) {
 }
 
 rpc::big_int call_then_close(rpc::rpc_client& client, std::uint64_t n, std::chrono::milliseconds timeout) {
+    // The program's whole exit is bounded by the call's deadline: a blocked or frozen broker must
+    // not keep it waiting for close-ok after its own timeout.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     rpc::big_int value;
     try {
         value = client.call(n, timeout);
     } catch (...) {
-        client.close();
+        client.close(deadline);
         throw;
     }
-    client.close();
+    client.close(deadline);
     return value;
 }
 

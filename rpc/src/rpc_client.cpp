@@ -4,6 +4,7 @@
 #include <rpc/reply_format.hpp>
 
 #include <amqp/connection.hpp>
+#include <amqp/printable.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -38,6 +40,24 @@ big_int parse_decimal(std::string_view text) {
 std::string failure_text(const amqp::connection& conn, error_code ec) {
     const auto r = conn.last_close_reason();
     return r.code ? r.to_string() : ec.message();
+}
+// The server's error text, shown as the whole reason: amqp::printable's escaping and cap, without
+// its quotes (a reason reads "n must be <= 45", not "\"n must be <= 45\"").
+std::string unquoted_printable(std::string_view text) {
+    std::string s = amqp::printable(text);
+    constexpr std::string_view capped = "\"...";
+    const bool was_capped = s.size() >= capped.size() + 1 && s.compare(s.size() - capped.size(), capped.size(), capped) == 0;
+    s.erase(s.size() - (was_capped ? capped.size() : 1));
+    s.erase(0, 1);
+    if (was_capped) s += "...";
+    return s;
+}
+
+// A channel is also closed when its connection ends; only a channel-level reply code (a broker's
+// channel.close, or a channel fault we found) ends the channel alone.
+bool closes_only_the_channel(const amqp::close_reason& r) {
+    if (r.code == amqp::client_error::channel_closed) return true;
+    return !r.from_broker && r.reply_code != 0 && !amqp::is_connection_error(r.reply_code);
 }
 }  // namespace
 
@@ -213,7 +233,7 @@ public:
             switch (d.what) {
                 case decoded_reply::kind::value: return complete_on(ex, std::move(h), error_code{}, parse_decimal(d.value));
                 case decoded_reply::kind::error:
-                    if (diag) diag->message = d.error;
+                    if (diag) diag->message = unquoted_printable(d.error);
                     return complete_on(ex, std::move(h), make_error_code(errc::remote_error), big_int(0));
                 case decoded_reply::kind::malformed:
                     if (diag) diag->message = "malformed reply: " + d.error;
@@ -232,7 +252,7 @@ public:
         return value;
     }
 
-    void close() {
+    void close(std::optional<clock::time_point> deadline) {
         std::shared_ptr<amqp::connection> conn;
         {
             std::lock_guard lock(mutex_);
@@ -245,7 +265,11 @@ public:
         // our close 50x / close-ok has gone out and the socket is closed, so a program that
         // exits next does not cut that frame off.
         try {
-            conn->close();
+            if (deadline) {
+                conn->close(*deadline);
+            } else {
+                conn->close();
+            }
         } catch (const amqp::error&) {
             // Already gone: nothing left to close.
         }
@@ -342,10 +366,14 @@ private:
                 // answered is unknown, and the consumer is gone with the channel.
                 self->lost(generation, errc::message_too_large,
                            "a reply was refused: " + r.reply_text + " (the client's limit); the reply channel was closed");
-            } else {
+            } else if (closes_only_the_channel(r)) {
                 std::string why = r.to_string();
                 if (why.rfind("channel closed", 0) != 0) why = "channel closed: " + why;
                 self->lost(generation, errc::connection_lost, why);
+            } else {
+                // The channel went with its connection (missed heartbeats, lost socket, the
+                // broker's connection.close): say it as the connection's end, as on_close does.
+                self->lost(generation, errc::connection_lost, "connection lost: " + r.to_string());
             }
         });
         ch.on_return([weak](const amqp::returned_message& m) {
@@ -355,8 +383,8 @@ private:
             auto self = weak.lock();
             if (!self) return;
             self->lost(generation, errc::connection_lost,
-                       "the broker cancelled the reply consumer " + std::string(tag) + " (reply queue '" +
-                           self->reply_queue() + "' deleted?): no reply can arrive");
+                       "the broker cancelled the reply consumer " + amqp::printable(tag) + " (reply queue " +
+                           amqp::printable(self->reply_queue()) + " deleted?): no reply can arrive");
         });
     }
     static amqp::queue_options reply_queue_options() {
@@ -504,7 +532,7 @@ private:
             if (generation != generation_) return;
             blocked_ = blocked;
             if (blocked) {
-                blocked_reason_ = reason;
+                blocked_reason_ = amqp::printable(reason);  // the broker's words, shown in timeout texts
                 for (auto& [id, call] : pending_) call->saw_block = true;
             }
         }
@@ -552,8 +580,8 @@ private:
         ++stats_.returned;
         finish(std::move(call), errc::no_route,
                "request returned by the broker: " + std::to_string(m.method.reply_code) + " " +
-                   std::string(m.method.reply_text) + " (no queue bound to routing key '" +
-                   std::string(m.method.routing_key) + "')");
+                   unquoted_printable(m.method.reply_text) + " (no queue bound to routing key " +
+                   amqp::printable(m.method.routing_key) + ")");
     }
 
     // On the timer strand: re-arm the one timer for the earliest deadline of all pending calls.
@@ -735,7 +763,8 @@ big_int rpc_client::call(std::uint64_t n, std::chrono::milliseconds timeout) { r
 
 big_int rpc_client::call(std::uint64_t n) { return impl_->call(n, impl_->default_timeout()); }
 
-void rpc_client::close() { impl_->close(); }
+void rpc_client::close() { impl_->close(std::nullopt); }
+void rpc_client::close(std::chrono::steady_clock::time_point deadline) { impl_->close(deadline); }
 std::string rpc_client::reply_queue() const { return impl_->reply_queue(); }
 std::size_t rpc_client::pending_calls() const { return impl_->pending_calls(); }
 std::size_t rpc_client::held_requests() const { return impl_->held_requests(); }

@@ -1,5 +1,6 @@
 // Field tables: every RabbitMQ errata tag, nesting, the readable form, and the limits.
 #include "golden.hpp"
+#include "nested_tables.hpp"
 
 #include <amqp/field_table.hpp>
 #include <amqp/printable.hpp>
@@ -12,6 +13,7 @@ namespace {
 
 using namespace amqp;
 using amqp_test::hex;
+using amqp_test::nested_tables;
 using amqp_test::to_hex;
 
 // One entry per tag; name = the tag letter. Bytes derived by hand (Python's struct for the
@@ -178,22 +180,6 @@ TEST(FieldTableLimits, ErrorInsideNestedValueNamesThePath) {
     EXPECT_EQ(diag.field, "o.p.[1]");
     EXPECT_EQ(diag.offset, 16u);
     EXPECT_NE(diag.message.find("'Z'"), std::string::npos) << diag.message;
-}
-
-byte_buffer nested_tables(std::size_t depth) {
-    // Built inside out: each level is {a: F <inner>}.
-    byte_buffer inner;  // innermost table body: empty
-    for (std::size_t i = 1; i < depth; ++i) {
-        byte_buffer outer = {0x01, 'a', 'F'};
-        const auto n = static_cast<std::uint32_t>(inner.size());
-        outer.push_back(static_cast<std::uint8_t>(n >> 24));
-        outer.push_back(static_cast<std::uint8_t>(n >> 16));
-        outer.push_back(static_cast<std::uint8_t>(n >> 8));
-        outer.push_back(static_cast<std::uint8_t>(n));
-        outer.insert(outer.end(), inner.begin(), inner.end());
-        inner.swap(outer);
-    }
-    return inner;
 }
 
 TEST(FieldTableLimits, DepthAtTheLimitIsAccepted) {

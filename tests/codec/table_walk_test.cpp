@@ -4,6 +4,7 @@
 // checks every length itself. And walk_table, which validates and reads in one pass: it must
 // give validate_table's verdict and report, and the entries the reader gives.
 #include "golden.hpp"
+#include "nested_tables.hpp"
 
 #include <amqp/field_table.hpp>
 
@@ -18,6 +19,7 @@ namespace {
 
 using namespace amqp;
 using amqp_test::hex;
+using amqp_test::nested_tables;
 using amqp_test::to_hex;
 
 bool walk_values(bytes_view raw, bool named, std::size_t depth, bytes_view whole);
@@ -340,14 +342,6 @@ byte_buffer prefixed(byte_buffer head, const byte_buffer& body) {
     for (int shift = 24; shift >= 0; shift -= 8) head.push_back(static_cast<std::uint8_t>(n >> shift));
     head.insert(head.end(), body.begin(), body.end());
     return head;
-}
-
-// `levels` tables, each the only entry (named n) of its parent; the innermost holds `inner`
-// (entries). levels 1 is just `inner`.
-byte_buffer nested_tables(std::size_t levels, const byte_buffer& inner) {
-    byte_buffer b = inner;
-    for (std::size_t i = 1; i < levels; ++i) b = prefixed({1, 'n', 'F'}, b);
-    return b;
 }
 
 // A table (level 1) whose one entry is an array, each array (levels 2 and on) the only value of

@@ -373,6 +373,44 @@ TEST(Connection, TlsRejectsABrokerNotSignedByOurCa) {
         FAIL() << "TLS verification accepted an unknown CA";
     } catch (const amqp::error& e) {
         EXPECT_EQ(e.code(), amqp::client_error::tls_error) << e.what();
+        // OpenSSL's reason, not only "certificate verify failed": an unknown issuer.
+        EXPECT_NE(std::string(e.what()).find("not signed by a CA in the system's CA paths"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(Connection, TlsNamesAHostNameMismatch) {
+    auto maybe = amqp_test::tls_broker_options();
+    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
+    auto opts = *maybe;
+    // The fixture's CA is trusted, but its certificate names 127.0.0.1 and localhost only.
+    opts.tls.server_name = "broker.invalid";
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    try {
+        c.open();
+        FAIL() << "TLS verification accepted a certificate for another name";
+    } catch (const amqp::error& e) {
+        EXPECT_EQ(e.code(), amqp::client_error::tls_error) << e.what();
+        const std::string what = e.what();
+        EXPECT_NE(what.find("does not name 'broker.invalid'"), std::string::npos) << what;
+        EXPECT_EQ(what.find("not signed by a CA"), std::string::npos) << what;
+    }
+}
+
+TEST(Connection, PlainAmqpToATlsPortSuggestsAmqps) {
+    auto maybe = amqp_test::tls_broker_options();
+    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
+    auto opts = *maybe;
+    opts.use_tls = false;  // amqp:// to the amqps:// listener's port
+    opts.connection_timeout = 30s;
+    io_thread io;
+    amqp::connection c(io.executor(), opts);
+    try {
+        c.open();
+        FAIL() << "a plain AMQP handshake succeeded on the TLS port";
+    } catch (const amqp::error& e) {
+        EXPECT_NE(std::string(e.what()).find("is this a TLS port? use amqps://"), std::string::npos) << e.what();
     }
 }
 
@@ -425,6 +463,9 @@ TEST_F(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
 }
 
 TEST_F(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
+    // close-ok is awaited at most min(connection_timeout, 5 s): 2 s here, so the test does not
+    // wait out the full default bound.
+    opts.connection_timeout = 2s;
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
@@ -437,6 +478,30 @@ TEST_F(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
     ASSERT_TRUE(ready_within(fc, 20s));
     fc.get();
     EXPECT_FALSE(c.is_open());
+}
+
+TEST_F(ConnectionLoss, CloseWithADeadlineEndsByItWhenThePeerIsSilent) {
+    // A frozen (or resource-alarm blocked) broker never sends close-ok. Without a deadline close
+    // waits its own bound (5 s); with one it must end by the caller's deadline, so a program
+    // exits at its own timeout. The check allows 4 s for a 100 ms deadline: only a close that
+    // ignored the deadline and waited out the 5 s bound fails it.
+    opts.heartbeat = 0;
+    amqp::connection c(io.executor(), opts);
+    c.open();
+    relay().set_drop(true);
+    std::promise<amqp::error_code> done;
+    c.async_close(std::chrono::steady_clock::now() + 100ms, [&](amqp::error_code ec) { done.set_value(ec); });
+    auto f = done.get_future();
+    ASSERT_TRUE(ready_within(f, 4s)) << "close outlived its deadline";
+    EXPECT_FALSE(c.is_open());
+    // The synchronous form, with a deadline already past, returns too.
+    amqp::connection c2(io.executor(), opts);
+    relay().set_drop(false);
+    c2.open();
+    relay().set_drop(true);
+    auto sync = std::async(std::launch::async, [&] { c2.close(std::chrono::steady_clock::now()); });
+    ASSERT_TRUE(ready_within(sync, 4s)) << "close() outlived its deadline";
+    sync.get();
 }
 
 }  // namespace

@@ -147,3 +147,44 @@ TEST(ClientError, LocalFailuresReadWell) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 15: what a user typed is echoed capped, and the text names the real mistake.
+TEST(Uri, EchoedInputIsCapped) {
+    const std::string key(100'000, 'k');
+    const auto why = parse_error("amqp://h?" + key + "=1");
+    EXPECT_LT(why.size(), 1000u) << why.size();
+    EXPECT_NE(why.find("unknown query parameter"), std::string::npos) << why.substr(0, 200);
+    const auto bad_value = parse_error("amqp://h?heartbeat=" + std::string(100'000, '9'));
+    EXPECT_LT(bad_value.size(), 1000u) << bad_value.size();
+    const auto bad_scheme = parse_error(std::string(100'000, 'x') + "://h");
+    EXPECT_LT(bad_scheme.size(), 1000u) << bad_scheme.size();
+    const auto bad_port = parse_error("amqp://h:" + std::string(100'000, '7'));
+    EXPECT_LT(bad_port.size(), 1000u) << bad_port.size();
+}
+
+TEST(Uri, EchoedInputIsEscaped) {
+    const auto why = parse_error("amqp://h?a%0Ab=1");
+    EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+}
+
+TEST(Uri, AnAtSignInThePasswordIsNamed) {
+    const auto why = parse_error("amqp://guest:p@ss@host/");
+    EXPECT_EQ(why.find("vhost"), std::string::npos) << why;
+    EXPECT_NE(why.find("'@'"), std::string::npos) << why;
+    EXPECT_NE(why.find("%40"), std::string::npos) << why;
+    const auto secret = parse_error("amqp://guest:hun@ter2@host/");
+    EXPECT_NE(secret.find("%40"), std::string::npos) << secret;
+    EXPECT_EQ(secret.find("ter2"), std::string::npos) << "the password must not be echoed: " << secret;
+    EXPECT_EQ(parse_ok("amqp://guest:p%40ss@host/").password, "p@ss");
+}
+
+TEST(Uri, AnEmptyQueryIsAccepted) {
+    const auto o = parse_ok("amqp://u:p@h:5673/v?");
+    EXPECT_EQ(o.host, "h");
+    EXPECT_EQ(o.vhost, "v");
+    EXPECT_EQ(parse_ok("amqp://h?heartbeat=5&").heartbeat, 5);
+}
+
+}  // namespace

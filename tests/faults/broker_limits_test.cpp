@@ -163,9 +163,8 @@ TEST_F(broker_limits, request_above_the_servers_limit_gets_an_error_reply_and_th
         so.queue = "limits-server-limit-" + std::to_string(workers);
         so.workers = workers;
         so.reconnect = true;  // a server that lost its channel would come back and loop on a redelivery
-        auto server_conn = broker_->options();
-        server_conn.max_message_size = 8192;  // the server turns on deliver_oversized itself
-        rpc::rpc_server server(io_.executor(), server_conn, so, rpc::make_fibonacci_handler({}));
+        so.max_request_size = 8192;  // the server's limit (it sets the connection's, with deliver_oversized)
+        rpc::rpc_server server(io_.executor(), broker_->options(), so, rpc::make_fibonacci_handler({}));
         server.start();
         rpc::client_options co;
         co.queue = so.queue;

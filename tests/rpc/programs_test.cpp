@@ -339,20 +339,30 @@ std::uint64_t resident_kb(pid_t pid) {
     return 0;
 }
 
+// A server program, its resident set once it is ready, and a raw peer that publishes requests
+// to it and collects the replies.
+struct server_with_peer {
+    server_with_peer(const std::string& queue, std::vector<std::string> extra)
+        : server(queue, std::move(extra)), rss_before_kb(server.ready ? resident_kb(server.proc.pid()) : 0) {
+        peer.consume(replies, box);
+    }
+    server_program server;
+    std::uint64_t rss_before_kb;
+    rpc::cli::io_thread io;
+    raw_peer peer{io.executor()};
+    std::string replies = peer.declare_exclusive();
+    inbox box;
+};
+
 // Anyone who can publish used to grow the server by prefetch x 128 MiB for good (issue 15,
 // defect 4): by default it now never reads a request above 64 KiB, answers it with an error and
 // goes on serving, its memory where it was.
 TEST_F(ProgramsWithBroker, LargeRequestsAreRefusedWithoutGrowingTheServer) {
     const auto q = unique_queue("prog-large");
-    server_program server(q, {"--prefetch", "4"});
-    ASSERT_TRUE(server.ready);
-    const std::uint64_t before = resident_kb(server.proc.pid());
-    ASSERT_GT(before, 0u);
-    rpc::cli::io_thread io;
-    raw_peer peer(io.executor());
-    const auto replies = peer.declare_exclusive();
-    inbox box;
-    peer.consume(replies, box);
+    server_with_peer run(q, {"--prefetch", "4"});
+    ASSERT_TRUE(run.server.ready);
+    ASSERT_GT(run.rss_before_kb, 0u);
+    auto& [server, before, io, peer, replies, box] = run;
     const std::string large(8u << 20, '7');
     for (int i = 0; i < 4; ++i) peer.publish(q, large, replies, "c-large-" + std::to_string(i));
     peer.publish(q, "10", replies, std::string("c-10"));
@@ -378,15 +388,10 @@ TEST_F(ProgramsWithBroker, LargeRequestsAreRefusedWithoutGrowingTheServer) {
 // deliveries take the single-frame path (which used to skip the release).
 TEST_F(ProgramsWithBroker, LargeRequestsReadAndAnsweredLeaveNoBufferBehind) {
     const auto q = unique_queue("prog-large-read");
-    server_program server(q, {"--max-request-size", std::to_string(16u << 20), "--workers", "0"});
-    ASSERT_TRUE(server.ready);
-    const std::uint64_t before = resident_kb(server.proc.pid());
-    ASSERT_GT(before, 0u);
-    rpc::cli::io_thread io;
-    raw_peer peer(io.executor());
-    const auto replies = peer.declare_exclusive();
-    inbox box;
-    peer.consume(replies, box);
+    server_with_peer run(q, {"--max-request-size", std::to_string(16u << 20), "--workers", "0"});
+    ASSERT_TRUE(run.server.ready);
+    ASSERT_GT(run.rss_before_kb, 0u);
+    auto& [server, before, io, peer, replies, box] = run;
     peer.publish(q, std::string(8u << 20, 'x'), replies, std::string("c-large"));
     for (int i = 0; i < 3; ++i) peer.publish(q, "10", replies, "c-10-" + std::to_string(i));
     for (int i = 0; i < 4; ++i) {

@@ -27,6 +27,9 @@ enum class client_error : int {
     tls_error,                 ///< TLS handshake or verification failed
     invalid_uri,               ///< the AMQP URI does not parse
     operation_aborted,         ///< cancelled by the user or by close()
+    /// user name, password (or connection name) make connection.start-ok larger than the 4096-byte
+    /// frame a broker accepts before tuning: refused locally, before connecting
+    credentials_too_long,
 };
 
 /// The "amqp.client" category.

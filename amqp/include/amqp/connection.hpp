@@ -17,9 +17,11 @@
 #include <amqp/properties.hpp>
 #include <amqp/types.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -223,6 +225,16 @@ public:
         return boost::asio::async_initiate<Token, void(error_code)>(
             [this](auto handler) { start_close(std::move(handler)); }, token);
     }
+    /// As async_close, but the whole close ends by `deadline`: if close-ok has not come by then
+    /// (a broker blocked by a resource alarm reads nothing; a frozen peer answers nothing), the
+    /// socket is closed without it and the operation completes. A deadline already past still
+    /// queues connection.close, then closes the socket at once. For programs that must exit by
+    /// their own deadline.
+    template <class Token>
+    auto async_close(std::chrono::steady_clock::time_point deadline, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this, deadline](auto handler) { start_close(std::move(handler), deadline); }, token);
+    }
 
     /// True between a successful open and the first close or failure.
     bool is_open() const noexcept;
@@ -247,11 +259,13 @@ public:
     void open();
     channel open_channel();
     void close();
+    void close(std::chrono::steady_clock::time_point deadline);
 
 private:
     void start_open(boost::asio::any_completion_handler<void(error_code)>);
     void start_open_channel(boost::asio::any_completion_handler<void(error_code, channel)>);
-    void start_close(boost::asio::any_completion_handler<void(error_code)>);
+    void start_close(boost::asio::any_completion_handler<void(error_code)>,
+                     std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
     std::shared_ptr<detail::connection_impl> impl_;
 };

@@ -37,6 +37,7 @@ public:
             case client_error::tls_error: return "TLS error";
             case client_error::invalid_uri: return "invalid AMQP URI";
             case client_error::operation_aborted: return "operation aborted";
+            case client_error::credentials_too_long: return "user name or password too long";
         }
         return "unknown amqp.client error " + std::to_string(code);
     }

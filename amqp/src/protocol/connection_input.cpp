@@ -172,12 +172,7 @@ void connection_machine::on_start(const connection_start& s) {
         return;
     }
     const std::string response = sasl_response(opts_);
-    connection_start_ok ok;
-    ok.client_properties = table_view{scratch_};
-    ok.mechanism = opts_.auth_mechanism;
-    ok.response = response;
-    ok.locale = "en_US";
-    if (append_method(0, ok)) {
+    if (append_method(0, start_ok_for(opts_, scratch_, response))) {
         fail(reply_code::syntax_error, "could not encode connection.start-ok");
         return;
     }

@@ -1,3 +1,5 @@
+#include <amqp/client_error.hpp>
+#include <amqp/field_table.hpp>
 #include <amqp/frame.hpp>
 #include <amqp/protocol/handshake.hpp>
 
@@ -69,6 +71,33 @@ std::string sasl_response(const connection_options& opts) {
     r.push_back('\0');
     r += opts.password;
     return r;
+}
+
+connection_start_ok start_ok_for(const connection_options& opts, const byte_buffer& properties,
+                                 const std::string& response) {
+    connection_start_ok ok;
+    ok.client_properties = table_view{properties};
+    ok.mechanism = opts.auth_mechanism;
+    ok.response = response;
+    ok.locale = "en_US";
+    return ok;
+}
+
+error_code check_start_ok_size(const connection_options& opts, std::string* why) {
+    // Sized exactly as connection_machine::on_start builds it, from the same pieces.
+    byte_buffer properties;
+    const bool properties_encode = !encode_table(client_properties(opts), properties);
+    const std::string response = sasl_response(opts);
+    constexpr std::size_t max_payload = frame_min_size - frame_overhead;
+    const std::size_t size = method_payload_size(start_ok_for(opts, properties, response));
+    if (properties_encode && size <= max_payload) return {};
+    if (why) {
+        *why = "connection.start-ok would be " + std::to_string(size) + " bytes (user name " +
+               std::to_string(opts.user.size()) + ", password " + std::to_string(opts.password.size()) +
+               ", connection name " + std::to_string(opts.connection_name.size()) +
+               " bytes); a broker accepts at most " + std::to_string(max_payload) + " before tuning";
+    }
+    return client_error::credentials_too_long;
 }
 
 }  // namespace amqp::protocol

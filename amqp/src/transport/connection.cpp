@@ -273,7 +273,10 @@ void connection::start_open(asio::any_completion_handler<void(error_code)> h) {
 void connection::start_open_channel(asio::any_completion_handler<void(error_code, channel)> h) {
     impl_->start_open_channel(std::move(h));
 }
-void connection::start_close(asio::any_completion_handler<void(error_code)> h) { impl_->start_close(std::move(h)); }
+void connection::start_close(asio::any_completion_handler<void(error_code)> h,
+                             std::optional<std::chrono::steady_clock::time_point> deadline) {
+    impl_->start_close(std::move(h), deadline);
+}
 
 bool connection::is_open() const noexcept { return impl_->open_; }
 bool connection::is_blocked() const noexcept { return impl_->blocked_; }
@@ -310,6 +313,11 @@ channel connection::open_channel() {
 
 void connection::close() {
     auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h)); });
+    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+}
+
+void connection::close(std::chrono::steady_clock::time_point deadline) {
+    auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h), deadline); });
     if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
 }
 

@@ -1,6 +1,8 @@
 #include "connection_impl.hpp"
+#include "tls_verify.hpp"
 
 #include <amqp/field_table.hpp>
+#include <amqp/protocol/handshake.hpp>
 #include <amqp/trace.hpp>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 
 namespace amqp::detail {
@@ -30,6 +31,13 @@ close_reason local_reason(error_code ec, std::string text) {
 }
 
 std::string endpoint_text(const connection_options& o) { return o.host + ":" + std::to_string(o.port); }
+
+// The name the broker's certificate must have (and SNI carries, for a host name).
+std::string peer_name(const connection_options& o) { return o.tls.server_name.empty() ? o.host : o.tls.server_name; }
+
+std::string trusted_cas(const connection_options& o) {
+    return o.tls.ca_file.empty() ? "the system's CA paths" : "CA file " + o.tls.ca_file;
+}
 
 bool is_ip_literal(const std::string& host) {
     error_code ec;
@@ -101,7 +109,8 @@ void connection_impl::start_open_channel(asio::any_completion_handler<void(error
     request_write_locked();
 }
 
-void connection_impl::start_close(asio::any_completion_handler<void(error_code)> h) {
+void connection_impl::start_close(asio::any_completion_handler<void(error_code)> h,
+                                  std::optional<asio::steady_timer::time_point> deadline) {
     std::unique_lock lk(mu_);
     const auto st = machine_.state();
     // Closed and already reported (the broker's close, a fault): our close-ok / close 50x may
@@ -117,12 +126,13 @@ void connection_impl::start_close(asio::any_completion_handler<void(error_code)>
         // The closed event is gone (we are flushing our close 50x, or waiting for close-ok):
         // waiting for it would hang. Wait for the socket instead.
         lk.unlock();
-        asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
+        asio::post(strand_, [self = shared_from_this(), h = std::move(h), deadline]() mutable {
             if (self->socket_closed_) {
                 self->complete(std::move(h), error_code{});
                 return;
             }
             self->socket_close_waiters_.push_back(std::move(h));
+            self->bring_close_deadline_forward(deadline);
             self->arm_close_timer();
         });
         return;
@@ -135,7 +145,8 @@ void connection_impl::start_close(asio::any_completion_handler<void(error_code)>
     }
     request_write_locked();
     lk.unlock();
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(strand_, [self = shared_from_this(), deadline] {
+        self->bring_close_deadline_forward(deadline);
         self->process_events();
         self->arm_close_timer();
     });
@@ -200,6 +211,11 @@ void connection_impl::do_open() {
                                         "no open connection to " + endpoint_text(self->opts_) + " within " +
                                             std::to_string(self->opts_.connection_timeout.count()) + " ms"));
     });
+    // Refused here, at once: the broker would drop an oversized start-ok with a bare socket close.
+    if (std::string why; const auto ec = protocol::check_start_ok_size(opts_, &why)) {
+        fail_locally(local_reason(ec, std::move(why)));
+        return;
+    }
     if (opts_.use_tls) {
         ssl_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
         error_code ec;
@@ -212,10 +228,10 @@ void connection_impl::do_open() {
             ssl_ctx_->set_verify_mode(asio::ssl::verify_peer, ec);
             if (opts_.tls.ca_file.empty()) {
                 ssl_ctx_->set_default_verify_paths(ec);
-                what = "the system's CA paths";
+                what = trusted_cas(opts_);
             } else {
                 ssl_ctx_->load_verify_file(opts_.tls.ca_file, ec);
-                what = "CA file " + opts_.tls.ca_file;
+                what = trusted_cas(opts_);
             }
         } else {
             ssl_ctx_->set_verify_mode(asio::ssl::verify_none, ec);
@@ -265,10 +281,13 @@ void connection_impl::on_connected(error_code ec) {
         return;
     }
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(tcp_), *ssl_ctx_);
-    const std::string name = opts_.tls.server_name.empty() ? opts_.host : opts_.tls.server_name;
+    const std::string name = peer_name(opts_);
     // SNI carries host names only (RFC 6066), never IP literals.
     if (!is_ip_literal(name)) SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
-    if (opts_.tls.verify_peer) tls_->set_verify_callback(asio::ssl::host_name_verification(name), ignored);
+    if (opts_.tls.verify_peer && !require_peer_name(tls_->native_handle(), name)) {
+        fail_locally(local_reason(client_error::tls_error, "cannot verify the broker as '" + name + "'"));
+        return;
+    }
     tls_->async_handshake(asio::ssl::stream_base::client,
                           [self = shared_from_this()](error_code e) { self->on_tls_handshake(e); });
 }
@@ -276,8 +295,11 @@ void connection_impl::on_connected(error_code ec) {
 void connection_impl::on_tls_handshake(error_code ec) {
     if (socket_closed_) return;
     if (ec) {
-        fail_locally(local_reason(client_error::tls_error,
-                                  "TLS handshake with " + endpoint_text(opts_) + " failed: " + ec.message()));
+        std::string text = "TLS handshake with " + endpoint_text(opts_) + " failed: " + ec.message();
+        if (const auto why = verify_failure_text(tls_->native_handle(), peer_name(opts_), trusted_cas(opts_));
+            !why.empty())
+            text += ": " + why;
+        fail_locally(local_reason(client_error::tls_error, std::move(text)));
         return;
     }
     begin_amqp();
@@ -330,7 +352,15 @@ void connection_impl::on_read(error_code ec, std::size_t n) {
         std::lock_guard lk(mu_);
         if (ec) {
             const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-            machine_.on_transport_closed(eof ? error_code{} : ec, now());
+            if (!tls_ && machine_.state() == protocol::connection_state::awaiting_start) {
+                // A TLS listener drops our plain protocol header (a reset, or EOF) before any
+                // connection.start: the likeliest cause is the scheme, so say so.
+                machine_.abort(local_reason(client_error::connection_lost,
+                                            (eof ? std::string("the broker closed the socket") : ec.message()) +
+                                                " before connection.start (is this a TLS port? use amqps://)"));
+            } else {
+                machine_.on_transport_closed(eof ? error_code{} : ec, now());
+            }
         } else {
             machine_.feed(bytes_view(read_buf_.data(), n), now());
         }
@@ -391,10 +421,20 @@ void connection_impl::arm_heartbeat() {
     });
 }
 
+void connection_impl::bring_close_deadline_forward(std::optional<asio::steady_timer::time_point> deadline) {
+    if (deadline && (!close_deadline_ || *deadline < *close_deadline_)) close_deadline_ = deadline;
+}
+
 void connection_impl::arm_close_timer() {
-    if (close_timer_armed_ || socket_closed_) return;
+    if (socket_closed_) return;
+    auto at = asio::steady_timer::clock_type::now() +
+              std::min<std::chrono::milliseconds>(opts_.connection_timeout, close_ok_wait);
+    if (close_deadline_ && *close_deadline_ < at) at = *close_deadline_;
+    // Armed already for no later: keep it. A caller's deadline can only bring it forward (setting
+    // the expiry cancels the pending wait, whose handler then sees operation_aborted).
+    if (close_timer_armed_ && at >= close_timer_.expiry()) return;
     close_timer_armed_ = true;
-    close_timer_.expires_after(std::min<std::chrono::milliseconds>(opts_.connection_timeout, close_ok_wait));
+    close_timer_.expires_at(at);
     close_timer_.async_wait([self = shared_from_this()](error_code ec) {
         if (ec || self->socket_closed_) return;
         self->fail_locally(local_reason({}, "no connection.close-ok in time"));

@@ -78,7 +78,9 @@ public:
 
     void start_open(asio::any_completion_handler<void(error_code)> h);
     void start_open_channel(asio::any_completion_handler<void(error_code, channel)> h);
-    void start_close(asio::any_completion_handler<void(error_code)> h);
+    // `deadline`: when the socket is closed at the latest, close-ok or not.
+    void start_close(asio::any_completion_handler<void(error_code)> h,
+                     std::optional<asio::steady_timer::time_point> deadline = std::nullopt);
     /// Per-operation cancellation of async_open: give up the attempt unless already open.
     void cancel_open();
     /// The owning `connection` is going away: close the socket without a handshake.
@@ -127,6 +129,7 @@ private:
     void on_written(error_code ec);
     void arm_heartbeat();
     void arm_close_timer();
+    void bring_close_deadline_forward(std::optional<asio::steady_timer::time_point> deadline);
     void process_events();
     void close_socket();
     void fail_locally(close_reason r);  // strand
@@ -173,6 +176,8 @@ private:
     // or the broker's close): they complete once the socket is closed, bounded by the close timer.
     std::vector<asio::any_completion_handler<void(error_code)>> socket_close_waiters_;
     bool close_timer_armed_ = false;
+    // The earliest deadline a close() caller gave (strand): the close timer fires by then.
+    std::optional<asio::steady_timer::time_point> close_deadline_;
     bool reading_ = false;
 };
 

@@ -2,6 +2,7 @@
 // Boost.URL. Error texts name the offending part but never echo the password.
 #include <amqp/client_error.hpp>
 #include <amqp/connection_options.hpp>
+#include <amqp/printable.hpp>
 
 #include <charconv>
 #include <limits>
@@ -30,9 +31,23 @@ error_code invalid(std::string* why, std::string text) {
     return client_error::invalid_uri;
 }
 
+// A user name or password holding a raw '@' makes the URI parse with the rest of the password as
+// the host and path, so the error would blame the vhost. Found on the raw text: the authority is
+// what follows "://" up to the first '/', '?' or '#'; a second '@' in it can only be a credential's.
+bool credentials_hold_raw_at(std::string_view uri) {
+    const auto start = uri.find("://");
+    if (start == std::string_view::npos) return false;
+    auto authority = uri.substr(start + 3);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    const auto first = authority.find('@');
+    return first != std::string_view::npos && authority.find('@', first + 1) != std::string_view::npos;
+}
+
 }  // namespace
 
 error_code parse_uri(std::string_view uri, connection_options& out, std::string* why) {
+    if (credentials_hold_raw_at(uri))
+        return invalid(why, "the user name or password holds '@': percent-encode it as %40");
     auto parsed = boost::urls::parse_uri(uri);
     if (!parsed) {
         // Boost.URL's message names the grammar rule, not the input: safe to show.
@@ -48,7 +63,7 @@ error_code parse_uri(std::string_view uri, connection_options& out, std::string*
         o.use_tls = true;
         o.port = 5671;
     } else {
-        return invalid(why, "scheme must be amqp or amqps, not '" + std::string(scheme) + "'");
+        return invalid(why, "scheme must be amqp or amqps, not " + printable(scheme));
     }
     if (u.has_userinfo()) {
         o.user = u.user();
@@ -63,7 +78,7 @@ error_code parse_uri(std::string_view uri, connection_options& out, std::string*
     }
     if (u.has_port() && !u.port().empty() &&
         (!parse_number(u.port(), o.port, std::numeric_limits<std::uint16_t>::max()) || o.port == 0))
-        return invalid(why, "bad port '" + std::string(u.port()) + "'");
+        return invalid(why, "bad port " + printable(u.port()));
 
     // The path is "/" followed by one percent-encoded segment: the vhost ("/%2f" is "/").
     const auto path = u.encoded_path();
@@ -80,6 +95,7 @@ error_code parse_uri(std::string_view uri, connection_options& out, std::string*
     for (const auto& p : u.params()) {
         const std::string& k = p.key;
         const std::string& v = p.value;
+        if (k.empty() && v.empty()) continue;  // "h?" or "h?a=1&": an empty query or a trailing '&'
         bool ok = true;
         if (k == "heartbeat") {
             ok = parse_number(v, o.heartbeat, std::numeric_limits<std::uint16_t>::max());
@@ -107,9 +123,9 @@ error_code parse_uri(std::string_view uri, connection_options& out, std::string*
         } else if (k == "server_name_indication") {
             o.tls.server_name = v;
         } else {
-            return invalid(why, "unknown query parameter '" + k + "'");
+            return invalid(why, "unknown query parameter " + printable(k));
         }
-        if (!ok) return invalid(why, "bad value '" + v + "' for query parameter '" + k + "'");
+        if (!ok) return invalid(why, "bad value " + printable(v) + " for query parameter " + printable(k));
     }
     out = std::move(o);
     return {};

@@ -74,7 +74,7 @@ amqp::connection_options broker_options(const arguments& args);
 /// still buffered are written at exit (std::exit, a return from main; std::_Exit only after
 /// std::fflush). Thread-safe.
 void say(std::string_view line);
-/// " [!] Error: <reason>" on stderr.
+/// " [!] Error: <reason>" on stderr, as one line: control octets shown as \xNN, capped at 4096 bytes.
 void print_error(std::string_view reason);
 
 /// Run a program body with the exit-status contract: usage_error → "<prog>: <message>" and the
@@ -104,7 +104,9 @@ rpc::client_options client_options_from(const arguments& args);
 
 /// client.call(n, timeout), then client.close() whether the call succeeded or threw: a failed
 /// call (error reply, bad reply, timeout) still ends the session with connection.close, so the
-/// broker logs a clean close, not a dropped client.
+/// broker logs a clean close, not a dropped client. Call and close together end by `timeout`
+/// from the start: what is left of it bounds the close handshake (a blocked or frozen broker
+/// gets its socket closed without close-ok).
 rpc::big_int call_then_close(rpc::rpc_client& client, std::uint64_t n, std::chrono::milliseconds timeout);
 
 }  // namespace rpc::cli

@@ -168,6 +168,10 @@ public:
     /// Fail every pending call (connection_lost, "RPC client closed"), then close the connection
     /// with the close handshake. Idempotent.
     void close();
+    /// As close(), but returns by `deadline`: a broker that does not answer the close handshake
+    /// by then (blocked by a resource alarm, frozen) gets its socket closed without it. A deadline
+    /// already past closes the socket at once after queueing connection.close.
+    void close(std::chrono::steady_clock::time_point deadline);
 
     /// The queue replies come to (the server-named queue, or amq.rabbitmq.reply-to).
     std::string reply_queue() const;

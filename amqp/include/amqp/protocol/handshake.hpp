@@ -35,6 +35,18 @@ field_table client_properties(const connection_options& opts);
 /// True when the space-separated `mechanisms` list contains `mechanism`.
 bool offers_mechanism(std::string_view mechanisms, std::string_view mechanism) noexcept;
 
+/// connection.start-ok for `opts`, its client-properties and SASL response given as
+/// `properties` (encoded client_properties) and `response` (sasl_response): views into both,
+/// which must outlive the method.
+connection_start_ok start_ok_for(const connection_options& opts, const byte_buffer& properties,
+                                 const std::string& response);
+
+/// Whether connection.start-ok for `opts` fits the one frame a broker accepts before tuning
+/// (frame_min_size, 4096 bytes): a longer user name, password or connection name would be refused
+/// by the broker with a bare socket close that reads as "wrong password". Returns
+/// client_error::credentials_too_long with the sizes (never the secrets) in `*why`, else {}.
+error_code check_start_ok_size(const connection_options& opts, std::string* why = nullptr);
+
 /// The SASL response for our mechanism: "\0user\0password" for PLAIN, empty for EXTERNAL
 /// (the broker takes the identity from the TLS client certificate). Secret: never log it.
 std::string sasl_response(const connection_options& opts);
