@@ -40,8 +40,8 @@ struct server_options {
     /// handlers that may take long.
     std::size_t workers = 1;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
-    /// (inline: one per batch of deliveries read at once; pool: the requests finished when one
-    /// finishes), instead of one ack per request. A request that finishes behind an older one still
+    /// (inline: one per batch of deliveries read at once; pool: the requests finished by the time
+    /// the I/O thread sends the ack), instead of one ack per request. A request that finishes behind an older one still
     /// running is acked on its own at once, never held: one slow request does not fill the
     /// prefetch window and stop the broker delivering the others.
     /// Either way no request is acked before its reply is published. The price: a server killed
