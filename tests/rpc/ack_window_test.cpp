@@ -59,15 +59,19 @@ void drain(rpc::ack_window& w, broker_model& b) {
     EXPECT_EQ(w.outstanding(), b.unacked.size());
 }
 
+/// `a` acks `tag` and settles `count` deliveries, with multiple=true exactly when count > 1.
+void expect_ack(const rpc::ack_window::ack& a, std::uint64_t tag, std::size_t count) {
+    EXPECT_EQ(a.tag, tag);
+    EXPECT_EQ(a.count, count);
+    EXPECT_EQ(a.multiple(), count > 1);
+}
+
 TEST(AckWindow, AFinishedRunAtTheFrontIsOneMultipleAck) {
     // Inline handlers finish the deliveries of one read in order: one frame for the read.
     rpc::ack_window w;
     for (std::uint64_t t = 1; t <= 5; ++t) ASSERT_TRUE(w.taken(t));
     for (std::uint64_t t = 1; t <= 5; ++t) ASSERT_TRUE(w.finished(t));
-    const auto a = w.take_ack();
-    EXPECT_EQ(a.tag, 5u);
-    EXPECT_EQ(a.count, 5u);
-    EXPECT_TRUE(a.multiple());
+    expect_ack(w.take_ack(), 5, 5);
     EXPECT_EQ(w.take_ack().count, 0u);
     EXPECT_EQ(w.outstanding(), 0u);
 }
@@ -77,10 +81,7 @@ TEST(AckWindow, OneFinishedDeliveryIsASingleAck) {
     ASSERT_TRUE(w.taken(7));
     ASSERT_TRUE(w.taken(8));
     EXPECT_TRUE(w.finished(7));
-    const auto a = w.take_ack();
-    EXPECT_EQ(a.tag, 7u);
-    EXPECT_EQ(a.count, 1u);
-    EXPECT_FALSE(a.multiple());
+    expect_ack(w.take_ack(), 7, 1);
     EXPECT_EQ(w.outstanding(), 1u);
 }
 
@@ -90,20 +91,13 @@ TEST(AckWindow, FinishedBehindARunningOneIsAckedAloneAtOnce) {
     ASSERT_TRUE(w.taken(2));
     ASSERT_TRUE(w.taken(3));
     EXPECT_TRUE(w.finished(3));
-    auto a = w.take_ack();  // multiple=true would cover 1, still running: 3 alone
-    EXPECT_EQ(a.tag, 3u);
-    EXPECT_EQ(a.count, 1u);
-    EXPECT_FALSE(a.multiple());
+    expect_ack(w.take_ack(), 3, 1);  // multiple=true would cover 1, still running: 3 alone
     EXPECT_EQ(w.take_ack().count, 0u);
     EXPECT_EQ(w.outstanding(), 2u);
     EXPECT_TRUE(w.finished(2));
-    a = w.take_ack();
-    EXPECT_EQ(a.tag, 2u);
-    EXPECT_FALSE(a.multiple());
+    expect_ack(w.take_ack(), 2, 1);
     EXPECT_TRUE(w.finished(1));
-    a = w.take_ack();  // the others are acked already: 1 alone
-    EXPECT_EQ(a.tag, 1u);
-    EXPECT_EQ(a.count, 1u);
+    expect_ack(w.take_ack(), 1, 1);  // the others are acked already: 1 alone
     EXPECT_EQ(w.take_ack().count, 0u);
     EXPECT_EQ(w.outstanding(), 0u);
 }
@@ -112,11 +106,9 @@ TEST(AckWindow, TheFrontRunThenEachFinishedBehindTheFirstRunning) {
     rpc::ack_window w;
     for (std::uint64_t t = 1; t <= 6; ++t) ASSERT_TRUE(w.taken(t));
     for (std::uint64_t t : {1, 2, 4, 5}) EXPECT_TRUE(w.finished(t));
-    auto a = w.take_ack();
-    EXPECT_EQ(a.tag, 2u);
-    EXPECT_EQ(a.count, 2u);
+    expect_ack(w.take_ack(), 2, 2);
     std::set<std::uint64_t> singles;
-    for (a = w.take_ack(); a.count > 0; a = w.take_ack()) {
+    for (auto a = w.take_ack(); a.count > 0; a = w.take_ack()) {
         EXPECT_EQ(a.count, 1u);
         singles.insert(a.tag);
     }
@@ -124,10 +116,7 @@ TEST(AckWindow, TheFrontRunThenEachFinishedBehindTheFirstRunning) {
     EXPECT_EQ(w.outstanding(), 2u);  // 3 and 6
     EXPECT_TRUE(w.finished(6));
     EXPECT_TRUE(w.finished(3));
-    a = w.take_ack();  // 4 and 5 are acked: multiple=true up to 6 settles 3 and 6
-    EXPECT_EQ(a.tag, 6u);
-    EXPECT_EQ(a.count, 2u);
-    EXPECT_TRUE(a.multiple());
+    expect_ack(w.take_ack(), 6, 2);  // 4 and 5 are acked: multiple=true up to 6 settles 3 and 6
     EXPECT_EQ(w.outstanding(), 0u);
 }
 
