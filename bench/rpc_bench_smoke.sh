@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ctest rpc_bench_smoke: rpc_bench --requests 200 --inflight 8 against our rpc_server on a queue
-# of its own; passes when every call is answered (requests=200). No timing is checked.
+# of its own; passes when every call is answered (requests=200), and when a run whose calls the
+# server refuses fails naming the server's reason. No timing is checked.
 #   rpc_bench_smoke.sh RPC_SERVER RPC_BENCH     (broker: $AMQP_URL, else the file $AMQP_URL_FILE)
 set -euo pipefail
 server_bin=$1 bench_bin=$2
@@ -15,7 +16,7 @@ cleanup() {
     rm -f "$out"
 }
 trap cleanup EXIT
-"$server_bin" --url "$url" --queue "$queue" --prefetch 8 >"$out" 2>&1 &
+"$server_bin" --url "$url" --queue "$queue" --prefetch 8 --max-n 1000 >"$out" 2>&1 &
 server_pid=$!
 # The server declares its queue before it says so; publishing earlier would be returned (312).
 for ((i = 0; i < 200; i++)); do
@@ -28,3 +29,12 @@ line=$("$bench_bin" --url "$url" --queue "$queue" --requests 200 --warmup 20 --i
        --timeout 10 --max-seconds 40)
 echo "$line"
 [[ $line == *" requests=200" ]]
+# A failed call names why (the server's error text, a broker's close reason such as 320), not only
+# the kind of error.
+if err=$("$bench_bin" --url "$url" --queue "$queue" --requests 5 --warmup 1 --inflight 1 --n 2000 \
+         --timeout 10 --max-seconds 20 2>&1 >/dev/null); then
+    echo "rpc_bench_smoke: calls above the server's --max-n succeeded" >&2
+    exit 1
+fi
+echo "$err"
+[[ $err == *"n must be <= 1000"* ]] || { echo "rpc_bench_smoke: the server's reason is missing" >&2; exit 1; }

@@ -47,8 +47,10 @@ struct server_options {
     /// cheap. If it throws, the request goes to the pool. Unset: every request goes to the pool.
     std::function<bool(std::string_view body)> runs_inline;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
-    /// (inline: one per batch of deliveries read at once; pool: requests finished out of order
-    /// are acked together when the oldest finishes), instead of one ack per request.
+    /// (inline: one per batch of deliveries read at once; pool: the requests finished by the time
+    /// the I/O thread sends the ack), instead of one ack per request. A request that finishes behind an older one still
+    /// running is acked on its own at once, never held: one slow request does not fill the
+    /// prefetch window and stop the broker delivering the others.
     /// Either way no request is acked before its reply is published. The price: a server killed
     /// between a reply and the ack that covers it leaves those requests to be redelivered and
     /// answered twice (a client drops the second reply as unknown); batching lets up to a
@@ -98,6 +100,7 @@ struct server_stats {
     /// Deliveries rejected without requeue, never handed to the handler: a body above
     /// max_request_size, or a content header our limits refuse (amqp::delivered_message::fault).
     std::uint64_t rejected = 0;
+    std::uint64_t acks = 0;  ///< basic.ack frames sent (one may settle several requests: batch_acks)
 };
 
 /// An RPC server on its own connection. start()/stop() block and must not be called from a thread
