@@ -91,7 +91,8 @@ TEST(HeaderSalvage, UnknownTagIsSkipped) {
 
 TEST(HeaderSalvage, TrailingBytesAreIgnoredAndDescribed) {
     const byte_buffer table = nested_table_body(3);
-    const auto s = salvage(header_payload(with_headers(table), 5));
+    const byte_buffer payload = header_payload(with_headers(table), 5);  // the decoded views point into it
+    const auto s = salvage(payload);
     ASSERT_FALSE(s.ec);
     EXPECT_EQ(s.skipped.message, "5 trailing byte(s) after the last property");
     EXPECT_TRUE(s.h.properties.headers);

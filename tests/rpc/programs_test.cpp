@@ -387,6 +387,11 @@ TEST_F(ProgramsWithBroker, LargeRequestsAreRefusedWithoutGrowingTheServer) {
 // channel's body buffer, grown for one large message, must not stay allocated while later small
 // deliveries take the single-frame path (which used to skip the release).
 TEST_F(ProgramsWithBroker, LargeRequestsReadAndAnsweredLeaveNoBufferBehind) {
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's allocator holds freed blocks in quarantine and never hands them back: the server's
+    // resident set says nothing about our buffers there.
+    GTEST_SKIP() << "RSS is not measurable under AddressSanitizer";
+#endif
     const auto q = unique_queue("prog-large-read");
     server_with_peer run(q, {"--max-request-size", std::to_string(16u << 20), "--workers", "0"});
     ASSERT_TRUE(run.server.ready);
