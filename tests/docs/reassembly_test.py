@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
-CLIENT, BROKER = ("10.0.0.1", 40000), ("10.0.0.2", 5672)
+CLIENT, BROKER = ("127.0.0.1", 40000), ("127.0.0.1", 5672)  # written into packets only: no traffic
 
 
 def hex_file(name):
