@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake g++ clang libclang-rt-14-dev ccache
+    clang-format  # scripts/format.sh and the format_check test
     libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
     libgtest-dev libbenchmark-dev libssl-dev openssl
     rabbitmq-server python3-pika python3-pamqp librabbitmq-dev

@@ -113,8 +113,7 @@ private:
             case 'D': {
                 bytes_view b;
                 if (!r.bytes(5, b)) return fail(r.position(), "value runs past the end of the table", name);
-                if constexpr (Build)
-                    out->value = decimal{b[0], load<std::int32_t>(b.subspan(1))};
+                if constexpr (Build) out->value = decimal{b[0], load<std::int32_t>(b.subspan(1))};
                 return true;
             }
             case 'V':
@@ -132,7 +131,8 @@ private:
             }
             case 'F': {
                 bytes_view b;
-                if (!r.longbytes(b)) return fail(r.position(), "nested table length runs past the end of the table", name);
+                if (!r.longbytes(b))
+                    return fail(r.position(), "nested table length runs past the end of the table", name);
                 field_table* t = nullptr;
                 if constexpr (Build) t = &out->value.template emplace<field_table>();
                 return nested(table(b, depth + 1, t), name);
@@ -319,7 +319,6 @@ private:
 
     detail::wire_writer w_;
 };
-
 
 // The fast verdict: the same grammar as table_walker, with no position bookkeeping. Only when
 // it says no does the detailed walker run, to say why and where. Sizes come from the tag table

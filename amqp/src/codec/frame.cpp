@@ -43,13 +43,11 @@ frame_result fail_frame(diagnostics& diag, frame_fault f, std::uint64_t value, s
 header_check check_protocol_header(bytes_view in, std::array<std::uint8_t, 4>* version) noexcept {
     static constexpr std::uint8_t amqp[4] = {'A', 'M', 'Q', 'P'};
     const std::size_t n = std::min<std::size_t>(in.size(), 4);
-    if (!std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n), amqp))
-        return header_check::not_a_header;
+    if (!std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n), amqp)) return header_check::not_a_header;
     if (in.size() < protocol_header.size()) return header_check::need_more;
     if (version != nullptr) std::copy(in.begin() + 4, in.begin() + 8, version->begin());
-    return std::equal(in.begin() + 4, in.begin() + 8, protocol_header.begin() + 4)
-               ? header_check::ours
-               : header_check::other_version;
+    return std::equal(in.begin() + 4, in.begin() + 8, protocol_header.begin() + 4) ? header_check::ours
+                                                                                   : header_check::other_version;
 }
 
 void append_heartbeat(byte_buffer& out) {

@@ -17,8 +17,7 @@ namespace {
 
 // Write one frame around a payload written by `fill` (which gets the payload's start).
 template <class F>
-error_code put_frame(std::uint8_t*& p, frame_type type, std::uint16_t channel, std::size_t payload,
-                          F&& fill) noexcept {
+error_code put_frame(std::uint8_t*& p, frame_type type, std::uint16_t channel, std::size_t payload, F&& fill) noexcept {
     write_frame_header(p, type, channel, static_cast<std::uint32_t>(payload));
     if (auto ec = fill(p + frame_header_size)) return ec;
     p += frame_header_size + payload;
@@ -112,8 +111,8 @@ error_code append_publish(byte_buffer& out, std::uint16_t channel, const basic_p
 
 }  // namespace
 
-error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m,
-                          const basic_properties& props, bytes_view body, std::uint32_t frame_max) {
+error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m, const basic_properties& props,
+                          bytes_view body, std::uint32_t frame_max) {
     // basic.publish is what a client sends per message: an index compare instead of the
     // visit's indirect call.
     if (const auto* publish = std::get_if<basic_publish>(&m)) [[likely]]

@@ -9,8 +9,8 @@
 
 #include <limits>
 #include <memory>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 
 namespace amqp {
 namespace {
@@ -121,13 +121,21 @@ private:
 class flag_collector {
 public:
     template <class T>
-    bool shortstr(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    bool shortstr(int bit, const char*, const std::optional<T>& p) noexcept {
+        return add(bit, p.has_value());
+    }
     template <class T>
-    bool u8(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    bool u8(int bit, const char*, const std::optional<T>& p) noexcept {
+        return add(bit, p.has_value());
+    }
     template <class T>
-    bool u64(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    bool u64(int bit, const char*, const std::optional<T>& p) noexcept {
+        return add(bit, p.has_value());
+    }
     template <class T>
-    bool table(int bit, const char*, const std::optional<T>& p) noexcept { return add(bit, p.has_value()); }
+    bool table(int bit, const char*, const std::optional<T>& p) noexcept {
+        return add(bit, p.has_value());
+    }
     std::uint16_t flags = 0;
 
 private:

@@ -21,7 +21,6 @@
 
 namespace amqp::detail {
 
-
 // Sizes and checks in one pass.
 class property_sizer {
 public:
@@ -55,7 +54,6 @@ private:
     bool ok_ = true;
 };
 
-
 // property_bound, max_untabled_properties_size and checked_property_writer, which the inline
 // encode_publish needs: <amqp/detail/publish_codec.hpp>.
 
@@ -68,8 +66,9 @@ private:
 }
 
 /// Write the payload (class, weight, body size, flags, properties); `p` passed the check above.
-[[gnu::always_inline]] inline void write_header_payload(std::uint8_t* out, std::uint16_t class_index, std::uint16_t weight,
-                                 std::uint64_t body_size, const basic_properties& p) noexcept {
+[[gnu::always_inline]] inline void write_header_payload(std::uint8_t* out, std::uint16_t class_index,
+                                                        std::uint16_t weight, std::uint64_t body_size,
+                                                        const basic_properties& p) noexcept {
     wire_writer w(out);
     w.u16(class_index);
     w.u16(weight);

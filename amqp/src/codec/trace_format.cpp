@@ -11,12 +11,12 @@
 #include <boost/endian/conversion.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
-#include <array>
 #include <cstdio>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <ostream>
 #include <string>
 
@@ -62,8 +62,7 @@ std::string error_text(const error_code& ec, const diagnostics& d) {
     std::string s = "    !! malformed: ";
     if (ec.category() == reply_category())
         s += std::to_string(ec.value()) + " " + reply_code_name(static_cast<std::uint16_t>(ec.value()));
-    else
-        s += ec.message();
+    else s += ec.message();
     s += " at frame " + offset_text(d.offset);
     if (!d.field.empty()) s += ", field " + d.field;
     s += ": " + d.message + "\n";
@@ -91,12 +90,17 @@ void append_fields(std::string& text, const layout& l) {
 void header_spans(layout& l, bytes_view frame) {
     if (frame.empty()) return;
     const std::uint8_t t = frame[0];
-    const char* tn = t == 1 ? " (method)" : t == 2 ? " (content header)" : t == 3 ? " (body)" : t == 8 ? " (heartbeat)" : " (unknown)";
+    const char* tn = t == 1   ? " (method)"
+                     : t == 2 ? " (content header)"
+                     : t == 3 ? " (body)"
+                     : t == 8 ? " (heartbeat)"
+                              : " (unknown)";
     l.spans.push_back({0, 1, "frame type = " + std::to_string(t) + tn, false});
     if (frame.size() >= 3)
         l.spans.push_back({1, 2, "channel = " + std::to_string(boost::endian::load_big_u16(frame.data() + 1)), false});
     if (frame.size() >= 7)
-        l.spans.push_back({3, 4, "payload size = " + std::to_string(boost::endian::load_big_u32(frame.data() + 3)), false});
+        l.spans.push_back(
+            {3, 4, "payload size = " + std::to_string(boost::endian::load_big_u32(frame.data() + 3)), false});
 }
 
 /// "truncated frame: needed 30 bytes, had 24": the header says how long the frame is; before the
@@ -155,11 +159,13 @@ frame_verdict format_frame_bytes(std::string& text, direction dir, bytes_view fr
                     std::to_string(class_id) + "." + std::to_string(method_id) + ")" + sizes;
             if (payload.size() >= 4) {
                 const char* cname = detail::class_name(class_id);
-                l.spans.push_back({7, 2, "class-id = " + std::to_string(class_id) +
-                                             (cname != nullptr ? std::string(" (") + cname + ")" : std::string()),
+                l.spans.push_back({7, 2,
+                                   "class-id = " + std::to_string(class_id) +
+                                       (cname != nullptr ? std::string(" (") + cname + ")" : std::string()),
                                    false});
-                l.spans.push_back({9, 2, "method-id = " + std::to_string(method_id) +
-                                             (name.empty() ? std::string() : " (" + std::string(name) + ")"),
+                l.spans.push_back({9, 2,
+                                   "method-id = " + std::to_string(method_id) +
+                                       (name.empty() ? std::string() : " (" + std::string(name) + ")"),
                                    false});
                 detail::walk_method_arguments(class_id, method_id, payload.subspan(4), 11, l);
             }
@@ -200,9 +206,7 @@ frame_verdict format_frame_bytes(std::string& text, direction dir, bytes_view fr
             l.spans.push_back({7, payload.size(), "body (" + std::to_string(payload.size()) + " bytes)", false});
             break;
         }
-        case frame_type::heartbeat:
-            text += "heartbeat\n";
-            break;
+        case frame_type::heartbeat: text += "heartbeat\n"; break;
     }
     l.spans.push_back({frame.size() - 1, 1, "frame-end = 0xce", false});
     if (v.ec) text += error_text(v.ec, v.diag);
@@ -333,8 +337,7 @@ stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes, c
         const frame_result r = decode_frame(rest, frame_max, diag);
         std::string text;
         if (r.status == decode_status::ok) {
-            const frame_verdict v =
-                format_frame_bytes(text, dir, rest.first(r.consumed), opts, {}, {});
+            const frame_verdict v = format_frame_bytes(text, dir, rest.first(r.consumed), opts, {}, {});
             ++res.frames;
             // A payload that does not decode is the connection's end, but the framing is intact:
             // keep showing the frames that follow, and report the first fault.

@@ -54,8 +54,7 @@ void append_span(std::string& text, bytes_view frame, const span& s, std::size_t
 
 }  // namespace
 
-void append_hex_dump(std::string& text, bytes_view frame, const std::vector<span>& spans,
-                     std::size_t max_span_bytes) {
+void append_hex_dump(std::string& text, bytes_view frame, const std::vector<span>& spans, std::size_t max_span_bytes) {
     std::size_t covered = 0;
     for (const span& s : spans) {
         if (s.offset < covered) continue;  // overlapping spans are a walker bug; never print twice

@@ -18,8 +18,8 @@ namespace amqp::trace::detail {
 struct span {
     std::size_t offset = 0;
     std::size_t length = 0;
-    std::string label;     ///< "routing-key = \"rpc_queue\"", "frame-end"
-    bool masked = false;   ///< secret: print `**` instead of the bytes
+    std::string label;    ///< "routing-key = \"rpc_queue\"", "frame-end"
+    bool masked = false;  ///< secret: print `**` instead of the bytes
 };
 
 /// One line of the decoded view: `indent` levels deep, "name: value" (value may be empty for a
@@ -53,23 +53,21 @@ std::string timestamp_text(std::uint64_t seconds);
 
 /// The arguments of a method payload after its class and method ids. `method` is the method's
 /// dotted name; returns false if the arguments do not decode (out.incomplete is then set).
-bool walk_method_arguments(std::uint16_t class_id, std::uint16_t method_id, bytes_view args,
-                           std::size_t base, layout& out);
+bool walk_method_arguments(std::uint16_t class_id, std::uint16_t method_id, bytes_view args, std::size_t base,
+                           layout& out);
 
 /// A content header payload (class, weight, body size, flags, properties).
 bool walk_content_header(bytes_view payload, std::size_t base, layout& out);
 
 /// The entries of a field table's body (after its length prefix). `path` prefixes span labels
 /// ("server-properties"), `indent` is the decoded view's depth for the entries.
-bool walk_table(bytes_view raw, std::size_t base, const std::string& path, int indent, std::size_t depth,
-                layout& out);
+bool walk_table(bytes_view raw, std::size_t base, const std::string& path, int indent, std::size_t depth, layout& out);
 
 // ---- hex dump --------------------------------------------------------------------------------
 
 /// Append the annotated hex dump of `bytes` (the frame) to `text`: one or more lines per span,
 /// 16 bytes per line at most, each span's label on its first line. Bytes no span covers are
 /// shown as "(not decoded)". `body_limit` caps the bytes shown of any span marked as a body.
-void append_hex_dump(std::string& text, bytes_view bytes, const std::vector<span>& spans,
-                     std::size_t max_span_bytes);
+void append_hex_dump(std::string& text, bytes_view bytes, const std::vector<span>& spans, std::size_t max_span_bytes);
 
 }  // namespace amqp::trace::detail

@@ -25,8 +25,7 @@ std::string timestamp_text(std::uint64_t seconds) {
     if (seconds <= 253402300799ull) {  // 9999-12-31 23:59:59
         const auto t = static_cast<std::time_t>(seconds);
         std::tm tm{};
-        if (gmtime_r(&t, &tm) != nullptr &&
-            std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) > 0)
+        if (gmtime_r(&t, &tm) != nullptr && std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) > 0)
             return std::string(buf) + " (" + std::to_string(seconds) + ")";
     }
     return std::to_string(seconds);
@@ -172,9 +171,7 @@ private:
                 if (!fixed(8, b)) return stop();
                 text = timestamp_text(boost::endian::load_big_u64(b.data()));
                 break;
-            case 'V':
-                text = "void";
-                break;
+            case 'V': text = "void"; break;
             case 'S':
                 if (!r.longbytes(b)) return stop();
                 text = quoted(as_string_view(b));
@@ -195,8 +192,7 @@ private:
                 return is_table ? table(b, inner, key, indent + 1, depth + 1)
                                 : array(b, inner, key, indent + 1, depth + 1);
             }
-            default:
-                return stop();
+            default: return stop();
         }
         std::string type = std::string("'") + static_cast<char>(tag) + "' " + tag_name(tag);
         out_.spans.push_back({base + start, r.offset() - start, key + " = " + text + "  (" + type + ")", false});
@@ -209,8 +205,7 @@ private:
 
 }  // namespace
 
-bool walk_table(bytes_view raw, std::size_t base, const std::string& path, int indent, std::size_t depth,
-                layout& out) {
+bool walk_table(bytes_view raw, std::size_t base, const std::string& path, int indent, std::size_t depth, layout& out) {
     return table_layout(out).table(raw, base, path, indent, depth);
 }
 

@@ -17,8 +17,7 @@ namespace amqp::detail {
 /// returns false; the caller turns that into an error naming the field.
 class wire_reader {
 public:
-    explicit wire_reader(bytes_view in) noexcept
-        : begin_(in.data()), pos_(in.data()), end_(in.data() + in.size()) {}
+    explicit wire_reader(bytes_view in) noexcept : begin_(in.data()), pos_(in.data()), end_(in.data() + in.size()) {}
 
     std::size_t offset() const noexcept { return static_cast<std::size_t>(pos_ - begin_); }
     std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - pos_); }

@@ -35,18 +35,17 @@ std::uint64_t connection_machine::unconfirmed(std::uint16_t id) const noexcept {
     return it == channels_.end() ? 0 : it->second.confirms.waiting();
 }
 
-bool connection_machine::on_confirm(std::uint16_t id, channel_state& ch, std::uint64_t tag, bool multiple,
-                                    bool ack, event& ev) {
+bool connection_machine::on_confirm(std::uint16_t id, channel_state& ch, std::uint64_t tag, bool multiple, bool ack,
+                                    event& ev) {
     const std::uint16_t method_id = ack ? basic_ack::method_index : basic_nack::method_index;
     const char* name = ack ? "basic.ack" : "basic.nack";
     confirm_range r;
     if (!ch.confirms.active()) {
         // Nothing to confirm: the broker and we disagree about the channel. RabbitMQ answers a
         // client's ack it cannot match with a channel-level 406; do the same.
-        close_channel_locally(id, ch, 406,
-                              std::string(name) + " on channel " + std::to_string(id) +
-                                  ", which is not in confirm mode",
-                              reply_code::precondition_failed, basic_ack::class_index, method_id);
+        close_channel_locally(
+            id, ch, 406, std::string(name) + " on channel " + std::to_string(id) + ", which is not in confirm mode",
+            reply_code::precondition_failed, basic_ack::class_index, method_id);
         return false;
     }
     if (!ch.confirms.settle(tag, multiple, r)) {
@@ -72,8 +71,7 @@ void connection_machine::report_broker_close(std::uint16_t id, channel_state& ch
     event e;
     e.kind = event_kind::channel_closed;
     e.channel = id;
-    e.reason = detail::broker_reason(c.reply_code, c.reply_text, c.class_id, c.method_id,
-                                     client_error::channel_closed);
+    e.reason = detail::broker_reason(c.reply_code, c.reply_text, c.class_id, c.method_id, client_error::channel_closed);
     queue_event(std::move(e));
 }
 

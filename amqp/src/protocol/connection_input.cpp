@@ -140,11 +140,10 @@ bool connection_machine::handle_connection_method(const method& m, event& ev) {
             if (is<connection_close_ok>(m)) finish({}, true);
             return false;  // everything else is discarded while closing (spec 4.2.2)
         case connection_state::idle:
-        case connection_state::closed:
-            return false;
+        case connection_state::closed: return false;
     }
-    fail(reply_code::command_invalid, "unexpected " + std::string(method_name(m)),
-         method_class_id(m), method_method_id(m));
+    fail(reply_code::command_invalid, "unexpected " + std::string(method_name(m)), method_class_id(m),
+         method_method_id(m));
     return false;
 }
 
@@ -195,8 +194,7 @@ void connection_machine::on_tune(const connection_tune& t) {
     state_ = connection_state::awaiting_open;
 }
 
-bool connection_machine::handle_channel_method(std::uint16_t id, channel_state& ch, const method& m,
-                                               event& ev) {
+bool connection_machine::handle_channel_method(std::uint16_t id, channel_state& ch, const method& m, event& ev) {
     if (ch.close_sent) {
         // Spec 4.2.2 / 2.2.4: after sending channel.close, discard all but close and close-ok.
         if (is<channel_close_ok>(m)) {
@@ -244,16 +242,16 @@ bool connection_machine::handle_channel_method(std::uint16_t id, channel_state& 
     const auto cls = method_class_id(m);
     const auto mid = method_method_id(m);
     if (ch.sync.empty() || !ch.front_sent) {
-        fail(reply_code::command_invalid,
-             "unexpected " + method_label(cls, mid) + " on channel " + std::to_string(id), cls, mid);
+        fail(reply_code::command_invalid, "unexpected " + method_label(cls, mid) + " on channel " + std::to_string(id),
+             cls, mid);
         return false;
     }
     const auto& front = ch.sync.front();
     const bool get_empty = front.reply_class == 60 && front.reply_method == 71 && cls == 60 && mid == 72;
     if ((front.reply_class != cls || front.reply_method != mid) && !get_empty) {
         fail(reply_code::command_invalid,
-             "expected " + method_label(front.reply_class, front.reply_method) + " on channel " +
-                 std::to_string(id) + ", got " + method_label(cls, mid),
+             "expected " + method_label(front.reply_class, front.reply_method) + " on channel " + std::to_string(id) +
+                 ", got " + method_label(cls, mid),
              cls, mid);
         return false;
     }

@@ -15,8 +15,7 @@ namespace amqp::protocol {
 
 using namespace detail;
 
-connection_machine::connection_machine(connection_options opts)
-    : opts_(std::move(opts)), decoder_(frame_min_size) {}
+connection_machine::connection_machine(connection_options opts) : opts_(std::move(opts)), decoder_(frame_min_size) {}
 
 // ---- driving -----------------------------------------------------------------------------------
 
@@ -46,8 +45,8 @@ void connection_machine::feed(bytes_view bytes, time_point now) {
             close_reason r;
             r.code = client_error::protocol_version_mismatch;
             r.reply_text = "the broker answered with protocol header AMQP " + std::to_string(v[0]) + "." +
-                           std::to_string(v[1]) + "." + std::to_string(v[2]) + "." +
-                           std::to_string(v[3]) + " (we speak AMQP 0-9-1)";
+                           std::to_string(v[1]) + "." + std::to_string(v[2]) + "." + std::to_string(v[3]) +
+                           " (we speak AMQP 0-9-1)";
             finish(std::move(r), true);
             return;
         }
@@ -64,8 +63,7 @@ bool connection_machine::next_event(event& ev) {
     ev.body_refused = false;
     ev.body_size = 0;
     ev.fault = {};
-    if (queued_.empty() && state_ != connection_state::closed && state_ != connection_state::idle &&
-        preamble_done_) {
+    if (queued_.empty() && state_ != connection_state::closed && state_ != connection_state::idle && preamble_done_) {
         while (state_ != connection_state::closed) {
             if (take_delivery(ev)) return true;
             auto r = decoder_.next();
@@ -105,8 +103,9 @@ void connection_machine::on_transport_closed(error_code ec, time_point now) {
             // RabbitMQ without authentication_failure_close (or another broker) refuses a login
             // by closing the socket right after start-ok.
             r.code = client_error::authentication_failed;
-            r.reply_text = "the broker closed the connection after connection.start-ok "
-                           "(wrong user name or password, or the mechanism was refused)";
+            r.reply_text =
+                "the broker closed the connection after connection.start-ok "
+                "(wrong user name or password, or the mechanism was refused)";
             break;
         default:
             r.code = client_error::connection_lost;
@@ -126,8 +125,8 @@ void connection_machine::on_timer(time_point now) {
     if (now - last_recv_ >= 2 * period) {
         close_reason r;
         r.code = client_error::missed_heartbeats;
-        r.reply_text = "nothing received from the broker for " + std::to_string(2 * heartbeat_) +
-                       " s (heartbeat " + std::to_string(heartbeat_) + " s)";
+        r.reply_text = "nothing received from the broker for " + std::to_string(2 * heartbeat_) + " s (heartbeat " +
+                       std::to_string(heartbeat_) + " s)";
         finish(std::move(r), true);
         return;
     }
@@ -205,8 +204,8 @@ error_code connection_machine::send_async(std::uint16_t id, const method& m) {
     return {};
 }
 
-error_code connection_machine::publish(std::uint16_t id, const basic_publish& m,
-                                       const basic_properties& props, bytes_view body) {
+error_code connection_machine::publish(std::uint16_t id, const basic_publish& m, const basic_properties& props,
+                                       bytes_view body) {
     std::uint64_t seq = 0;
     return publish(id, m, props, body, seq);
 }
@@ -227,8 +226,7 @@ void connection_machine::close(std::uint16_t code, std::string_view text) {
     switch (state_) {
         case connection_state::idle:
         case connection_state::closing:
-        case connection_state::closed:
-            return;
+        case connection_state::closed: return;
         case connection_state::awaiting_start: {
             // Nothing negotiated yet: there is no one to say goodbye to.
             close_reason r;
@@ -236,8 +234,7 @@ void connection_machine::close(std::uint16_t code, std::string_view text) {
             finish(std::move(r), true);
             return;
         }
-        default:
-            break;
+        default: break;
     }
     append_method(0, connection_close{code, shortstr(text), 0, 0});
     state_ = connection_state::closing;

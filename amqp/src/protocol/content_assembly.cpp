@@ -20,7 +20,9 @@ namespace {
 // basic.deliver (60,60) or basic.return (60,50): content nobody waits for synchronously.
 bool is_delivery_or_return(const byte_buffer& method_payload) {
     if (method_payload.size() < 4) return false;
-    const auto u16 = [&](std::size_t i) { return static_cast<std::uint16_t>(method_payload[i] << 8 | method_payload[i + 1]); };
+    const auto u16 = [&](std::size_t i) {
+        return static_cast<std::uint16_t>(method_payload[i] << 8 | method_payload[i + 1]);
+    };
     return u16(0) == 60 && (u16(2) == 60 || u16(2) == 50);
 }
 
@@ -84,9 +86,9 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         return false;
     }
     if (h.class_index != ch.content_class || h.weight != 0) {
-        fail(reply_code::unexpected_frame,
-             "content header with class " + std::to_string(h.class_index) + " and weight " +
-                 std::to_string(h.weight) + " after a method of class " + std::to_string(ch.content_class));
+        fail(reply_code::unexpected_frame, "content header with class " + std::to_string(h.class_index) +
+                                               " and weight " + std::to_string(h.weight) + " after a method of class " +
+                                               std::to_string(ch.content_class));
         return false;
     }
     ch.body_remaining = h.body_size;
@@ -116,8 +118,8 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         // Refuse before allocating anything for it: the channel goes (311), the connection stays,
         // and the body frames still on their way are skipped.
         close_channel_locally(id, ch, 311,
-                              "message body of " + std::to_string(h.body_size) +
-                                  " bytes exceeds max_message_size " + std::to_string(opts_.max_message_size),
+                              "message body of " + std::to_string(h.body_size) + " bytes exceeds max_message_size " +
+                                  std::to_string(opts_.max_message_size),
                               client_error::message_too_large, 0, 0);
         ch.discard = true;
     }
@@ -140,8 +142,8 @@ bool connection_machine::handle_body(std::uint16_t id, channel_state& ch, const 
         return false;
     }
     if (f.payload.size() > ch.body_remaining) {
-        fail(reply_code::frame_error, "body frames on channel " + std::to_string(id) +
-                                          " carry more bytes than the content header declared");
+        fail(reply_code::frame_error,
+             "body frames on channel " + std::to_string(id) + " carry more bytes than the content header declared");
         return false;
     }
     ch.body_remaining -= f.payload.size();
@@ -187,8 +189,8 @@ bool connection_machine::complete_content(std::uint16_t id, channel_state& ch, e
     // basic.get-ok: the answer to a basic.get.
     if (ch.sync.empty() || !ch.front_sent || ch.sync.front().reply_class != method_class_id(m) ||
         ch.sync.front().reply_method != method_method_id(m)) {
-        fail(reply_code::command_invalid, "unexpected " + std::string(method_name(m)) + " on channel " +
-                                              std::to_string(id));
+        fail(reply_code::command_invalid,
+             "unexpected " + std::string(method_name(m)) + " on channel " + std::to_string(id));
         return false;
     }
     ch.sync.pop_front();

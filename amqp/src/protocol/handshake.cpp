@@ -17,8 +17,7 @@ tune_values negotiate_tune(const connection_tune& broker, const connection_optio
     constexpr std::uint32_t unlimited_frame_cap = 131072;
     tune_values v;
     const auto channels = negotiate_value(ours.channel_max, broker.channel_max);
-    v.channel_max = channels == 0 ? std::numeric_limits<std::uint16_t>::max()
-                                  : static_cast<std::uint16_t>(channels);
+    v.channel_max = channels == 0 ? std::numeric_limits<std::uint16_t>::max() : static_cast<std::uint16_t>(channels);
     std::uint32_t frame = negotiate_value(ours.frame_max, broker.frame_max);
     if (frame == 0) frame = unlimited_frame_cap;
     // GHSA-jh48-qjf5-fx5v: a frame_max below the spec minimum must not reach the decoder. If the
@@ -31,12 +30,8 @@ tune_values negotiate_tune(const connection_tune& broker, const connection_optio
 
 field_table client_properties(const connection_options& opts) {
     field_table caps = {
-        {"publisher_confirms", true},
-        {"exchange_exchange_bindings", true},
-        {"basic.nack", true},
-        {"consumer_cancel_notify", true},
-        {"connection.blocked", true},
-        {"authentication_failure_close", true},
+        {"publisher_confirms", true},     {"exchange_exchange_bindings", true}, {"basic.nack", true},
+        {"consumer_cancel_notify", true}, {"connection.blocked", true},         {"authentication_failure_close", true},
         {"per_consumer_qos", true},
     };
     field_table props = {

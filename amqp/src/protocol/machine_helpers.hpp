@@ -32,7 +32,7 @@ inline reply_code as_reply_code(const error_code& ec) noexcept {
 inline std::string_view shortstr(std::string_view s) noexcept { return s.substr(0, 255); }
 
 inline close_reason broker_reason(std::uint16_t code, std::string_view text, std::uint16_t class_id,
-                           std::uint16_t method_id, client_error if_success) {
+                                  std::uint16_t method_id, client_error if_success) {
     close_reason r;
     r.from_broker = true;
     r.reply_code = code;
