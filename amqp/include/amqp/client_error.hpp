@@ -1,5 +1,6 @@
 // Errors the client itself reports (as opposed to reply codes a broker sends), and the details
 // that travel with an error: the broker's close reason, or what our decoder found.
+// Threading: the category is a constant usable from any thread; the rest are plain values.
 #pragma once
 
 #include <amqp/error.hpp>
@@ -51,7 +52,8 @@ struct close_reason {
     /// detected or local failures (lost socket, timeouts).
     bool from_broker = false;
     /// One line for humans, e.g. "channel closed by broker: 404 NOT_FOUND - no queue 'x' in
-    /// vhost '/' (queue.declare)". Never contains credentials.
+    /// vhost '/' (queue.declare)". Never contains credentials; the broker's text is escaped and
+    /// capped as amqp::printable() does.
     std::string to_string() const;
 };
 

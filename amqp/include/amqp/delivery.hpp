@@ -3,6 +3,10 @@
 // The frame-by-frame path (decode_frame, decode_method, decode_content_header) decodes any
 // input and names every fault; this one decodes the common shape only, and faster: one
 // output struct instead of a method variant, three frames checked together.
+//
+// Errors: none reported; decode_delivery answers "decoded" or "not decoded here" (then the
+// frame-by-frame path says what is wrong). Nothing here throws or allocates.
+// Threading: decode_delivery is pure; a delivery_view is a value with one owner at a time.
 #pragma once
 
 #include <amqp/detail/property_list.hpp>
@@ -27,8 +31,10 @@ namespace detail {
 struct delivery_access;
 }
 
-/// A delivered message, as views into the decoded input. Only `decode_delivery` writes it,
-/// which lets it clear just the properties the previous message had rather than all fourteen.
+/// A delivered message, as views into the decoded input: valid as long as those bytes are (for the
+/// connection machine's events, until its next `feed`/`next_event`). Only `decode_delivery` writes
+/// it, which lets it clear just the properties the previous message had rather than all fourteen;
+/// reuse one view for a stream of messages.
 class delivery_view {
 public:
     std::uint16_t channel() const noexcept { return channel_; }
@@ -159,7 +165,7 @@ public:
 private:
     // A message usually carries few properties: the bits are tested in three groups, 15..11,
     // 10..9 (correlation-id and reply-to, what RPC carries) and 8..2, and a group with none
-    // set costs one test (the compiler threads the repeated test of the same flag).
+    // set costs one test (docs/codec-benchmarks.md, delivery.hpp).
     [[gnu::always_inline]] bool present(int bit) const noexcept {
         if (bit >= 11 ? none_high_ : bit <= 8 ? none_low_ : false) return false;
         return (flags_ >> bit) & 1u;
@@ -178,13 +184,21 @@ class delivery_property_clearer {
 public:
     explicit delivery_property_clearer(std::uint16_t mask) noexcept : mask_(mask) {}
     template <class T>
-    bool shortstr(int bit, const char*, std::optional<T>& p) const noexcept { return clear(bit, p); }
+    bool shortstr(int bit, const char*, std::optional<T>& p) const noexcept {
+        return clear(bit, p);
+    }
     template <class T>
-    bool u8(int bit, const char*, std::optional<T>& p) const noexcept { return clear(bit, p); }
+    bool u8(int bit, const char*, std::optional<T>& p) const noexcept {
+        return clear(bit, p);
+    }
     template <class T>
-    bool u64(int bit, const char*, std::optional<T>& p) const noexcept { return clear(bit, p); }
+    bool u64(int bit, const char*, std::optional<T>& p) const noexcept {
+        return clear(bit, p);
+    }
     template <class T>
-    bool table(int bit, const char*, std::optional<T>& p) const noexcept { return clear(bit, p); }
+    bool table(int bit, const char*, std::optional<T>& p) const noexcept {
+        return clear(bit, p);
+    }
 
 private:
     template <class T>
@@ -202,7 +216,7 @@ static_assert(std::is_trivially_destructible_v<basic_properties>);
 // requests carries the same properties each time), so that only the present ones cost.
 template <bool tables>
 [[gnu::always_inline]] inline bool read_delivery_properties(const std::uint8_t* q, const std::uint8_t* end,
-                                                   std::uint16_t flags, delivery_view& out) noexcept {
+                                                            std::uint16_t flags, delivery_view& out) noexcept {
     basic_properties& props = delivery_access::properties(out);
     std::uint16_t& maybe = delivery_access::maybe_present(out);
     if (const std::uint16_t stale = maybe & ~flags; stale != 0) [[unlikely]] {
@@ -215,10 +229,10 @@ template <bool tables>
 }
 
 // With `tables`, any properties; without, a message with a headers table goes to the
-// general form (a tail call, so that the common form needs no stack frame for the table's
-// validation call).
+// general form (a tail call: docs/codec-benchmarks.md, delivery.hpp).
 template <bool tables>
-[[gnu::always_inline]] inline std::size_t decode_delivery_as(bytes_view in, std::uint32_t frame_max, delivery_view& out) noexcept {
+[[gnu::always_inline]] inline std::size_t decode_delivery_as(bytes_view in, std::uint32_t frame_max,
+                                                             delivery_view& out) noexcept {
     const std::uint32_t max_payload = std::max(frame_max, frame_min_size) - static_cast<std::uint32_t>(frame_overhead);
     const std::uint8_t* const start = in.data();
     const std::uint8_t* const e = start + in.size();
@@ -234,8 +248,8 @@ template <bool tables>
     const std::uint8_t* q = start + frame_header_size;
     // 4 ids, 1 + 0 consumer-tag, 8 delivery-tag, 1 bits, 1 + 0 exchange, 1 + 0 routing-key.
     constexpr std::uint32_t min_payload = 16;
-    if (size < min_payload ||
-        boost::endian::load_big_u32(q) != (std::uint32_t{basic_deliver::class_index} << 16 | basic_deliver::method_index))
+    if (size < min_payload || boost::endian::load_big_u32(q) !=
+                                  (std::uint32_t{basic_deliver::class_index} << 16 | basic_deliver::method_index))
         return 0;
     basic_deliver& d = delivery_access::deliver(out);
     // The consumer tag leaves room for the fixed fields and the other two length octets.
@@ -283,9 +297,8 @@ template <bool tables>
     if (e - b < static_cast<std::ptrdiff_t>(frame_overhead) || body_size > max_payload ||
         body_size >= static_cast<std::uint64_t>(e - b) - frame_header_size)
         return 0;
-    const std::uint64_t body_header =
-        std::uint64_t{3u | on_channel} |
-        std::uint64_t{boost::endian::endian_reverse(static_cast<std::uint32_t>(body_size))} << 24;
+    const std::uint32_t size_octets = boost::endian::endian_reverse(static_cast<std::uint32_t>(body_size));
+    const std::uint64_t body_header = std::uint64_t{3u | on_channel} | std::uint64_t{size_octets} << 24;
     if ((boost::endian::load_little_u64(b) & 0x00FF'FFFF'FFFF'FFFFu) != body_header ||
         b[frame_header_size + body_size] != frame_end)
         return 0;
@@ -296,8 +309,7 @@ template <bool tables>
 
 }  // namespace detail
 
-// Inline, as decode_frame is: it runs once per message, and out of line the call and the
-// saved registers were a tenth of its time.
+// Inline, as decode_frame is: it runs once per message (docs/codec-benchmarks.md).
 inline std::size_t decode_delivery(bytes_view in, std::uint32_t frame_max, delivery_view& out) noexcept {
     return detail::decode_delivery_as<false>(in, frame_max, out);
 }

@@ -1,5 +1,6 @@
 // Errors of the AMQP layer: the spec's reply codes as a Boost.System error category,
 // plus a diagnostics object that names what was wrong and where.
+// Threading: the category is a constant usable from any thread; diagnostics is a plain value.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,9 @@
 // Field tables and arrays on the wire: validation (no allocation), decoding into the value
 // model, and encoding. Type tags are RabbitMQ's errata set (see types.hpp).
+//
+// Errors: a malformed or unencodable table is reported as an error_code (502 SYNTAX_ERROR) with
+// `diagnostics`; nothing here throws except std::bad_alloc where a function allocates.
+// Threading: pure functions over the caller's bytes; they may run concurrently.
 #pragma once
 
 #include <amqp/error.hpp>
@@ -23,15 +27,17 @@ inline constexpr std::size_t max_table_depth = 32;
 /// 502 SYNTAX_ERROR with `diag` (offset relative to `raw`) otherwise.
 error_code validate_table(bytes_view raw, diagnostics& diag) noexcept;
 
-/// Decode a (validated or not) table into values. Same checks as `validate_table`.
+/// Decode a (validated or not) table into values, replacing `out`'s contents. Same checks and
+/// errors as `validate_table`; on an error `out` holds an unspecified part of the entries. Allocates.
 error_code decode_table(table_view t, field_table& out, diagnostics& diag);
 
 /// Append the table's wire bytes (without the 4-byte length prefix) to `out`.
 /// 502 SYNTAX_ERROR if a name exceeds 255 bytes, a long string exceeds 2^32-1 bytes, or the
-/// nesting exceeds max_table_depth.
+/// nesting exceeds max_table_depth; `out` is then unchanged (the size is checked first). Allocates.
 error_code encode_table(const field_table& t, byte_buffer& out);
 
-/// Size in bytes of the table's wire form (without the length prefix).
+/// Size in bytes of the table's wire form (without the length prefix), as encode_table writes it
+/// when it succeeds.
 std::size_t table_encoded_size(const field_table& t) noexcept;
 
 /// One field value as it stands on the wire, pointing into a table's bytes: reading a table
@@ -54,7 +60,8 @@ struct field_value_view {
     }
     /// 'F' as a table view (validated along with its parent); empty for other tags.
     table_view as_table() const noexcept { return tag == 'F' ? table_view{raw} : table_view{}; }
-    /// The full value model (allocates for strings, arrays and tables).
+    /// The full value model (allocates for strings, arrays and tables). Malformed bytes give a
+    /// void value (views from the decoders are validated, so only a hand-made view can be).
     field_value to_value() const;
 };
 
@@ -63,8 +70,7 @@ namespace detail {
 // Internal: what follows each type tag on the wire, indexed by the tag octet: 0..8 is a fixed
 // size; the rest have a 4-byte length prefix, and bad_tag marks a tag outside RabbitMQ's set.
 // One table for the in-place reader here and for validate_table, so the two cannot disagree
-// about the grammar. A load indexed by the tag replaces a switch, which compiled to an indirect
-// jump per entry (a field table's tags vary entry to entry).
+// about the grammar. A table rather than a switch: docs/codec-benchmarks.md (field_table.hpp).
 enum : std::uint8_t { long_value = 16, nested_table = 17, nested_array = 18, bad_tag = 255 };
 
 inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
@@ -82,11 +88,8 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
     return k;
 }();
 
-// The constant 1, which the compiler cannot trace back to the comparison that chose it. Walking
-// a table is a chain of dependent loads (name length, then tag, then the next entry's name
-// length...); taking a 1-byte value's size from a branch instead of from `value_kinds` takes the
-// table lookup off that chain, and 1-byte values ('t') fill capabilities tables. Without the
-// barrier gcc folds `kind == 1 ? 1 : kind` back into `kind`.
+// The constant 1, hidden from the optimiser: a 1-byte value's size then comes from a branch rather
+// than from `value_kinds` (docs/codec-benchmarks.md, field_table.hpp).
 [[gnu::always_inline]] inline std::size_t opaque_one() noexcept {
     std::size_t one = 1;
 #if defined(__GNUC__)
@@ -97,10 +100,9 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
 
 // Whether `n` more bytes from `p` stay within `end`, for a small `n` (a name and tag, or a
 // fixed-size value: at most 257 bytes). Compared as addresses: `p + n` as a pointer could
-// point past the end of the input, which C++ does not allow even unread; `end - p >= n` costs
-// two more instructions per check, and a table walk is a handful of instructions per entry.
-// Cannot wrap: no object ends within 257 bytes of the top of the address space (that is the
-// kernel's, on every platform we build for).
+// point past the end of the input, which C++ does not allow even unread (and `end - p >= n` is
+// dearer: docs/codec-benchmarks.md). Cannot wrap: no object ends within 257 bytes of the top of
+// the address space (that is the kernel's, on every platform we build for).
 [[gnu::always_inline]] inline bool fits(const std::uint8_t* p, std::size_t n, const std::uint8_t* end) noexcept {
     return reinterpret_cast<std::uintptr_t>(p) + n <= reinterpret_cast<std::uintptr_t>(end);
 }
@@ -110,8 +112,7 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
 }
 
 // The tagged value starting at `p` (p < end): fills `value` and returns the position after it,
-// or nullptr when it is malformed. Pointers rather than a span: the walk then keeps one
-// position in a register instead of a (pointer, size) pair that both change per entry.
+// or nullptr when it is malformed. Pointers rather than a span: one position changes per entry.
 [[gnu::always_inline]] inline const std::uint8_t* take_value(const std::uint8_t* p, const std::uint8_t* end,
                                                              field_value_view& value) noexcept {
     const std::uint8_t tag = *p++;
@@ -137,8 +138,7 @@ inline constexpr std::array<std::uint8_t, 256> value_kinds = [] {
 
 // The (name, value) entry starting at `p` (p < end), as take_value.
 [[gnu::always_inline]] inline const std::uint8_t* take_entry(const std::uint8_t* p, const std::uint8_t* end,
-                                                             std::string_view& name,
-                                                             field_value_view& value) noexcept {
+                                                             std::string_view& name, field_value_view& value) noexcept {
     const std::size_t name_len = *p;
     // The name, then at least the tag octet.
     if (!before(p, 1 + name_len, end)) return nullptr;
@@ -172,16 +172,15 @@ bool well_formed_array(const std::uint8_t* p, const std::uint8_t* end, std::size
 /// Returns what validate_table returns, with the same `diag` on a fault. On a fault the
 /// callback has already seen every entry before it (and an 'F' entry whose nested table holds
 /// the fault), as rabbitmq-c's amqp_decode_table has already filled its pool: callers must drop
-/// what they collected when the result is an error. Allocates nothing itself.
+/// what they collected when the result is an error. Allocates nothing itself; exceptions come
+/// only from `on_entry`. Uses about 16 * max_table_depth bytes of stack, whatever the nesting.
 template <class F>
 error_code walk_table(bytes_view raw, diagnostics& diag, F&& on_entry) {
     const std::uint8_t* p = raw.data();
     const std::uint8_t* end = p + raw.size();
     // The tables we are inside: an explicit stack rather than recursion, so the whole walk is
-    // one loop, and its size is the depth limit. Each keeps where its walk resumes, not just
-    // where it ends: resuming at the nested table's end, reached by walking it, would chain the
-    // parent's next loads behind every load of the nested walk; the saved position was known
-    // from the nested table's length, so the CPU can run ahead on the parent.
+    // one loop, and its size is the depth limit. Each keeps where its walk resumes, known from
+    // the nested table's length (why not its end: docs/codec-benchmarks.md, walk_table).
     struct outer_table {
         const std::uint8_t* resume;
         const std::uint8_t* end;
@@ -217,8 +216,8 @@ error_code walk_table(bytes_view raw, diagnostics& diag, F&& on_entry) {
         } else {
             if (kind == detail::bad_tag || !detail::fits(p, 4, end)) [[unlikely]]
                 return detail::explain_table_fault(raw, diag);
-            const std::size_t n =
-                (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3];
+            const std::size_t n = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) |
+                                  p[3];
             p += 4;
             body = p;
             // Up to 4 GiB: compared as sizes.
@@ -249,7 +248,7 @@ error_code walk_table(bytes_view raw, diagnostics& diag, F&& on_entry) {
 }
 
 /// Take one tagged value (tag octet, then the value; an array element's wire form) off the front
-/// of `rest`. False at the end or on malformed bytes.
+/// of `rest`. False at the end or on malformed bytes (`rest` is then unchanged).
 inline bool next_value(bytes_view& rest, field_value_view& value) noexcept {
     if (rest.empty()) return false;
     const std::uint8_t* end = rest.data() + rest.size();
@@ -260,9 +259,9 @@ inline bool next_value(bytes_view& rest, field_value_view& value) noexcept {
 }
 
 /// Step through a table's entries: takes the next (name, value) off the front of `rest`
-/// (which starts as `t.raw`). False at the end or on malformed bytes (tables from the decoders
-/// are validated, so that means the end). Every length is checked here too: a table_view can
-/// be made from any bytes.
+/// (which starts as `t.raw`). False at the end or on malformed bytes (`rest` is then unchanged;
+/// tables from the decoders are validated, so that means the end). Every length is checked here
+/// too: a table_view can be made from any bytes.
 inline bool next_entry(bytes_view& rest, std::string_view& name, field_value_view& value) noexcept {
     if (rest.empty()) return false;
     const std::uint8_t* end = rest.data() + rest.size();
@@ -273,7 +272,8 @@ inline bool next_entry(bytes_view& rest, std::string_view& name, field_value_vie
 }
 
 /// Calls `f(name, value)` for each entry of a table, in order, without allocating; stops early
-/// when `f` returns false (if it returns bool), and at malformed bytes.
+/// when `f` returns false (if it returns bool), and silently at malformed bytes (use walk_table
+/// to learn about them). Exceptions come only from `f`.
 template <class F>
 void for_each_entry(table_view t, F&& f) {
     const std::uint8_t* p = t.raw.data();
@@ -292,11 +292,13 @@ void for_each_entry(table_view t, F&& f) {
 }
 
 /// The first entry called `name`, e.g. find_entry(caps, "basic.nack").as_bool(); a value with
-/// tag 'V' and no bytes when absent (check `found` to tell absent from void).
+/// tag 'V' and no bytes when absent (check `found` to tell absent from void). Stops silently at
+/// malformed bytes, as for_each_entry does.
 field_value_view find_entry(table_view t, std::string_view name, bool* found = nullptr) noexcept;
 
 /// One-line human form, e.g. `{product: "RabbitMQ", capabilities: {publisher_confirms: true}}`,
-/// for traces and error messages.
+/// for traces and error messages. Strings are printed as they are: escape peer text with
+/// amqp::printable() before it reaches a log.
 std::string to_string(const field_table& t);
 std::string to_string(const field_value& v);
 

@@ -1,5 +1,10 @@
 // AMQP 0-9-1 frames (spec 2.3.5 / 4.2.3): type, channel, size, payload, frame-end 0xCE.
 // A streaming decoder that takes bytes in any chunks and hands out whole frames as views.
+//
+// Errors: decoding faults are returned (a `frame_error` / reply code plus `diagnostics`), never
+// thrown; the only exception is std::bad_alloc from a buffer that grows.
+// Threading: the free functions are pure and may run concurrently; a frame_decoder is not
+// thread-safe (one owner at a time, like any sans-IO object of this library).
 #pragma once
 
 #include <amqp/error.hpp>
@@ -47,9 +52,9 @@ enum class decode_status : std::uint8_t {
 };
 
 /// A framing error as `decode_frame` and `frame_decoder` report it: empty, or a reply code
-/// (in practice 501 FRAME_ERROR). Two bytes instead of an error_code's 24, so that a
-/// frame_result is 32 bytes and an inlined decode_frame keeps it in the caller's registers;
-/// it converts to `error_code` wherever one is wanted and compares with reply codes.
+/// (in practice 501 FRAME_ERROR). Two bytes rather than an error_code, to keep frame_result
+/// small (docs/codec-benchmarks.md); it converts to `error_code` wherever one is wanted and
+/// compares with reply codes.
 class frame_error {
 public:
     constexpr frame_error() noexcept = default;
@@ -87,23 +92,20 @@ struct frame_result {
 /// heartbeat payload empty (else 501), the frame-end octet (else 501).
 /// Channel rules (heartbeat on channel 0 only, content on channel != 0) are the connection's job.
 /// Never reads past `in`; no allocation. `diag` is filled on error (offset relative to `in`).
+/// `need_more` (an incomplete frame, nothing consumed) is not an error. A `frame_max` below
+/// 4096 is treated as 4096.
 frame_result decode_frame(bytes_view in, std::uint32_t frame_max, diagnostics& diag) noexcept;
 
 namespace detail {
 /// The faults decode_frame reports; formatting happens out of line (frame.cpp), off the hot path.
 enum class frame_fault : std::uint8_t { type, size, heartbeat, end };
-/// Returns the error result. By value, not through a reference to the caller's result: a
-/// result whose address escapes to a call lives in memory, and the hot path then stores and
-/// reloads it (a store-forwarding stall per frame).
+/// Fills `diag` and returns the error result (by value: docs/codec-benchmarks.md, decode_frame).
 [[gnu::cold]] frame_result fail_frame(diagnostics& diag, frame_fault f, std::uint64_t value, std::uint64_t limit,
                                       std::size_t offset) noexcept;
 }  // namespace detail
 
-// Inline because it runs once per frame and is a handful of compares: out of line, the call and
-// the result copy cost as much as the work. One result, returned on every path (NRVO),
-// whose address never escapes: the error paths fill it from a cold call's return value, so once
-// inlined the hot path keeps it in registers (passing `r` by reference to the cold call forced
-// it to the stack, and splitting the returns made gcc copy it through the stack per frame).
+// Inline because it runs once per frame and is a handful of compares. Why one result returned
+// on every path, filled from a cold call's return value: docs/codec-benchmarks.md (decode_frame).
 inline frame_result decode_frame(bytes_view in, std::uint32_t frame_max, diagnostics& diag) noexcept {
     frame_result r;
     // Below the spec's minimum, `frame_max - 8` could wrap (rabbitmq-c GHSA-jh48-qjf5-fx5v).
@@ -117,8 +119,8 @@ inline frame_result decode_frame(bytes_view in, std::uint32_t frame_max, diagnos
     }
     if (in.size() < frame_header_size) return r;
     const std::uint8_t* p = in.data();
-    const std::uint32_t size = (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[4]} << 16) |
-                               (std::uint32_t{p[5]} << 8) | std::uint32_t{p[6]};
+    const std::uint32_t size = (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[4]} << 16) | (std::uint32_t{p[5]} << 8) |
+                               std::uint32_t{p[6]};
     // Decided from the header alone, so a claimed 4 GiB frame fails now rather than after we
     // have waited for (and buffered) its payload. No `size + 8` here: it could wrap.
     if (size > frame_max - static_cast<std::uint32_t>(frame_overhead)) [[unlikely]] {
@@ -146,35 +148,43 @@ inline frame_result decode_frame(bytes_view in, std::uint32_t frame_max, diagnos
 
 /// What the peer's first 8 bytes were, if not frames.
 enum class header_check : std::uint8_t {
-    need_more,          ///< fewer than 8 bytes so far
-    not_a_header,       ///< does not start with "AMQP": these are frames (or garbage)
-    ours,               ///< "AMQP" 0 0 9 1
-    other_version,      ///< "AMQP" with other version octets: the broker refused our version
+    need_more,      ///< fewer than 8 bytes so far
+    not_a_header,   ///< does not start with "AMQP": these are frames (or garbage)
+    ours,           ///< "AMQP" 0 0 9 1
+    other_version,  ///< "AMQP" with other version octets: the broker refused our version
 };
 
 /// Recognise a protocol header at the front of `in` (a broker replies with its own header and
-/// closes the socket when it does not accept ours). `version` gets the 4 octets after "AMQP".
+/// closes the socket when it does not accept ours). `version` (if not null) gets the 4 octets
+/// after "AMQP" when the result is `ours` or `other_version`. Pure; reads at most 8 bytes.
 header_check check_protocol_header(bytes_view in, std::array<std::uint8_t, 4>* version = nullptr) noexcept;
 
 /// Streaming frame decoder: feed it bytes as they arrive, in chunks of any size, then take out
 /// whole frames. Owns one buffer that grows to at most frame_max bytes and is then reused: no
-/// allocation per frame in steady state. Errors are sticky: after one, `next()` keeps returning it.
+/// allocation per frame in steady state. Errors are sticky: after one, `next()` keeps returning it
+/// and `feed` drops its input. Not thread-safe: one owner at a time.
 ///
 ///     frame_decoder dec;
 ///     dec.feed(bytes);                       // or: copy into dec.prepare(n), then dec.commit(n)
 ///     while (auto r = dec.next(); r.status == decode_status::ok) { use(r.frame); }
 class frame_decoder {
 public:
+    /// `frame_max` as for set_frame_max. Allocates nothing until bytes arrive.
     explicit frame_decoder(std::uint32_t frame_max = frame_min_size);
 
     /// Limit for incoming frames (header + payload + end). Values below 4096 are raised to 4096.
+    /// Applies to frames not yet returned by `next()`.
     void set_frame_max(std::uint32_t frame_max) noexcept;
+    /// The limit in force.
     std::uint32_t frame_max() const noexcept { return frame_max_; }
 
-    /// Append bytes. Frames returned by earlier `next()` calls become invalid.
+    /// Append bytes (ignored after an error). Frames returned by earlier `next()` calls become
+    /// invalid. Throws std::bad_alloc if the buffer cannot grow.
     void feed(bytes_view bytes);
     /// Space for reading `n` bytes straight from a socket into the buffer; then `commit(k)`.
+    /// Invalidates earlier frames as `feed` does; throws std::bad_alloc if the buffer cannot grow.
     std::span<std::uint8_t> prepare(std::size_t n);
+    /// Mark the first `n` bytes of the last `prepare` as received (clamped to the space prepared).
     void commit(std::size_t n) noexcept;
 
     /// The next whole frame, `need_more`, or the (sticky) error. Returned views stay valid until
@@ -192,7 +202,7 @@ public:
         begin_ += n;
         consumed_total_ += n;
     }
-    /// The error that stopped the decoder (empty while healthy), with its diagnostics.
+    /// The error that stopped the decoder (empty while healthy), and then its diagnostics.
     error_code error() const noexcept { return ec_; }
     const diagnostics& diag() const noexcept { return diag_; }
     /// Total bytes consumed as frames since construction (for error offsets in stream terms).
@@ -211,9 +221,8 @@ private:
 };
 
 /// Write a frame's 7-byte header at `out[0..7)`; the caller writes the payload after it and
-/// the frame-end octet after that. Returns the bytes written (7).
-// Inline: a message encode writes three of these, and out of line each was a call that
-// spilled the encoder's registers.
+/// the frame-end octet after that. Returns the bytes written (7). `out` must have 7 bytes.
+// Inline: a message encode writes three of these (docs/codec-benchmarks.md).
 inline std::size_t write_frame_header(std::uint8_t* out, frame_type type, std::uint16_t channel,
                                       std::uint32_t payload_size) noexcept {
     out[0] = static_cast<std::uint8_t>(type);
@@ -226,7 +235,7 @@ inline std::size_t write_frame_header(std::uint8_t* out, frame_type type, std::u
     return frame_header_size;
 }
 
-/// Append a heartbeat frame (type 8, channel 0, empty payload) to `out`.
+/// Append a heartbeat frame (type 8, channel 0, empty payload) to `out`. Throws std::bad_alloc.
 void append_heartbeat(byte_buffer& out);
 
 }  // namespace amqp

@@ -1,6 +1,10 @@
 // Whole frames out: a method frame, or a content-bearing method with its header and body split
 // into body frames by frame_max, appended to one contiguous buffer so a message goes out in a
 // single write and is never interleaved with another message's frames.
+//
+// Errors: returned as error_code (reply codes, as the peer would answer them); the appending
+// functions may also throw std::bad_alloc, and then leave `out` as it was.
+// Threading: pure functions over the caller's buffers; they may run concurrently on distinct buffers.
 #pragma once
 
 #include <amqp/detail/publish_codec.hpp>
@@ -15,10 +19,11 @@
 
 namespace amqp {
 
-/// Bytes `append_method_frame` adds.
+/// Bytes `append_method_frame` adds when it succeeds.
 std::size_t method_frame_size(const method& m) noexcept;
 
-/// Append one method frame (header, payload, 0xCE) for `channel` to `out`.
+/// Append one method frame (header, payload, 0xCE) for `channel` to `out`. A shortstr over 255
+/// octets or a table over 2^32 - 1 → 502 SYNTAX_ERROR; `out` is then left as it was.
 error_code append_method_frame(byte_buffer& out, std::uint16_t channel, const method& m);
 
 /// Bytes `append_message` adds.
@@ -34,9 +39,8 @@ std::size_t message_size(const method& m, const basic_properties& props, std::si
 /// for basic.publish by an upper bound (the message, plus room for every property at its
 /// longest, about 2.6 KB) before shrinking to what was written, so a reused buffer keeps that
 /// headroom and allocates nothing in steady state.
-error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m,
-                               const basic_properties& props, bytes_view body,
-                               std::uint32_t frame_max);
+error_code append_message(byte_buffer& out, std::uint16_t channel, const method& m, const basic_properties& props,
+                          bytes_view body, std::uint32_t frame_max);
 
 /// What `encode_publish` needs in its output buffer: an upper bound of the bytes it writes,
 /// with every property at its largest (2570 octets) besides the headers table and the body as
@@ -56,11 +60,10 @@ struct encode_result {
 /// caller's buffer of at least `publish_size_bound(...)` bytes (else no_buffer_space), in one
 /// pass over the properties. Same checks and errors as `append_message`; on an error what is
 /// in `out` is unspecified. No allocation.
-// Inline, as decode_delivery is: it runs once per message, and out of line the call, the
-// saved registers and the result returned through memory were a fifth of its time.
+// Inline, as decode_delivery is: it runs once per message (docs/codec-benchmarks.md).
 [[gnu::always_inline]] inline encode_result encode_publish(std::span<std::uint8_t> out, std::uint16_t channel,
-                                                          const basic_publish& m,
-                                    const basic_properties& props, bytes_view body, std::uint32_t frame_max) noexcept {
+                                                           const basic_publish& m, const basic_properties& props,
+                                                           bytes_view body, std::uint32_t frame_max) noexcept {
     encode_result r;
     const std::size_t bound = detail::publish_bound(m, props, body.size(), frame_max);
     if (bound == 0) [[unlikely]] {

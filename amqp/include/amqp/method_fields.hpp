@@ -1,7 +1,8 @@
 // A compile-time description of every method's arguments, in wire order, with the spec XML's
 // argument names. The codec's decoder, encoder and size computation are all driven by it, so
 // there is exactly one place that says what a method looks like on the wire; tracers and tests
-// (the spec cross-check) can walk it too.
+// (the spec cross-check) can walk it too. The walk throws nothing and touches only what the
+// visitor does, so its errors and threading are the visitor's.
 #pragma once
 
 #include <amqp/methods.hpp>

@@ -5,6 +5,8 @@
 // extensions. String and table arguments are views: after decoding they point into the frame's
 // payload, and for encoding into whatever the caller owns. Reserved arguments are kept so that
 // encode(decode(bytes)) == bytes.
+// Errors: returned as error_code plus `diagnostics`, never thrown. Threading: pure functions and
+// plain structs; concurrent calls are safe on distinct outputs.
 #pragma once
 
 #include <amqp/error.hpp>

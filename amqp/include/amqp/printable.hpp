@@ -14,7 +14,7 @@ inline constexpr std::size_t printable_limit = 256;
 
 /// `s` in double quotes with `"`, `\`, every control octet and every octet >= 0x7F escaped
 /// (`\n`, `\r`, `\t`, `\xNN`), so the result is one line of printable ASCII. After `limit` octets
-/// of `s` the quote is closed and `...` appended. Throws only std::bad_alloc.
+/// of `s` the quote is closed and `...` appended. Throws only std::bad_alloc. Pure: any thread.
 std::string printable(std::string_view s, std::size_t limit = printable_limit);
 
 }  // namespace amqp

@@ -1,5 +1,8 @@
 // Content header frames (spec 4.2.6): class id, weight, body size, and the basic class's 14
 // properties behind a property-flags word.
+//
+// Errors: returned as error_code plus `diagnostics`; nothing here throws except std::bad_alloc
+// for a diagnostics text. Threading: pure functions and plain values (one writer at a time).
 #pragma once
 
 #include <amqp/error.hpp>
@@ -48,8 +51,7 @@ struct content_header {
 /// SYNTAX_ERROR (501 FRAME_ERROR when shorter than 14). Whether class and weight are acceptable
 /// is the connection's decision (505 UNEXPECTED_FRAME); they are decoded as they are.
 /// Views in `out` point into `payload`. No allocation.
-error_code decode_content_header(bytes_view payload, content_header& out,
-                                      diagnostics& diag) noexcept;
+error_code decode_content_header(bytes_view payload, content_header& out, diagnostics& diag) noexcept;
 
 /// decode_content_header for a header whose frame was well formed, telling the faults that leave
 /// the rest of the payload readable from those that do not. The headers table when it does not
@@ -66,7 +68,7 @@ error_code decode_content_header_salvaging(bytes_view payload, content_header& o
 /// Size of the payload `encode_content_header` writes.
 std::size_t content_header_payload_size(const content_header& h) noexcept;
 /// Write the content header payload at `out` (room for `content_header_payload_size(h)`).
-/// 502 SYNTAX_ERROR if a shortstr exceeds 255 bytes.
+/// 502 SYNTAX_ERROR if a shortstr exceeds 255 bytes (or the headers table 2^32 - 1).
 error_code encode_content_header(const content_header& h, std::uint8_t* out) noexcept;
 
 }  // namespace amqp

@@ -13,7 +13,12 @@
 // Credentials never appear: connection.start-ok's and connection.secure-ok's `response` is shown
 // as "<masked N bytes>" in the decoded view and as `**` bytes in the hex dump.
 // Malformed input is never fatal: the codec's error (reply code, offset, field) is printed with
-// the bytes that could be annotated.
+// the bytes that could be annotated. Strings from the peer are quoted with control and
+// non-printable octets escaped, so traced bytes cannot forge a line of the log.
+//
+// Errors: malformed input is part of the text (and of stream_result), never an exception; the
+// functions throw only what the std::ostream throws (per its exception mask) and std::bad_alloc.
+// Threading: every function may run on any thread; each frame is one write to the stream.
 #pragma once
 
 #include <amqp/error.hpp>
@@ -56,22 +61,20 @@ struct format_options {
 void format_frame(std::ostream& os, direction dir, bytes_view frame, const format_options& opts = {});
 
 /// Same, from a frame the decoder has already split (the header and frame-end are rebuilt).
-void format_frame(std::ostream& os, direction dir, const frame_view& frame,
-                  const format_options& opts = {});
+void format_frame(std::ostream& os, direction dir, const frame_view& frame, const format_options& opts = {});
 
 /// Format the 8-byte protocol header ("AMQP" 0 0 9 1), or whatever 8 bytes stand in its place.
-void format_protocol_header(std::ostream& os, direction dir, bytes_view header,
-                            const format_options& opts = {});
+void format_protocol_header(std::ostream& os, direction dir, bytes_view header, const format_options& opts = {});
 
 /// `format_frame` into a string.
 std::string frame_to_string(direction dir, bytes_view frame, const format_options& opts = {});
 
 /// The outcome of formatting a byte stream.
 struct stream_result {
-    std::size_t frames = 0;         ///< whole frames formatted (the protocol header not counted)
-    bool protocol_header = false;   ///< the stream started with "AMQP..."
-    error_code ec;                  ///< empty when every byte was part of a well-formed frame
-    diagnostics diag;               ///< the codec's diagnostics; `diag.offset` is a stream offset
+    std::size_t frames = 0;        ///< whole frames formatted (the protocol header not counted)
+    bool protocol_header = false;  ///< the stream started with "AMQP..."
+    error_code ec;                 ///< empty when every byte was part of a well-formed frame
+    diagnostics diag;              ///< the codec's diagnostics; `diag.offset` is a stream offset
 };
 
 /// Format a stream of bytes as one peer sent them: an optional protocol header, then frames.
@@ -79,8 +82,7 @@ struct stream_result {
 /// for a connection) or at an incomplete trailing frame (501 FRAME_ERROR "input ends inside a
 /// frame"). `frame_max` is the limit checked on each frame's size (default: no limit beyond the
 /// wire format's own).
-stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes,
-                            const format_options& opts = {},
+stream_result format_stream(std::ostream& os, direction dir, bytes_view bytes, const format_options& opts = {},
                             std::uint32_t frame_max = std::numeric_limits<std::uint32_t>::max());
 
 /// The options AMQP_TRACE asks for, for one new connection: with AMQP_TRACE=time, `timestamp`

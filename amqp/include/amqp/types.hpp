@@ -1,5 +1,7 @@
 // AMQP 0-9-1 domain types: the value model for field tables and arrays, and the raw
 // views the decoders hand out. Pure data; no I/O.
+// Threading: plain values; concurrent reads of one object are safe, a write needs one owner.
+// Errors: only std::bad_alloc (allocation) and std::bad_variant_access (field_value::get).
 #pragma once
 
 #include <algorithm>
@@ -21,8 +23,8 @@ namespace amqp {
 /// A span of raw bytes (input to decoders, output of encoders).
 using bytes_view = std::span<const std::uint8_t>;
 /// std::allocator, except that a value-initialised element is left uninitialised: resize(n)
-/// and the buffer(n) constructor do not zero-fill. An encoder grows its output by a size it
-/// computed and then writes every byte, so the fill was pure cost (a memset call per message).
+/// and the buffer(n) constructor do not zero-fill: an encoder grows its output by a size it
+/// computed and then writes every byte, so a fill would be wasted work.
 template <class T>
 struct default_init_allocator : std::allocator<T> {
     using value_type = T;
@@ -33,8 +35,7 @@ struct default_init_allocator : std::allocator<T> {
     default_init_allocator() = default;
     template <class U>
     default_init_allocator(const default_init_allocator<U>&) noexcept {}
-    // Out of line: when gcc 12 sees the allocation's size in code that inlines the vector, its
-    // -Warray-bounds and -Wfree-nonheap-object misfire on accesses guarded by size checks.
+    // Out of line to silence false compiler warnings (docs/codec-benchmarks.md, types.hpp).
     [[gnu::noinline]] T* allocate(std::size_t n) { return std::allocator<T>::allocate(n); }
     [[gnu::noinline]] void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>::deallocate(p, n); }
     /// Default-initialisation: for bytes, nothing is written.
@@ -48,8 +49,8 @@ struct default_init_allocator : std::allocator<T> {
 /// write them, or use resize(n, 0).
 using byte_buffer = std::vector<std::uint8_t, default_init_allocator<std::uint8_t>>;
 
-/// Append `bytes` to `b` as one copy. (vector::insert would construct byte by byte through the
-/// allocator's construct(), about 14 instructions per octet.) The capacity grows geometrically.
+/// Append `bytes` to `b` as one copy (not vector::insert: docs/codec-benchmarks.md). The
+/// capacity grows geometrically. Throws std::bad_alloc if `b` cannot grow.
 inline void append(byte_buffer& b, bytes_view bytes) {
     if (bytes.empty()) return;
     const std::size_t at = b.size();
@@ -108,45 +109,52 @@ using field_array = std::vector<field_value>;
 /// | l   | int64_t     | V   | std::monostate (void) |
 /// | x   | byte_array  |     |             |
 struct field_value {
-    using variant_type =
-        std::variant<std::monostate, bool, std::int8_t, std::uint8_t, std::int16_t, std::uint16_t,
-                     std::int32_t, std::uint32_t, std::int64_t, float, double, decimal, std::string,
-                     field_array, timestamp, field_table, byte_array>;
+    using variant_type = std::variant<std::monostate, bool, std::int8_t, std::uint8_t, std::int16_t, std::uint16_t,
+                                      std::int32_t, std::uint32_t, std::int64_t, float, double, decimal, std::string,
+                                      field_array, timestamp, field_table, byte_array>;
     variant_type value;
 
     field_value() = default;
     template <class T>
-        requires std::is_constructible_v<variant_type, T&&> &&
-                 (!std::is_same_v<std::remove_cvref_t<T>, field_value>)
-    field_value(T&& v) : value(std::forward<T>(v)) {}
+    requires std::is_constructible_v<variant_type, T&&> &&
+        (!std::is_same_v<std::remove_cvref_t<T>, field_value>)field_value(T&& v)
+        : value(std::forward<T>(v)) {}
     /// A C string literal is a long string ('S'), not a bool.
     field_value(const char* s) : value(std::string(s)) {}
 
-    /// The type tag this value is encoded with.
+    /// The type tag this value is encoded with ('V' for std::monostate).
     char tag() const noexcept;
 
     template <class T>
-    bool is() const noexcept { return std::holds_alternative<T>(value); }
+    bool is() const noexcept {
+        return std::holds_alternative<T>(value);
+    }
+    /// Throws std::bad_variant_access if the value is not a T.
     template <class T>
-    const T& get() const { return std::get<T>(value); }
+    const T& get() const {
+        return std::get<T>(value);
+    }
+    /// nullptr if the value is not a T.
     template <class T>
-    const T* get_if() const noexcept { return std::get_if<T>(&value); }
+    const T* get_if() const noexcept {
+        return std::get_if<T>(&value);
+    }
 
     friend bool operator==(const field_value&, const field_value&) = default;
 };
 
-/// Find a field by name (first match), or nullptr.
+/// Find a field by name (first match, byte-wise comparison), or nullptr. Linear in the table's size.
 const field_value* find_field(const field_table& t, std::string_view name) noexcept;
 
 /// A field table as it stands on the wire: the bytes after the 4-byte length prefix, already
 /// validated by the decoder that produced it (or produced by `encode_table`). Decoding a method
 /// does not build a `field_table` (no allocation); call `decode_table` when you need the values.
+/// A view: valid as long as the bytes it points into.
 struct table_view {
     bytes_view raw;
     bool empty() const noexcept { return raw.empty(); }
     friend bool operator==(const table_view& a, const table_view& b) noexcept {
-        return a.raw.size() == b.raw.size() &&
-               std::equal(a.raw.begin(), a.raw.end(), b.raw.begin());
+        return a.raw.size() == b.raw.size() && std::equal(a.raw.begin(), a.raw.end(), b.raw.begin());
     }
 };
 

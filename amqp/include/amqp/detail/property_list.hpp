@@ -1,5 +1,6 @@
 // Internal: the basic class's 14 properties as one list, for the codecs that walk them
 // (decoding, sizing, encoding, and the inline decode_delivery). Not part of the API.
+// Errors and threading are the visitor's: the walk itself throws nothing and touches nothing else.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,8 @@ inline constexpr std::size_t fixed_part = 14;
 // The 14 properties with their flag bits and spec names, in wire order. A visitor has
 // shortstr, table, u8 and u64 members taking (bit, name, property) and returning false to
 // stop the walk. constexpr, so that a visitor can compute a bound from the list at compile time.
+// One property a line, in wire order:
+// clang-format off
 template <class P, class V>
 [[gnu::always_inline]] constexpr bool for_each_property(P& p, V& v) {
     return v.shortstr(15, "content-type", p.content_type) &&
@@ -29,5 +32,6 @@ template <class P, class V>
            v.shortstr(3, "app-id", p.app_id) &&
            v.shortstr(2, "cluster-id", p.cluster_id);
 }
+// clang-format on
 
 }  // namespace amqp::detail

@@ -1,6 +1,8 @@
 // Internal: basic.publish encoded in one pass, inline so that `encode_publish` (message.hpp)
 // compiles into its caller, and the pieces it needs: the properties' worst-case size and a
 // property writer that checks as it writes. Not part of the API.
+// Errors: put_publish reports through `ec` (502/501 as append_message does); nothing throws or
+// allocates. Threading: pure functions over the caller's buffer.
 #pragma once
 
 #include <amqp/detail/property_list.hpp>
@@ -116,8 +118,8 @@ inline std::size_t body_frames_size(std::size_t body_size, std::uint32_t frame_m
     if ((exchange | routing_key) > 255 || table > std::numeric_limits<std::uint32_t>::max()) [[unlikely]]
         return 0;
     // ids (4), reserved-1 (2), the two shortstr lengths (2), the mandatory/immediate octet (1).
-    return 2 * frame_overhead + 9 + exchange + routing_key + fixed_part +
-           max_untabled_properties_size + 4 + table + body_frames_size(body_size, frame_max);
+    return 2 * frame_overhead + 9 + exchange + routing_key + fixed_part + max_untabled_properties_size + 4 + table +
+           body_frames_size(body_size, frame_max);
 }
 
 // basic.publish, the message a client sends on every call, in one pass at `p`, which has
@@ -142,8 +144,8 @@ inline std::size_t body_frames_size(std::size_t body_size, std::uint32_t frame_m
     // exchange or the routing key overwrite (the payload is at least nine octets).
     store_big_u64(p, (std::uint64_t{1} << 56) | ch | (std::uint64_t{method_payload} << 8));
     store_big_u64(p + 8, (std::uint64_t{basic_publish::class_index & 0xFF} << 56) |
-                             (std::uint64_t{basic_publish::method_index} << 40) |
-                             (std::uint64_t{m.reserved_1} << 24) | (std::uint64_t{exchange} << 16));
+                             (std::uint64_t{basic_publish::method_index} << 40) | (std::uint64_t{m.reserved_1} << 24) |
+                             (std::uint64_t{exchange} << 16));
     wire_writer w(p + 14);
     w.raw(m.exchange.data(), exchange);
     w.shortstr(m.routing_key);

@@ -1,5 +1,6 @@
 // Internal: an unchecked big-endian writer into a buffer whose size the caller computed first
 // (the encoders' "size, then write" contract). Lengths are validated before writing starts.
+// Errors: none (a precondition broken is undefined behaviour). Threading: one owner per writer.
 #pragma once
 
 #include <amqp/types.hpp>
@@ -35,12 +36,10 @@ public:
     }
     void raw(const void* p, std::size_t n) noexcept {
         const auto* src = static_cast<const std::uint8_t*>(p);
-        // Names, ids and small bodies are copied inline: a call to memcpy per string cost
-        // more than the copy itself.
+        // Names, ids and small bodies are copied inline (docs/codec-benchmarks.md, wire_writer.hpp).
         if (n <= 64) [[likely]]
             copy_short(pos_, src, n);
-        else
-            std::memcpy(pos_, src, n);
+        else std::memcpy(pos_, src, n);
         pos_ += n;
     }
     /// The caller checked s.size() <= 255.
@@ -57,8 +56,7 @@ public:
 private:
     // Two blocks of B bytes, the second ending at n: covers every n in [B, 2B], reading and
     // writing nothing outside [0, n). Source and destination never overlap (the destination is
-    // the part of the buffer being written), so each block goes straight across: staging them
-    // in local arrays put all four through the stack.
+    // the part of the buffer being written), so each block goes straight across.
     template <std::size_t B>
     static void copy_overlapping(std::uint8_t* d, const std::uint8_t* s, std::size_t n) noexcept {
         std::memcpy(d, s, B);

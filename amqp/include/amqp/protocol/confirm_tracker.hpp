@@ -26,6 +26,8 @@ struct confirm_range {
     std::uint64_t last = 0;
 };
 
+/// One channel's waiting publish numbers. Errors: a bad answer is a `false` return, never an
+/// exception; on_publish may throw std::bad_alloc. Not thread-safe: one owner (the machine).
 class confirm_tracker {
 public:
     /// True once confirm.select went out on the channel.
@@ -84,8 +86,8 @@ public:
 
 private:
     bool active_ = false;
-    std::uint64_t next_ = 1;  // the next publish's number
-    std::uint64_t base_ = 1;  // every number below it is settled
+    std::uint64_t next_ = 1;    // the next publish's number
+    std::uint64_t base_ = 1;    // every number below it is settled
     std::deque<bool> settled_;  // [i]: number base_ + i is settled (the front never is)
     std::uint64_t waiting_ = 0;
 };

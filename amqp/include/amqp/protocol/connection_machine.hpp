@@ -14,7 +14,11 @@
 //       at m.next_deadline(): m.on_timer(now); drain events
 //       once m.should_close_transport() and the output is written: close the socket
 //
-// Not thread-safe: the caller serialises every call (the transport holds a mutex).
+// Errors: a command that cannot be queued returns an error_code (below); whatever the peer or the
+// clock does is reported as events (`closed`, `channel_closed`, per-message faults), never thrown.
+// Exceptions: std::bad_alloc, and whatever the frame observer throws.
+// Threading: not thread-safe; one owner at a time, which serialises every call (the transport runs
+// it on one strand or under one lock). No call blocks.
 #pragma once
 
 #include <amqp/client_error.hpp>
@@ -58,6 +62,9 @@ enum class connection_state : std::uint8_t {
 /// matching, content assembly, heartbeats and both close handshakes.
 class connection_machine {
 public:
+    /// A machine in state `idle`; nothing is queued until start(). Only the protocol part of
+    /// `opts` is used (credentials, vhost, limits, preferences); host, port and TLS are the
+    /// transport's.
     explicit connection_machine(connection_options opts);
 
     connection_machine(const connection_machine&) = delete;
@@ -65,14 +72,18 @@ public:
 
     // ---- driving ---------------------------------------------------------------------------
 
-    /// Queue the protocol header; the handshake begins.
+    /// Queue the protocol header; the handshake begins. Call once, in state `idle`.
     void start(time_point now);
     /// Bytes from the peer, in chunks of any size. Events views from earlier calls become invalid.
+    /// Malformed input closes the connection (connection.close with the reply code goes out, and
+    /// a `closed` event follows); after `closed`, input is ignored.
     void feed(bytes_view bytes, time_point now);
     /// The next event, processing buffered input as far as needed to produce one. Returns false
     /// (and sets `ev.kind = none`) when nothing more can be reported until more input or time.
     bool next_event(event& ev);
     /// The socket reached EOF or failed (`ec` is the transport's error, may be empty for EOF).
+    /// Ends the connection: a `closed` event (connection_lost, or authentication_failed right
+    /// after start-ok), preceded by lost confirms.
     void on_transport_closed(error_code ec, time_point now);
     /// The time has come (see next_deadline): send a heartbeat or declare the peer dead.
     void on_timer(time_point now);
@@ -93,19 +104,24 @@ public:
     // ---- commands (valid once open; return not_open otherwise) --------------------------------
 
     /// Pick the lowest free channel id and queue channel.open; the `reply` event with
-    /// channel.open-ok on that channel says it is open.
+    /// channel.open-ok on that channel says it is open. Errors: not_open; 506 RESOURCE_ERROR when
+    /// every channel id up to the negotiated channel_max is in use.
     error_code open_channel(std::uint16_t& id);
     /// Queue a synchronous method (queue.declare, basic.qos, basic.consume, basic.cancel,
     /// channel.close, confirm.select...). At most one is outstanding per channel; later ones wait
     /// their turn. Its answer comes as a `reply` event, in order; a `channel_closed` event fails
     /// the rest. confirm.select puts the channel in confirm mode when it goes on the wire (after
     /// the sync methods queued before it): publishes from then on are numbered (see publish).
+    /// Errors: not_open (connection, or a channel not open or closing); 502 SYNTAX_ERROR when the
+    /// method does not encode; 501 FRAME_ERROR when it exceeds frame_max.
     error_code send_sync(std::uint16_t channel, const method& m);
     /// Queue an asynchronous method that has no reply (basic.ack/nack/reject, ...). A
-    /// confirm.select with no-wait sent this way starts confirm mode at once.
+    /// confirm.select with no-wait sent this way starts confirm mode at once. Errors as send_sync.
     error_code send_async(std::uint16_t channel, const method& m);
     /// Queue a message: method, header and body frames contiguously in the output.
-    /// Errors: not_open, message_too_large (body above max_message_size).
+    /// Errors: not_open, message_too_large (body above max_message_size), 502 SYNTAX_ERROR for a
+    /// shortstr over 255 octets, 501 FRAME_ERROR for a header payload over frame_max. On an error
+    /// nothing is queued.
     error_code publish(std::uint16_t channel, const basic_publish& m, const basic_properties& props,
                        bytes_view body);
     /// publish, and `seq` = the message's publisher-confirm number on a channel in confirm mode

@@ -1,5 +1,6 @@
 // What the connection state machine reports back to whoever drives it (the Asio transport, a
 // unit test, a fuzzer): one event at a time, pulled with connection_machine::next_event().
+// Plain data: an event is read by the machine's owner, on the owner's thread.
 #pragma once
 
 #include <amqp/client_error.hpp>
@@ -39,9 +40,9 @@ enum class event_kind : std::uint8_t {
 struct event {
     event_kind kind = event_kind::none;
     std::uint16_t channel = 0;
-    method reply;             ///< for `reply`
-    basic_deliver deliver;    ///< for `delivery`
-    basic_return returned;    ///< for `returned`
+    method reply;           ///< for `reply`
+    basic_deliver deliver;  ///< for `delivery`
+    basic_return returned;  ///< for `returned`
     basic_properties properties;
     bytes_view body;
     /// `delivery`/`returned` only, with connection_options::deliver_oversized: the body's

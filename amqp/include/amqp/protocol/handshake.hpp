@@ -1,5 +1,7 @@
 // The pure pieces of the opening handshake: what we tell the broker about ourselves, how we
 // authenticate, and how connection.tune's limits are negotiated.
+// Errors: check_start_ok_size returns an error_code; the others cannot fail (they may throw
+// std::bad_alloc where they allocate). Threading: pure functions, callable from any thread.
 #pragma once
 
 #include <amqp/connection_options.hpp>
