@@ -53,6 +53,12 @@ if [[ $check -eq 0 ]]; then
     exit 0
 fi
 
+version=$("$clang_format" --version | head -1)
+# One process for the common case (all formatted); file by file only to name the ones that are not.
+if "$clang_format" --style="file:$root/.clang-format" --dry-run --Werror "${files[@]}" >/dev/null 2>&1; then
+    echo "format.sh: ${#files[@]} file(s) formatted ($version)"
+    exit 0
+fi
 unformatted=0
 for f in "${files[@]}"; do
     if ! "$clang_format" --style="file:$root/.clang-format" --dry-run --Werror "$f" >/dev/null 2>&1; then
@@ -60,7 +66,6 @@ for f in "${files[@]}"; do
         unformatted=$((unformatted + 1))
     fi
 done
-version=$("$clang_format" --version | head -1)
 if [[ $unformatted -gt 0 ]]; then
     echo "format.sh: $unformatted of ${#files[@]} file(s) not formatted ($version); fix with scripts/format.sh FILE..."
     exit 1
