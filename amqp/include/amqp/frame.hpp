@@ -184,7 +184,7 @@ public:
     /// Space for reading `n` bytes straight from a socket into the buffer; then `commit(k)`.
     /// Invalidates earlier frames as `feed` does; throws std::bad_alloc if the buffer cannot grow.
     std::span<std::uint8_t> prepare(std::size_t n);
-    /// Mark the first `n` bytes of the last `prepare` as received (clamped to the space prepared).
+    /// Mark the first `n` bytes of the last `prepare` as received (at most the buffer's free space).
     void commit(std::size_t n) noexcept;
 
     /// The next whole frame, `need_more`, or the (sticky) error. Returned views stay valid until
