@@ -14,13 +14,13 @@
 //
 // Environment: CHAOS_SEED (the schedule's and the load's seed; printed), CHAOS_POISON_HEADERS=0
 // leaves out the 40-level-headers poison (see tests/chaos/CMakeLists.txt).
-#include "../rpc/child_process.hpp"
-#include "../rpc/rpc_fixture.hpp"
+#include <test_support/child_process.hpp>
+#include <test_support/rpc_fixture.hpp>
 #include "chaos_load.hpp"
 #include "fault_schedule.hpp"
 #include "poison.hpp"
 
-#include <support/test_relay.hpp>
+#include <test_support/test_relay.hpp>
 
 #include <rpc/cli.hpp>
 

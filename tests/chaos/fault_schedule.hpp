@@ -4,7 +4,7 @@
 // middle of a live stream (a relay that dropped bytes is reset afterwards, as a dead peer is).
 #pragma once
 
-#include <support/test_relay.hpp>
+#include <test_support/test_relay.hpp>
 
 #include <array>
 #include <chrono>

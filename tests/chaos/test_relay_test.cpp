@@ -1,7 +1,7 @@
 // The test relay's own faults, each checked on a loopback pair (no broker): a fault that did
 // nothing would make the chaos test pass without testing anything. No timing assertions: "nothing
 // arrives" is checked only while a fault holds the bytes for as long as the test wants.
-#include <support/test_relay.hpp>
+#include <test_support/test_relay.hpp>
 
 #include <gtest/gtest.h>
 

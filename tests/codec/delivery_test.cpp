@@ -1,7 +1,7 @@
 // decode_delivery, the one-pass decoder for a whole delivered message, against the
 // frame-by-frame path (delivery_reference.hpp): same values where it decodes, and a decline
 // (0) wherever the shape is not a single-body-frame delivery or any byte is wrong.
-#include "delivery_reference.hpp"
+#include <test_support/delivery_reference.hpp>
 #include "golden.hpp"
 
 #include <amqp/delivery.hpp>

@@ -2,7 +2,7 @@
 // not validating, trailing bytes) is skipped and described, the rest decoded; a payload that
 // cannot be read past some point is an error, as with decode_content_header. And decode_delivery
 // declines such a message, so the connection's frame path (which salvages it) handles it.
-#include "protocol/poison_tables.hpp"
+#include <test_support/poison_tables.hpp>
 
 #include <amqp/delivery.hpp>
 #include <amqp/message.hpp>

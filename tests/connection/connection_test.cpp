@@ -1,6 +1,6 @@
 // Integration tests against the fixture's RabbitMQ: open/close, the queue/consume/publish/ack
 // cycle, broker errors with their reply codes, heartbeats, multi-frame bodies, TLS, auth.
-#include <support/test_relay.hpp>
+#include <test_support/test_relay.hpp>
 #include "test_broker.hpp"
 
 #include <amqp/connection.hpp>

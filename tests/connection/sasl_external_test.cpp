@@ -3,7 +3,7 @@
 // (the test CA's client certificate says CN=guest). Its own node, not the shared one: with the
 // plugin the broker lists its mechanisms in another order, and the shared node must offer what a
 // default install offers (docs/walkthrough.md is checked against it).
-#include "faults/private_broker.hpp"
+#include <test_support/private_broker.hpp>
 #include "test_broker.hpp"
 
 #include <amqp/connection.hpp>

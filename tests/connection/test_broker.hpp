@@ -3,7 +3,7 @@
 #pragma once
 
 #include <amqp/connection.hpp>
-#include <support/broker.hpp>
+#include <test_support/broker.hpp>
 
 #include <chrono>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // Request bodies written to break a server: each one gets an error reply (never a number, never
 // silence), and the server keeps serving: a normal call afterwards still gets fib(10) = 55.
-#include <rpc/rpc_fixture.hpp>
+#include <test_support/rpc_fixture.hpp>
 
 #include <rpc/reply_format.hpp>
 

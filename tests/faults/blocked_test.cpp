@@ -3,7 +3,7 @@
 // writing them to a socket nobody reads: a call made meanwhile ends with a clean timeout that
 // says the connection was blocked and why; a call with a longer timeout is published when the
 // broker unblocks and answered, on the same connection.
-#include "private_broker.hpp"
+#include <test_support/private_broker.hpp>
 
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>

@@ -12,7 +12,7 @@
 //   on a redelivery; it answers an error reply naming the sizes, acks, and keeps serving;
 // - the reply queue deleted under pending calls (basic.cancel from the broker): they fail at
 //   once, and a reconnecting client is answered on its next call.
-#include "private_broker.hpp"
+#include <test_support/private_broker.hpp>
 
 #include <rpc/cli.hpp>
 #include <rpc/fibonacci_service.hpp>

@@ -4,7 +4,7 @@
 // (client_options::reconnect) reconnects on its next async_call, in the background: a call made
 // while the broker is down fails at once ("reconnecting failed"), the next one only after the
 // backoff, and calls made once it is back all wait for one reconnection and are answered.
-#include "private_broker.hpp"
+#include <test_support/private_broker.hpp>
 
 #include <rpc/cli.hpp>
 #include <rpc/fibonacci_service.hpp>

@@ -2,7 +2,7 @@
 // exceeds max_message_size is reported with its method and properties but no body (body_refused,
 // the declared size), the body frames are skipped unread, and the channel stays open, so a
 // consumer can settle and answer it (the RPC server's error reply, the client's failed call).
-#include "../protocol/broker_script.hpp"
+#include <test_support/broker_script.hpp>
 
 #include <gtest/gtest.h>
 

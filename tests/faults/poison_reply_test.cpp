@@ -2,9 +2,9 @@
 // a reply whose headers table nests 40 levels (RabbitMQ accepts it) to the client's reply queue.
 // That call alone fails with the fault's text; the client's connection and consumer go on, and
 // the next call on the same client succeeds.
-#include "../protocol/poison_tables.hpp"
+#include <test_support/poison_tables.hpp>
 
-#include <rpc/rpc_fixture.hpp>
+#include <test_support/rpc_fixture.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -4,8 +4,8 @@
 // them, so every call completes exactly once with the right value. A reply the dead server had
 // already published before its ack was lost may come twice; the client drops the second
 // (counted in unknown_replies), never hands it to another caller.
-#include <rpc/child_process.hpp>
-#include <rpc/rpc_fixture.hpp>
+#include <test_support/child_process.hpp>
+#include <test_support/rpc_fixture.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -1,7 +1,7 @@
 // A flood of replies nobody is waiting for (strangers' correlation ids, or none at all) arriving
 // at a client's reply queue: each is dropped and counted, memory stays flat, and the client's
 // own calls still get their answers.
-#include <rpc/rpc_fixture.hpp>
+#include <test_support/rpc_fixture.hpp>
 
 #include <cstdio>
 #include <fstream>

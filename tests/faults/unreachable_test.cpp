@@ -2,7 +2,7 @@
 // the connection timeout. Two ways to be absent: a closed port (connection refused at once) and a
 // blackhole (a socket that accepts the TCP connection through its backlog but never answers the
 // protocol header), which only the connection timeout can end.
-#include <rpc/child_process.hpp>
+#include <test_support/child_process.hpp>
 
 #include <gtest/gtest.h>
 

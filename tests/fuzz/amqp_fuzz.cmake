@@ -7,7 +7,8 @@
 #    New inputs go to a scratch folder in the build tree, never into the source tree.
 #  - AMQP_FUZZ=OFF: the same source linked with replay_main.cpp, and the ctest `<NAME>_replay`
 #    (label unit) that runs every seed and regression input once.
-# Usable from any CMakeLists.txt: include(${PROJECT_SOURCE_DIR}/tests/fuzz/amqp_fuzz.cmake), or
+# Usable from any CMakeLists.txt under tests/ (for AMQP_TEST_INCLUDE_DIR, the <test_support/...> root):
+# include(${PROJECT_SOURCE_DIR}/tests/fuzz/amqp_fuzz.cmake), or
 # drop a tests/fuzz/<area>.cmake file, which tests/fuzz/CMakeLists.txt includes.
 include_guard(GLOBAL)
 
@@ -38,7 +39,7 @@ function(amqp_fuzz_target)
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer)
     target_link_options(${target} PRIVATE -fsanitize=fuzzer)
     target_link_libraries(${target} PRIVATE ${F_LIBS} amqp_rpc_warnings)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+    target_include_directories(${target} PRIVATE ${AMQP_TEST_INCLUDE_DIR})
     add_test(NAME ${F_NAME}_smoke
              COMMAND ${CMAKE_COMMAND} -DFUZZER=$<TARGET_FILE:${target}>
                      -DWORK=${CMAKE_CURRENT_BINARY_DIR}/${F_NAME}_work
@@ -50,7 +51,7 @@ function(amqp_fuzz_target)
   else()
     add_executable(${target} ${F_SOURCES} ${AMQP_FUZZ_DIR}/replay_main.cpp)
     target_link_libraries(${target} PRIVATE ${F_LIBS} amqp_rpc_warnings)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+    target_include_directories(${target} PRIVATE ${AMQP_TEST_INCLUDE_DIR})
     add_test(NAME ${F_NAME}_replay COMMAND ${target} ${corpus} ${regressions})
     set_tests_properties(${F_NAME}_replay PROPERTIES LABELS unit TIMEOUT 120)
   endif()

@@ -5,8 +5,8 @@
 // bodies within max_message_size, everything we write is well-formed frames within the
 // negotiated frame_max, and every publish number is settled exactly once (by the broker's
 // ack/nack or as lost when its channel or the connection ends).
-#include "fuzz/fuzz_check.hpp"
-#include "protocol/broker_script.hpp"
+#include "fuzz_check.hpp"
+#include <test_support/broker_script.hpp>
 
 #include <chrono>
 #include <cstdint>

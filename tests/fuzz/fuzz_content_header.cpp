@@ -2,7 +2,7 @@
 // (the header form is canonical: no bits with free values) and its headers table decodes.
 // decode_content_header_salvaging agrees wherever the strict decoder accepts, and what it
 // salvages from a refused payload is itself a header the strict decoder accepts.
-#include "fuzz/fuzz_check.hpp"
+#include "fuzz_check.hpp"
 
 #include <amqp/field_table.hpp>
 #include <amqp/properties.hpp>

@@ -3,8 +3,8 @@
 // the frame path finds a delivery with one body frame at most, it decodes. Each input is
 // decoded into a view that held a message with every property, then a known message is
 // decoded into it: the view must end with exactly that message's properties.
-#include "codec/delivery_reference.hpp"
-#include "fuzz/fuzz_check.hpp"
+#include <test_support/delivery_reference.hpp>
+#include "fuzz_check.hpp"
 
 #include <amqp/delivery.hpp>
 #include <amqp/message.hpp>

@@ -2,7 +2,7 @@
 // and the in-place reader (next_entry / next_value, which checks every length itself: a
 // table_view may wrap any bytes) agree on every input; a decoded table re-encodes, and that
 // encoding is a fixed point of decode+encode.
-#include "fuzz/fuzz_check.hpp"
+#include "fuzz_check.hpp"
 
 #include <amqp/field_table.hpp>
 

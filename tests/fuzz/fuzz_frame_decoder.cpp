@@ -1,7 +1,7 @@
 // The streaming frame decoder fed in random chunks must agree with one-shot decode_frame on
 // the same bytes: same frames, same error, same error offset. Each frame's payload then goes
 // through the method or content-header decoder.
-#include "fuzz/fuzz_check.hpp"
+#include "fuzz_check.hpp"
 
 #include <amqp/frame.hpp>
 #include <amqp/methods.hpp>

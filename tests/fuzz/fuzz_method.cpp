@@ -1,6 +1,6 @@
 // decode_method on arbitrary payloads: never reads out of bounds, and whatever it accepts
 // re-encodes to a payload of the announced size that decodes to the same value.
-#include "fuzz/fuzz_check.hpp"
+#include "fuzz_check.hpp"
 
 #include <amqp/methods.hpp>
 

@@ -6,7 +6,7 @@
 // the input as its body, a frame_max from the input) and must come back as the same
 // properties and body, with the header frame's payload equal to encode_content_header's, and
 // encode_publish must write the same bytes.
-#include "fuzz/fuzz_check.hpp"
+#include "fuzz_check.hpp"
 
 #include <amqp/frame.hpp>
 #include <amqp/message.hpp>

@@ -1,8 +1,8 @@
 // Interop with the tutorial's own language: pika clients (tests/interop/pika_rpc_client.py)
 // against our rpc_server program, and our clients against a pika server
 // (tests/interop/pika_rpc_server.py).
-#include <rpc/child_process.hpp>
-#include <rpc/rpc_fixture.hpp>
+#include <test_support/child_process.hpp>
+#include <test_support/rpc_fixture.hpp>
 
 #include <boost/asio/use_future.hpp>
 

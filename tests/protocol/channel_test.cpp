@@ -1,6 +1,6 @@
 // Channels on an open connection: synchronous requests and their replies, content assembly,
 // publishing, server-sent methods, and both close handshakes.
-#include "protocol/broker_script.hpp"
+#include <test_support/broker_script.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Publisher confirms in the connection machine: confirm.select, publish numbers, the broker's
 // basic.ack / basic.nack (single, multiple, out of order, over gaps), faults, and the lost
 // settlements when a channel or the connection ends with publishes still waiting.
-#include "protocol/broker_script.hpp"
+#include <test_support/broker_script.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The opening handshake, replayed from a real RabbitMQ 3.10.8 capture and from frames built
 // with the codec: exact bytes out, negotiated values, and every way the broker can refuse us.
-#include "protocol/broker_script.hpp"
+#include <test_support/broker_script.hpp>
 
 #include <amqp/protocol/handshake.hpp>
 

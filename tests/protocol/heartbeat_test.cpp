@@ -1,6 +1,6 @@
 // Heartbeats as data: the machine is told the time, says when to send one (idle >= timeout/2)
 // and declares the peer dead after 2 x timeout without a byte.
-#include "protocol/broker_script.hpp"
+#include <test_support/broker_script.hpp>
 
 #include <gtest/gtest.h>
 

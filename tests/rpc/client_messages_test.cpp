@@ -1,6 +1,6 @@
 // What the RPC client's errors say when the connection, not the channel, is what failed.
-#include "rpc_fixture.hpp"
-#include <support/test_relay.hpp>
+#include <test_support/rpc_fixture.hpp>
+#include <test_support/test_relay.hpp>
 
 #include <boost/asio/use_future.hpp>
 

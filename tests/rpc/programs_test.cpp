@@ -1,8 +1,8 @@
 // The four programs' command-line contract (issue 5): outputs, exit statuses, usage, the URL rule,
 // signals, and a server killed mid-request whose request another server then answers.
-#include "child_process.hpp"
-#include "rpc_fixture.hpp"
-#include <support/test_relay.hpp>
+#include <test_support/child_process.hpp>
+#include <test_support/rpc_fixture.hpp>
+#include <test_support/test_relay.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -1,6 +1,6 @@
 // Many threads calling one client at once (the tutorial's threaded pika client is not safe; ours
 // must be). Also run under the tsan preset (label tsan).
-#include "rpc_fixture.hpp"
+#include <test_support/rpc_fixture.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -1,6 +1,6 @@
 // RpcClient and RpcServer against a real RabbitMQ: every behaviour of issue 5's rpc/ section.
-#include "rpc_fixture.hpp"
-#include <support/test_relay.hpp>
+#include <test_support/rpc_fixture.hpp>
+#include <test_support/test_relay.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -2,7 +2,7 @@
 // refuses (too large) is rejected without requeue, answered, counted and logged once, and the
 // server goes on; a peer's text cannot forge a log line; a second stop signal (halt) cuts a
 // drain short; a failed start says why.
-#include "child_process.hpp"
+#include <test_support/child_process.hpp>
 #include "server_test_support.hpp"
 
 #include <cstdio>

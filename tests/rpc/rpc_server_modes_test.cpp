@@ -2,8 +2,8 @@
 // (server_options::workers = 0) and batched acks (server_options::batch_acks). The server's
 // connection goes through a recording proxy, so the tests read what it put on the wire: every
 // request is acked exactly once, and never before its reply was published.
-#include "rpc_fixture.hpp"
-#include <support/test_relay.hpp>
+#include <test_support/rpc_fixture.hpp>
+#include <test_support/test_relay.hpp>
 
 #include <amqp/frame.hpp>
 #include <amqp/methods.hpp>

@@ -2,7 +2,7 @@
 // blocks until the test lets it go, and waits with deadlines.
 #pragma once
 
-#include "rpc_fixture.hpp"
+#include <test_support/rpc_fixture.hpp>
 
 #include <algorithm>
 #include <future>

@@ -1,6 +1,6 @@
 // Every framing and protocol fault the connection detects: the reply code it closes with
 // (the design guide's table, as RabbitMQ's reader assigns them), and that the fault is sticky.
-#include "protocol/broker_script.hpp"
+#include <test_support/broker_script.hpp>
 
 #include <gtest/gtest.h>
 

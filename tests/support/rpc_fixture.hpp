@@ -10,7 +10,7 @@
 
 #include <amqp/connection.hpp>
 
-#include <support/broker.hpp>
+#include <test_support/broker.hpp>
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 // decode (issue 15, defect 1): one event with `fault` set, the properties that could be read, no
 // body; the next message on the channel as usual; the connection and channel still open. Bytes
 // that cannot be re-synchronised stay connection-fatal. Every split point gives the same events.
-#include "broker_script.hpp"
-#include "poison_tables.hpp"
+#include <test_support/broker_script.hpp>
+#include <test_support/poison_tables.hpp>
 
 #include <amqp/field_table.hpp>
 

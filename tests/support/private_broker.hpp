@@ -3,7 +3,7 @@
 // failing test still leaves no node behind.
 #pragma once
 
-#include <rpc/child_process.hpp>
+#include <test_support/child_process.hpp>
 
 #include <amqp/connection_options.hpp>
 
