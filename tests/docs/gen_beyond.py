@@ -51,8 +51,8 @@ SCENES = [
     ("A topic exchange: a binding, a routed publish, an unbind, a return",
      "`topic_demo` ([examples/topic_demo.cpp](../examples/topic_demo.cpp)) declares a topic exchange with "
      f"[`exchange.declare`]({REF}#exchange.declare): type `topic`, then five bits (passive, durable, "
-     "auto-delete, internal, no-wait; 0-9-1 calls the middle two reserved-2 and reserved-3, RabbitMQ's extended "
-     "XML gives them these meanings). It declares a server-named exclusive queue and binds it to the exchange "
+     "auto-delete, internal, no-wait; 0-9-1 names auto-delete and internal reserved-2 and "
+     "reserved-3, RabbitMQ's extended XML gives them these meanings). It declares a server-named exclusive queue and binds it to the exchange "
      f"with [`queue.bind`]({REF}#queue.bind) and the binding key `fib.*`. A topic exchange compares "
      "dot-separated words: `*` matches exactly one word, `#` zero or more. A mandatory "
      f"[`basic.publish`]({REF}#basic.publish) to the exchange with routing key `fib.request` matches the "
@@ -60,8 +60,9 @@ SCENES = [
      f"the routing key it was published with. After [`queue.unbind`]({REF}#queue.unbind) (the same queue, "
      "exchange, key and arguments; unlike `queue.bind` it has no no-wait bit) the same publish matches "
      "nothing and comes back as `basic.return` 312 NO_ROUTE, as in scene 2. Then "
-     f"[`exchange.delete`]({REF}#exchange.delete) (if-unused 0: delete even with bindings left). Each of "
-     "these methods is synchronous: the client sends the next only after the `-ok` of the last.", False),
+     f"[`exchange.delete`]({REF}#exchange.delete) (if-unused false: delete it even with "
+     "bindings left). `exchange.declare`, `queue.bind`, `queue.unbind` and `exchange.delete` are synchronous: "
+     "the client waits for each one's `-ok` before it sends the next.", False),
     ("A missing exchange: the broker closes the channel with 404",
      "`topic_demo --exchange no_such_exchange --passive` declares the exchange with passive set, which asks "
      "only whether it exists. It does not, so the broker answers with "
