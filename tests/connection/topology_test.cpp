@@ -110,6 +110,8 @@ TEST(Topology, AsyncFormsCompleteWithTheirOutcome) {
     const auto q = ch.declare_queue({});
     EXPECT_FALSE(step([&](auto h) { ch.async_bind_queue(binding(q.name, xo.name, ""), h); }));
     EXPECT_FALSE(step([&](auto h) { ch.async_unbind_queue(binding(q.name, xo.name, ""), h); }));
+    // The binding is gone; removing it again still succeeds (the header's promise).
+    EXPECT_FALSE(step([&](auto h) { ch.async_unbind_queue(binding(q.name, xo.name, ""), h); }));
     EXPECT_FALSE(step([&](auto h) { ch.async_delete_exchange(xo.name, true, h); }));
     EXPECT_FALSE(step([&](auto h) { ch.async_delete_queue(q.name, h); }));
     c.close();
