@@ -52,7 +52,8 @@ SCENES = [
      "`topic_demo` ([examples/topic_demo.cpp](../examples/topic_demo.cpp)) declares a topic exchange with "
      f"[`exchange.declare`]({REF}#exchange.declare): type `topic`, then five bits (passive, durable, "
      "auto-delete, internal, no-wait; 0-9-1 names auto-delete and internal reserved-2 and "
-     "reserved-3, RabbitMQ's extended XML gives them these meanings). It declares a server-named exclusive queue and binds it to the exchange "
+     "reserved-3, RabbitMQ's extended XML gives them these meanings). It declares a server-named exclusive "
+     "queue and binds it to the exchange "
      f"with [`queue.bind`]({REF}#queue.bind) and the binding key `fib.*`. A topic exchange compares "
      "dot-separated words: `*` matches exactly one word, `#` zero or more. A mandatory "
      f"[`basic.publish`]({REF}#basic.publish) to the exchange with routing key `fib.request` matches the "
@@ -74,7 +75,8 @@ SCENES = [
      False),
     ("A publisher confirm: pika's confirm.select and the broker's basic.ack",
      f"pika puts its channel into confirm mode with [`confirm.select`]({REF}#confirm.select) (class 85: a "
-     "RabbitMQ extension, in its extended spec XML but not in the 0-9-1 specification) and waits for `confirm.select-ok`. From then on the "
+     "RabbitMQ extension, in its extended spec XML but not in the 0-9-1 specification) and waits for "
+     "`confirm.select-ok`. From then on the "
      "broker counts the channel's publishes 1, 2, 3, ... and settles each with "
      f"[`basic.ack`]({REF}#basic.ack), its delivery-tag that count, once it has taken responsibility for "
      "the message (here: routed to the queue; for a persistent message in a durable queue, written to "
