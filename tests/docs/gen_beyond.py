@@ -98,6 +98,31 @@ SCENES = [
      "`body-size` in the header says when the body is complete.", False),
 ]
 
+PDF = "https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf"
+
+
+def spec(methods, sections):
+    """A scene's "Spec:" line: each method in RabbitMQ's Complete Reference, each section of the spec."""
+    refs = ", ".join(f"[`{m}`]({REF}#{m})" for m in methods)
+    secs = ", ".join(f"[§{n}]({PDF}) ({what})" for n, what in sections)
+    return f"Spec: class reference {refs}; {secs}."
+
+
+# One per scene, in the order of SCENES.
+SPECS = [
+    spec(["connection.start-ok", "connection.close"], [("2.2.4", "the connection class"), ("4.8", "error handling")]),
+    spec(["basic.publish", "basic.return"], [("2.2.8", "the basic class"), ("4.2.6", "content framing")]),
+    spec(["queue.declare"], [("2.2.7", "the queue class")]),
+    spec(["queue.declare", "channel.close"], [("4.5", "channel closing"), ("4.8", "error handling")]),
+    spec(["queue.delete"], [("2.2.7", "the queue class")]),
+    spec(["exchange.declare", "queue.bind", "queue.unbind", "exchange.delete"],
+         [("2.2.6", "the exchange class"), ("2.2.7", "the queue class")]),
+    spec(["exchange.declare", "channel.close"], [("4.5", "channel closing"), ("4.8", "error handling")]),
+    spec(["confirm.select", "basic.ack"], [("2.2.8", "the basic class; confirms are RabbitMQ's, not the spec's")]),
+    spec(["connection.tune", "connection.tune-ok"], [("4.2.7", "heartbeat frames")]),
+    spec(["connection.tune-ok"], [("4.2.3", "general frame format"), ("4.2.6", "content framing")]),
+]
+
 INTRO = f"""# Beyond the happy path: failures, routing, confirms, heartbeats and split bodies on the wire
 
 The second walkthrough. [walkthrough.md](walkthrough.md) follows one RPC that works; this page
@@ -128,13 +153,17 @@ def connections(text):
     return out
 
 
+def fill(text):
+    return textwrap.fill(text, 100, break_long_words=False, break_on_hyphens=False)
+
+
 def render(tool):
     conns = connections(decode(tool))
-    if len(conns) != len(SCENES):
+    if len(conns) != len(SCENES) or len(SPECS) != len(SCENES):
         sys.exit(f"gen_beyond: the capture has {len(conns)} connections, SCENES describes {len(SCENES)}")
     md = [INTRO]
-    for i, ((title, blocks), (name, prose, keep)) in enumerate(zip(conns, SCENES), 1):
-        md.append(f"## {i}. {name}\n\n{textwrap.fill(prose, 100, break_long_words=False, break_on_hyphens=False)}"
+    for i, ((title, blocks), (name, prose, keep), spec_line) in enumerate(zip(conns, SCENES, SPECS), 1):
+        md.append(f"## {i}. {name}\n\n{fill(prose)}\n\n{fill(spec_line)}"
                   f"\n\n`{title.split('  (')[0]}`\n\n```text")
         skipped = 0
         for b in blocks:
