@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The tutorial end to end against a real RabbitMQ: two Fibonacci RPC servers and the clients.
+# The tutorial end to end against a real RabbitMQ: two Fibonacci RPC servers and the clients; then
+# topic_demo's routing walk (a topic exchange, a binding, a routed and a returned publish).
 # Installs what is missing, builds the release preset, uses the broker at AMQP_URL if set or
 # else starts a private one, and stops everything it started on exit (also on Ctrl-C).
 # A program that is not built yet is reported as such and skipped.
@@ -132,9 +133,13 @@ if [[ ${#server_pids[@]} -gt 0 ]]; then
     tail_pids=()
 fi
 
+say "== Routing through a topic exchange (the second walkthrough, docs/beyond.md)"
+show topic_demo
+
+programs=(rpc_server rpc_client rpc_client_timeout rpc_async_client topic_demo)
 built=0
-for prog in rpc_server rpc_client rpc_client_timeout rpc_async_client; do
+for prog in "${programs[@]}"; do
     [[ -x $bin/$prog ]] && built=$((built + 1))
 done
-say "== Done: $built of 4 tutorial programs built, $failures problem(s)"
+say "== Done: $built of ${#programs[@]} programs built, $failures problem(s)"
 [[ $failures -eq 0 ]]

@@ -86,6 +86,16 @@ std::string hint_for(amqp::bytes_view rest, std::size_t pos) {
     return "";
 }
 
+/// A header whose version bytes are the characters "0091" (typed as text) rather than the numbers.
+std::string header_hint(amqp::bytes_view header) {
+    if (header.size() < amqp::protocol_header.size()) return "";
+    for (std::size_t i = 4; i < 8; ++i)
+        if (header[i] < '0' || header[i] > '9') return "";
+    return "the version bytes are the characters \"" +
+           std::string(reinterpret_cast<const char*>(header.data()) + 4, 4) +
+           "\" (0x30-0x39): a 0-9-1 header carries the numbers 0 0 9 1, bytes 00 00 09 01";
+}
+
 std::string insert_after_first_line(std::string text, const std::string& lines) {
     const std::size_t nl = text.find('\n');
     text.insert(nl == std::string::npos ? text.size() : nl + 1, lines);
@@ -109,7 +119,10 @@ outcome decode_stream(const stream& s, const settings& st) {
         const auto r = amqp::trace::format_stream(
             os, s.dir, bytes.first(std::min(bytes.size(), amqp::protocol_header.size())), st.opts, st.frame_max);
         if (r.ec) note_fault(o, r.ec, r.diag, s.note);
-        add(std::min(bytes.size(), amqp::protocol_header.size()), os.str());
+        std::string text = os.str();
+        if (const std::string h = header_hint(bytes); !h.empty())
+            text = insert_after_first_line(std::move(text), "    hint: " + h + "\n");
+        add(std::min(bytes.size(), amqp::protocol_header.size()), std::move(text));
         pos = amqp::protocol_header.size();
     }
     while (pos < bytes.size()) {
@@ -124,9 +137,11 @@ outcome decode_stream(const stream& s, const settings& st) {
             std::string hint = r.status == amqp::decode_status::error ? hint_for(rest, pos) : "";
             if (!s.note.empty()) hint = hint.empty() ? s.note : hint + "; " + s.note;
             if (!hint.empty()) text = insert_after_first_line(std::move(text), "    hint: " + hint + "\n");
-            amqp::diagnostics d = v.diag;
+            // The tracer may show these bytes without complaint (a protocol header mid-stream),
+            // yet a peer reading frames here would fail as decode_frame did: report that.
+            amqp::diagnostics d = v.ec ? v.diag : diag;
             d.offset += pos;
-            note_fault(o, v.ec, d, hint);
+            note_fault(o, v.ec ? v.ec : amqp::error_code(r.ec), d, hint);
             add(bytes.size(), std::move(text));
             return o;
         }

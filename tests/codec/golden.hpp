@@ -93,10 +93,25 @@ inline const std::vector<golden_method>& golden_methods() {
                      "0014 0028 | 0194 | 09 4e4f545f464f554e44 | 0032 | 000a"});
         g.push_back({channel_close_ok{}, "0014 0029"});
 
+        // bits: passive 0, durable 1, auto-delete 1, internal 0, no-wait 0 -> 0b00110
+        g.push_back({exchange_declare{0, "ex", "topic", false, true, true, false, false, client_props},
+                     "0028 000a | 0000 | 02 6578 | 05 746f706963 | 06 | 00000004 01617401"});
+        g.push_back({exchange_declare_ok{}, "0028 000b"});
+        // if-unused 1, no-wait 0 -> 0b01
+        g.push_back({exchange_delete{0, "ex", true, false}, "0028 0014 | 0000 | 02 6578 | 01"});
+        g.push_back({exchange_delete_ok{}, "0028 0015"});
+
         // bits: passive 0, durable 1, exclusive 0, auto-delete 1, no-wait 0 -> 0b01010
         g.push_back({queue_declare{0, "rpc_queue", false, true, false, true, false, qargs},
                      "0032 000a | 0000 | 09 7270635f7175657565 | 0a | 0000000f 09 782d65787069726573 49 0000ea60"});
         g.push_back({queue_declare_ok{"amq.gen-A", 3, 1}, "0032 000b | 09 616d712e67656e2d41 | 00000003 | 00000001"});
+        g.push_back({queue_bind{0, "q", "ex", "a.*", true, table_view{}},
+                     "0032 0014 | 0000 | 01 71 | 02 6578 | 03 612e2a | 01 | 00000000"});
+        g.push_back({queue_bind_ok{}, "0032 0015"});
+        // no no-wait bit: the table follows the routing key directly
+        g.push_back({queue_unbind{0, "q", "ex", "a.#", client_props},
+                     "0032 0032 | 0000 | 01 71 | 02 6578 | 03 612e23 | 00000004 01617401"});
+        g.push_back({queue_unbind_ok{}, "0032 0033"});
         g.push_back({queue_purge{0, "q", true}, "0032 001e | 0000 | 01 71 | 01"});
         g.push_back({queue_purge_ok{7}, "0032 001f | 00000007"});
         // if-unused 1, if-empty 0, no-wait 1 -> 0b101

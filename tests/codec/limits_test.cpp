@@ -185,7 +185,7 @@ TEST(Limits, MethodTableThatDoesNotValidate) {
 }
 
 TEST(Limits, UnknownClassOrMethodIs540) {
-    for (const char* h : {"005a 000a", "0028 000a 0000 00 00 00 00 00000000", "003c 0064 00", "ffff ffff",
+    for (const char* h : {"005a 000a", "0028 001e 0000 00 00 00 00 00000000", "003c 0064 00", "ffff ffff",
                           "000a 0000", "0000 0000"}) {
         method m;
         diagnostics diag;

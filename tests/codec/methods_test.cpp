@@ -72,6 +72,11 @@ TEST(Methods, NamesAndIds) {
     EXPECT_EQ(method_name(60, 60), "basic.deliver");
     EXPECT_EQ(method_name(10, 10), "connection.start");
     EXPECT_EQ(method_name(85, 11), "confirm.select-ok");
+    EXPECT_EQ(method_name(40, 10), "exchange.declare");
+    EXPECT_EQ(method_name(40, 21), "exchange.delete-ok");
+    EXPECT_EQ(method_name(50, 20), "queue.bind");
+    EXPECT_EQ(method_name(50, 51), "queue.unbind-ok");
+    EXPECT_EQ(method_name(40, 30), "");  // exchange.bind (RabbitMQ extension): not implemented
     EXPECT_EQ(method_name(90, 10), "");  // tx.select: not implemented
     method m = basic_nack{};
     EXPECT_EQ(method_class_id(m), 60);

@@ -139,6 +139,11 @@ def main():
                         continue  # an empty table: Wireshark shows nothing, we show "(table, 0 bytes)"
                     mine_name = wireshark_names.our_name(method or "", name) if kind == "arg" else \
                         wireshark_names.PROPERTY_RENAMED.get(name, name.replace("_", "-"))
+                    if kind == "arg" and mine_name not in my_fields:
+                        # Our names are RabbitMQ's extended XML's where it names a 0-9-1 reserved
+                        # argument (exchange.declare's auto-delete, internal) or spells it its own
+                        # way (confirm.select's nowait).
+                        mine_name = next((n for n in (name.replace("_", "-"), name) if n in my_fields), mine_name)
                     compared += 1
                     if not same_value(value, my_fields.get(mine_name)):
                         failures += 1

@@ -48,6 +48,41 @@ SCENES = [
      "channel ends; the client answers `channel.close-ok`. The connection could open another channel; our "
      "server reports the error and exits.", False),
     ("pika removes the queue", "Cleaning up after the previous scene.", False),
+    ("A topic exchange: a binding, a routed publish, an unbind, a return",
+     "`topic_demo` ([examples/topic_demo.cpp](../examples/topic_demo.cpp)) declares a topic exchange with "
+     f"[`exchange.declare`]({REF}#exchange.declare): type `topic`, then five bits (passive, durable, "
+     "auto-delete, internal, no-wait; 0-9-1 names auto-delete and internal reserved-2 and "
+     "reserved-3, RabbitMQ's extended XML gives them these meanings). It declares a server-named exclusive "
+     "queue and binds it to the exchange "
+     f"with [`queue.bind`]({REF}#queue.bind) and the binding key `fib.*`. A topic exchange compares "
+     "dot-separated words: `*` matches exactly one word, `#` zero or more. A mandatory "
+     f"[`basic.publish`]({REF}#basic.publish) to the exchange with routing key `fib.request` matches the "
+     "binding, so the broker delivers it to the queue's consumer; the `basic.deliver` names the exchange and "
+     f"the routing key it was published with. After [`queue.unbind`]({REF}#queue.unbind) (the same queue, "
+     "exchange, key and arguments; unlike `queue.bind` it has no no-wait bit) the same publish matches "
+     "nothing and comes back as `basic.return` 312 NO_ROUTE, as in scene 2. Then "
+     f"[`exchange.delete`]({REF}#exchange.delete) (if-unused false: delete it even with "
+     "bindings left). `exchange.declare`, `queue.bind`, `queue.unbind` and `exchange.delete` are synchronous: "
+     "the client waits for each one's `-ok` before it sends the next.", False),
+    ("A missing exchange: the broker closes the channel with 404",
+     "`topic_demo --exchange no_such_exchange --passive` declares the exchange with passive set, which asks "
+     "only whether it exists. It does not, so the broker answers with "
+     f"[`channel.close`]({REF}#channel.close) 404 NOT_FOUND; class-id and method-id name the method at "
+     "fault (40.10, exchange.declare). 404 is a soft error, a channel's: the client answers "
+     "`channel.close-ok`, the connection stays open, and our program closes it normally (200) and exits 1. "
+     "A binding to a missing queue or exchange, a `basic.consume` on a missing queue, and a publish to a "
+     "missing exchange get the same 404 (the publish's after the fact, as `basic.publish` has no reply).",
+     False),
+    ("A publisher confirm: pika's confirm.select and the broker's basic.ack",
+     f"pika puts its channel into confirm mode with [`confirm.select`]({REF}#confirm.select) (class 85: a "
+     "RabbitMQ extension, in its extended spec XML but not in the 0-9-1 specification) and waits for "
+     "`confirm.select-ok`. From then on the "
+     "broker counts the channel's publishes 1, 2, 3, ... and settles each with "
+     f"[`basic.ack`]({REF}#basic.ack), its delivery-tag that count, once it has taken responsibility for "
+     "the message (here: routed to the queue; for a persistent message in a durable queue, written to "
+     "disk). `multiple` set would settle every number up to the tag at once; a `basic.nack` would say the "
+     "broker lost the message. It is the same `basic.ack` a consumer sends to settle a delivery, sent the "
+     "other way.", False),
     ("An idle server: heartbeats, and a large reply",
      "`rpc_server` with `?heartbeat=1` in its URL: the negotiated interval is 1 s, and each peer sends its "
      "own heartbeat frame (`08 00 00 00 00 00 00 ce`, always on channel 0) when it has sent nothing else "
@@ -63,19 +98,41 @@ SCENES = [
      "`body-size` in the header says when the body is complete.", False),
 ]
 
-INTRO = f"""# Beyond the happy path: failures, heartbeats and split bodies on the wire
+PDF = "https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf"
+
+
+def spec(methods, sections):
+    """A scene's "Spec:" line: each method in RabbitMQ's Complete Reference, each section of the spec."""
+    refs = ", ".join(f"[`{m}`]({REF}#{m})" for m in methods)
+    secs = ", ".join(f"[§{n}]({PDF}) ({what})" for n, what in sections)
+    return f"Spec: class reference {refs}; {secs}."
+
+
+# One per scene, in the order of SCENES.
+SPECS = [
+    spec(["connection.start-ok", "connection.close"], [("2.2.4", "the connection class"), ("4.8", "error handling")]),
+    spec(["basic.publish", "basic.return"], [("2.2.8", "the basic class"), ("4.2.6", "content framing")]),
+    spec(["queue.declare"], [("2.2.7", "the queue class")]),
+    spec(["queue.declare", "channel.close"], [("4.5", "channel closing"), ("4.8", "error handling")]),
+    spec(["queue.delete"], [("2.2.7", "the queue class")]),
+    spec(["exchange.declare", "queue.bind", "queue.unbind", "exchange.delete"],
+         [("2.2.6", "the exchange class"), ("2.2.7", "the queue class")]),
+    spec(["exchange.declare", "channel.close"], [("4.5", "channel closing"), ("4.8", "error handling")]),
+    spec(["confirm.select", "basic.ack"], [("2.2.8", "the basic class; confirms are RabbitMQ's, not the spec's")]),
+    spec(["connection.tune", "connection.tune-ok"], [("4.2.7", "heartbeat frames")]),
+    spec(["connection.tune-ok"], [("4.2.3", "general frame format"), ("4.2.6", "content framing")]),
+]
+
+INTRO = f"""# Beyond the happy path: failures, routing, confirms, heartbeats and split bodies on the wire
 
 The second walkthrough. [walkthrough.md](walkthrough.md) follows one RPC that works; this page
-shows what the wire looks like when things go wrong or get large, one scene per connection, all
-captured from real programs against RabbitMQ (`{CAPTURE}`, made by
+shows what the wire looks like when things go wrong, get routed or get large, one scene per
+connection, all captured from real programs against RabbitMQ (`{CAPTURE}`, made by
 `tests/docs/make_capture.py --scenario beyond`) and decoded by `amqp_decode` (frames, fields, no hex;
 the handshake is shown once). The same capture as an interactive page, with every byte:
 [beyond.html](beyond.html).
 
-Generated by `tests/docs/gen_beyond.py`; `docs_beyond_fresh` checks it is current. Not shown yet,
-because our codec and API do not have these methods: a topic exchange with a binding and a routed
-publish (`exchange.declare`, `queue.bind`, `queue.unbind`, `exchange.delete`), a broker-sent
-404, and a publisher confirm.
+Generated by `tests/docs/gen_beyond.py`; `docs_beyond_fresh` checks it is current.
 """
 
 
@@ -96,13 +153,17 @@ def connections(text):
     return out
 
 
+def fill(text):
+    return textwrap.fill(text, 100, break_long_words=False, break_on_hyphens=False)
+
+
 def render(tool):
     conns = connections(decode(tool))
-    if len(conns) != len(SCENES):
+    if len(conns) != len(SCENES) or len(SPECS) != len(SCENES):
         sys.exit(f"gen_beyond: the capture has {len(conns)} connections, SCENES describes {len(SCENES)}")
     md = [INTRO]
-    for i, ((title, blocks), (name, prose, keep)) in enumerate(zip(conns, SCENES), 1):
-        md.append(f"## {i}. {name}\n\n{textwrap.fill(prose, 100, break_long_words=False, break_on_hyphens=False)}"
+    for i, ((title, blocks), (name, prose, keep), spec_line) in enumerate(zip(conns, SCENES, SPECS), 1):
+        md.append(f"## {i}. {name}\n\n{fill(prose)}\n\n{fill(spec_line)}"
                   f"\n\n`{title.split('  (')[0]}`\n\n```text")
         skipped = 0
         for b in blocks:

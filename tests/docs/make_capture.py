@@ -48,7 +48,18 @@ def beyond_scenes(build, url, work):
     run(build, "rpc_server", "--queue", "durable_q", url=url, timeout=30)
     with pika.BlockingConnection(params) as c:
         c.channel().queue_delete("durable_q")
-    # 4. Heartbeats every second on an idle server, and a 20 kB reply split into body frames
+    # 4. Routing through a topic exchange: declare, bind, a routed publish, unbind, the same publish
+    #    returned (312), delete.
+    run(build, "topic_demo", url=url)
+    # 5. A passive declare of an exchange that does not exist: channel.close 404 NOT_FOUND.
+    run(build, "topic_demo", "--exchange", "no_such_exchange", "--passive", url=url)
+    # 6. A publisher confirm, by pika: confirm.select, then a publish the broker acks.
+    with pika.BlockingConnection(params) as c:
+        ch = c.channel()
+        ch.confirm_delivery()
+        q = ch.queue_declare("", exclusive=True).method.queue
+        ch.basic_publish("", q, b"confirmed")  # blocks until basic.ack (raises on nack)
+    # 7. Heartbeats every second on an idle server, and a 20 kB reply split into body frames
     #    by a client that negotiated frame_max 4096.
     server = subprocess.Popen([gen_walkthrough.find_program(build, "rpc_server"), "--url",
                                urllib.parse.urlparse(url)._replace(query="heartbeat=1").geturl()],

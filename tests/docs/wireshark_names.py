@@ -14,8 +14,10 @@ RENAMED = {
     ("10.41", "known_hosts"): ("reserved-1", "connection.open-ok; 0-8's known-hosts"),
     ("20.10", "out_of_band"): ("reserved-1", "channel.open; 0-8's out-of-band"),
     ("20.11", "channel_id"): ("reserved-1", "channel.open-ok; 0-8's channel-id"),
-    ("40.10", "auto_delete"): ("reserved-2", "exchange.declare; RabbitMQ's auto-delete"),
-    ("40.10", "internal"): ("reserved-3", "exchange.declare; RabbitMQ's internal"),
+    ("40.10", "auto_delete"): ("reserved-2", "exchange.declare; RabbitMQ's extended XML, our decoder and trace say "
+                                             "`auto-delete` (RabbitMQ acts on it)"),
+    ("40.10", "internal"): ("reserved-3", "exchange.declare; RabbitMQ's extended XML, our decoder and trace say "
+                                          "`internal` (RabbitMQ acts on it)"),
     ("60.20", "filter"): ("arguments", "basic.consume; 0-8's filter"),
 }
 

@@ -3,7 +3,7 @@
 two things it describes: every name in it is a field of tshark's AMQP dissector, and every
 method argument tshark knows maps, by the table or by '_' → '-', to an argument of the 0-9-1 spec
 XML (RabbitMQ's extended XML included), or is listed as 0-8-only or as Wireshark's own counter.
-The table in docs/frames.md must hold exactly the renames of wireshark_names.RENAMED.
+The table in docs/frames.md must hold exactly the renames of wireshark_names.RENAMED, notes included.
 
     wireshark_names_test.py
 
@@ -57,8 +57,9 @@ def main():
             print(f"FAIL property {name} -> {ours}: not a tshark property field, or not in the spec XML")
     doc = (HERE.parents[1] / "docs" / "frames.md").read_text()
     section = doc[doc.index("## Wireshark's field names"):]
-    rows = set(re.findall(r"^\| `amqp\.method\.arguments\.(\w+)` \| ([\w.*]+) \| `([\w-]+)` \|", section, re.M))
-    want = {(name, method, ours) for (method, name), (ours, _) in w.RENAMED.items()}
+    rows = set(re.findall(r"^\| `amqp\.method\.arguments\.(\w+)` \| ([\w.*]+) \| `([\w-]+)` \| (.*) \|$",
+                          section, re.M))
+    want = {(name, method, ours, note) for (method, name), (ours, note) in w.RENAMED.items()}
     if rows != want:
         failures += 1
         print(f"FAIL docs/frames.md's table differs from wireshark_names.RENAMED:\n  only in the doc: "

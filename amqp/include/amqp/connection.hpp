@@ -85,6 +85,25 @@ struct queue_info {
     std::uint32_t consumer_count = 0;
 };
 
+/// Arguments of exchange.declare.
+struct exchange_options {
+    std::string name;
+    std::string type = "direct";  ///< "direct", "fanout", "topic", "headers", or a plugin's type
+    bool passive = false;         ///< only check that it exists (404 NOT_FOUND closes the channel if not)
+    bool durable = false;
+    bool auto_delete = false;     ///< deleted when its last binding goes (RabbitMQ)
+    bool internal = false;        ///< no direct publishing, only exchange-to-exchange (RabbitMQ)
+    field_table arguments;        ///< e.g. {"alternate-exchange", "unrouted"}
+};
+
+/// Arguments of queue.bind and queue.unbind.
+struct binding_options {
+    std::string queue;
+    std::string exchange;
+    std::string routing_key;  ///< the binding key: a pattern for a topic exchange ("fib.*", "#")
+    field_table arguments;    ///< e.g. {"x-match", "all"} for a headers exchange
+};
+
 /// Arguments of basic.consume.
 struct consume_options {
     std::string queue;
@@ -121,6 +140,48 @@ public:
         return boost::asio::async_initiate<Token, void(error_code, queue_info)>(
             [this](auto handler, queue_options o) { start_declare_queue(std::move(o), std::move(handler)); },
             token, std::move(opts));
+    }
+    /// exchange.declare; completes on declare-ok. A redeclare with other settings closes the
+    /// channel (406 PRECONDITION_FAILED), a passive declare of a missing exchange too (404): the
+    /// operation then fails with that reply code and last_close_reason() has the broker's text.
+    template <class Token>
+    auto async_declare_exchange(exchange_options opts, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler, exchange_options o) { start_declare_exchange(std::move(o), std::move(handler)); },
+            token, std::move(opts));
+    }
+    /// exchange.delete; `if_unused`: refuse (406, closing the channel) while it has bindings.
+    template <class Token>
+    auto async_delete_exchange(std::string exchange, bool if_unused, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler, std::string x, bool unused) {
+                start_delete_exchange(std::move(x), unused, std::move(handler));
+            },
+            token, std::move(exchange), if_unused);
+    }
+    /// queue.bind: route the exchange's messages whose routing key matches to the queue. A
+    /// missing queue or exchange closes the channel with 404 NOT_FOUND.
+    template <class Token>
+    auto async_bind_queue(binding_options opts, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler, binding_options o) { start_binding(true, std::move(o), std::move(handler)); },
+            token, std::move(opts));
+    }
+    /// queue.unbind: remove a binding made with the same queue, exchange, key and arguments
+    /// (removing one that does not exist succeeds).
+    template <class Token>
+    auto async_unbind_queue(binding_options opts, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler, binding_options o) { start_binding(false, std::move(o), std::move(handler)); },
+            token, std::move(opts));
+    }
+    /// queue.delete (if-unused and if-empty false); completes with the number of messages
+    /// deleted with it.
+    template <class Token>
+    auto async_delete_queue(std::string queue, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code, std::uint32_t)>(
+            [this](auto handler, std::string q) { start_delete_queue(std::move(q), std::move(handler)); }, token,
+            std::move(queue));
     }
     /// basic.qos with prefetch_count (prefetch_size 0, global false).
     template <class Token>
@@ -172,6 +233,11 @@ public:
 
     // Synchronous wrappers: block the calling thread, throw amqp::error.
     queue_info declare_queue(queue_options opts);
+    void declare_exchange(exchange_options opts);
+    void delete_exchange(std::string exchange, bool if_unused = false);
+    void bind_queue(binding_options opts);
+    void unbind_queue(binding_options opts);
+    std::uint32_t delete_queue(std::string queue);
     void qos(std::uint16_t prefetch_count);
     std::string consume(consume_options opts, delivery_handler on_message);
     void cancel(std::string consumer_tag);
@@ -182,6 +248,10 @@ private:
     explicit channel(std::shared_ptr<detail::channel_impl> impl) : impl_(std::move(impl)) {}
 
     void start_declare_queue(queue_options, boost::asio::any_completion_handler<void(error_code, queue_info)>);
+    void start_declare_exchange(exchange_options, boost::asio::any_completion_handler<void(error_code)>);
+    void start_delete_exchange(std::string, bool, boost::asio::any_completion_handler<void(error_code)>);
+    void start_binding(bool bind, binding_options, boost::asio::any_completion_handler<void(error_code)>);
+    void start_delete_queue(std::string, boost::asio::any_completion_handler<void(error_code, std::uint32_t)>);
     void start_qos(std::uint16_t, boost::asio::any_completion_handler<void(error_code)>);
     void start_consume(consume_options, delivery_handler,
                        boost::asio::any_completion_handler<void(error_code, std::string)>);

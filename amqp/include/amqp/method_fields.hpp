@@ -126,6 +126,29 @@ AMQP_FIELDS(channel_close) {
 }
 AMQP_FIELDS(channel_close_ok) { (void)m; (void)v; AMQP_END; }
 
+// ---- exchange ---------------------------------------------------------------------------------
+AMQP_FIELDS(exchange_declare) {
+    AMQP_F(u16, "reserved-1", reserved_1);
+    AMQP_F(shortstr, "exchange", exchange);
+    AMQP_F(shortstr, "type", type);
+    AMQP_F(bit, "passive", passive);
+    AMQP_F(bit, "durable", durable);
+    AMQP_F(bit, "auto-delete", auto_delete);
+    AMQP_F(bit, "internal", internal);
+    AMQP_F(bit, "no-wait", no_wait);
+    AMQP_F(table, "arguments", arguments);
+    AMQP_END;
+}
+AMQP_FIELDS(exchange_declare_ok) { (void)m; (void)v; AMQP_END; }
+AMQP_FIELDS(exchange_delete) {
+    AMQP_F(u16, "reserved-1", reserved_1);
+    AMQP_F(shortstr, "exchange", exchange);
+    AMQP_F(bit, "if-unused", if_unused);
+    AMQP_F(bit, "no-wait", no_wait);
+    AMQP_END;
+}
+AMQP_FIELDS(exchange_delete_ok) { (void)m; (void)v; AMQP_END; }
+
 // ---- queue ------------------------------------------------------------------------------------
 AMQP_FIELDS(queue_declare) {
     AMQP_F(u16, "reserved-1", reserved_1);
@@ -144,6 +167,25 @@ AMQP_FIELDS(queue_declare_ok) {
     AMQP_F(u32, "consumer-count", consumer_count);
     AMQP_END;
 }
+AMQP_FIELDS(queue_bind) {
+    AMQP_F(u16, "reserved-1", reserved_1);
+    AMQP_F(shortstr, "queue", queue);
+    AMQP_F(shortstr, "exchange", exchange);
+    AMQP_F(shortstr, "routing-key", routing_key);
+    AMQP_F(bit, "no-wait", no_wait);
+    AMQP_F(table, "arguments", arguments);
+    AMQP_END;
+}
+AMQP_FIELDS(queue_bind_ok) { (void)m; (void)v; AMQP_END; }
+AMQP_FIELDS(queue_unbind) {
+    AMQP_F(u16, "reserved-1", reserved_1);
+    AMQP_F(shortstr, "queue", queue);
+    AMQP_F(shortstr, "exchange", exchange);
+    AMQP_F(shortstr, "routing-key", routing_key);
+    AMQP_F(table, "arguments", arguments);
+    AMQP_END;
+}
+AMQP_FIELDS(queue_unbind_ok) { (void)m; (void)v; AMQP_END; }
 AMQP_FIELDS(queue_purge) {
     AMQP_F(u16, "reserved-1", reserved_1);
     AMQP_F(shortstr, "queue", queue);

@@ -141,6 +141,38 @@ struct channel_close_ok {
     friend bool operator==(const channel_close_ok&, const channel_close_ok&) = default;
 };
 
+// ---- exchange (class 40) --------------------------------------------------------------------
+
+struct exchange_declare {
+    AMQP_METHOD_TRAITS(40, 10, "exchange.declare", true, false);
+    std::uint16_t reserved_1 = 0;  ///< "ticket"
+    std::string_view exchange;
+    std::string_view type = "direct";  ///< "direct", "fanout", "topic", "headers", or a plugin's type
+    bool passive = false;
+    bool durable = false;
+    bool auto_delete = false;  ///< RabbitMQ's meaning of 0-9-1's reserved-2 (the extended XML's name)
+    bool internal = false;     ///< RabbitMQ's meaning of reserved-3: no direct publishing
+    bool no_wait = false;
+    table_view arguments;  ///< e.g. alternate-exchange
+    friend bool operator==(const exchange_declare&, const exchange_declare&) = default;
+};
+struct exchange_declare_ok {
+    AMQP_METHOD_TRAITS(40, 11, "exchange.declare-ok", true, false);
+    friend bool operator==(const exchange_declare_ok&, const exchange_declare_ok&) = default;
+};
+struct exchange_delete {
+    AMQP_METHOD_TRAITS(40, 20, "exchange.delete", true, false);
+    std::uint16_t reserved_1 = 0;
+    std::string_view exchange;
+    bool if_unused = false;
+    bool no_wait = false;
+    friend bool operator==(const exchange_delete&, const exchange_delete&) = default;
+};
+struct exchange_delete_ok {
+    AMQP_METHOD_TRAITS(40, 21, "exchange.delete-ok", true, false);
+    friend bool operator==(const exchange_delete_ok&, const exchange_delete_ok&) = default;
+};
+
 // ---- queue (class 50) -----------------------------------------------------------------------
 
 struct queue_declare {
@@ -161,6 +193,34 @@ struct queue_declare_ok {
     std::uint32_t message_count = 0;
     std::uint32_t consumer_count = 0;
     friend bool operator==(const queue_declare_ok&, const queue_declare_ok&) = default;
+};
+struct queue_bind {
+    AMQP_METHOD_TRAITS(50, 20, "queue.bind", true, false);
+    std::uint16_t reserved_1 = 0;
+    std::string_view queue;
+    std::string_view exchange;
+    std::string_view routing_key;  ///< the binding key; a topic exchange matches it as a pattern
+    bool no_wait = false;
+    table_view arguments;  ///< e.g. x-match for a headers exchange
+    friend bool operator==(const queue_bind&, const queue_bind&) = default;
+};
+struct queue_bind_ok {
+    AMQP_METHOD_TRAITS(50, 21, "queue.bind-ok", true, false);
+    friend bool operator==(const queue_bind_ok&, const queue_bind_ok&) = default;
+};
+/// Has no no-wait argument, unlike queue.bind.
+struct queue_unbind {
+    AMQP_METHOD_TRAITS(50, 50, "queue.unbind", true, false);
+    std::uint16_t reserved_1 = 0;
+    std::string_view queue;
+    std::string_view exchange;
+    std::string_view routing_key;
+    table_view arguments;
+    friend bool operator==(const queue_unbind&, const queue_unbind&) = default;
+};
+struct queue_unbind_ok {
+    AMQP_METHOD_TRAITS(50, 51, "queue.unbind-ok", true, false);
+    friend bool operator==(const queue_unbind_ok&, const queue_unbind_ok&) = default;
 };
 struct queue_purge {
     AMQP_METHOD_TRAITS(50, 30, "queue.purge", true, false);
@@ -329,7 +389,9 @@ using method = std::variant<
     connection_tune_ok, connection_open, connection_open_ok, connection_close, connection_close_ok,
     connection_blocked, connection_unblocked,
     channel_open, channel_open_ok, channel_flow, channel_flow_ok, channel_close, channel_close_ok,
-    queue_declare, queue_declare_ok, queue_purge, queue_purge_ok, queue_delete, queue_delete_ok,
+    exchange_declare, exchange_declare_ok, exchange_delete, exchange_delete_ok,
+    queue_declare, queue_declare_ok, queue_bind, queue_bind_ok, queue_unbind, queue_unbind_ok,
+    queue_purge, queue_purge_ok, queue_delete, queue_delete_ok,
     basic_qos, basic_qos_ok, basic_consume, basic_consume_ok, basic_cancel, basic_cancel_ok,
     basic_publish, basic_return, basic_deliver, basic_get, basic_get_ok, basic_get_empty, basic_ack,
     basic_reject, basic_recover, basic_recover_ok, basic_nack,

@@ -195,10 +195,17 @@ namespace {
                 AMQP_CASE(channel_flow_ok) AMQP_CASE(channel_close) AMQP_CASE(channel_close_ok)
             }
             break;
+        case 40:
+            switch (method_id) {
+                AMQP_CASE(exchange_declare) AMQP_CASE(exchange_declare_ok) AMQP_CASE(exchange_delete)
+                AMQP_CASE(exchange_delete_ok)
+            }
+            break;
         case 50:
             switch (method_id) {
-                AMQP_CASE(queue_declare) AMQP_CASE(queue_declare_ok) AMQP_CASE(queue_purge)
-                AMQP_CASE(queue_purge_ok) AMQP_CASE(queue_delete) AMQP_CASE(queue_delete_ok)
+                AMQP_CASE(queue_declare) AMQP_CASE(queue_declare_ok) AMQP_CASE(queue_bind) AMQP_CASE(queue_bind_ok)
+                AMQP_CASE(queue_unbind) AMQP_CASE(queue_unbind_ok) AMQP_CASE(queue_purge) AMQP_CASE(queue_purge_ok)
+                AMQP_CASE(queue_delete) AMQP_CASE(queue_delete_ok)
             }
             break;
         case 60:

@@ -1,6 +1,7 @@
 // The public connection/channel API: thin forwarding to connection_impl, the synchronous
 // wrappers, and the translation of replies into results.
 #include "cancellable_op.hpp"
+#include "channel_request.hpp"
 #include "connection_impl.hpp"
 
 #include <amqp/field_table.hpp>
@@ -15,6 +16,7 @@ using detail::channel_impl;
 using detail::complete_on;
 using detail::connection_impl;
 using detail::reply_op;
+using detail::wait_for;
 namespace asio = boost::asio;
 
 namespace {
@@ -23,15 +25,6 @@ std::string describe(const error_code& ec, const close_reason& channel_reason, c
     if (channel_reason.code == ec) return channel_reason.to_string();
     if (conn_reason.code == ec) return conn_reason.to_string();
     return ec.message();
-}
-
-// Block on an async operation started with a callback; throw amqp::error on failure.
-template <class... R, class Start>
-auto wait_for(Start&& start) {
-    std::promise<std::tuple<error_code, R...>> p;
-    auto f = p.get_future();
-    start([&p](error_code ec, R... r) { p.set_value({ec, std::move(r)...}); });
-    return f.get();
 }
 
 }  // namespace
@@ -320,5 +313,13 @@ void connection::close(std::chrono::steady_clock::time_point deadline) {
     auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h), deadline); });
     if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
 }
+
+// ---- shared with channel_topology.cpp (channel_request.hpp) -------------------------------------
+
+void detail::send_channel_request(const std::shared_ptr<channel_impl>& ch, const method& m, reply_op on_reply) {
+    sync_request(ch, m, std::move(on_reply));
+}
+asio::any_io_executor detail::channel_executor(const std::shared_ptr<channel_impl>& ch) { return executor_of(ch); }
+void detail::throw_channel_error(const std::shared_ptr<channel_impl>& ch, const error_code& ec) { throw_for(ch, ec); }
 
 }  // namespace amqp
