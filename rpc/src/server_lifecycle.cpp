@@ -50,7 +50,8 @@ void server_impl::add_service(service s) {
     std::lock_guard lock(mutex_);
     if (started_) throw std::logic_error("rpc_server::add_service after start");
     for (const auto& other : services_)
-        if (other->queue == s.queue) throw std::logic_error("rpc_server::add_service: queue '" + s.queue + "' is served already");
+        if (other->queue == s.queue)
+            throw std::logic_error("rpc_server::add_service: queue '" + s.queue + "' is served already");
     services_.push_back(std::make_unique<service>(std::move(s)));
 }
 
@@ -124,12 +125,13 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
             auto sess = ws.lock();
             if (server && sess) server->on_request(sess, sc, m);
         };
-        sc.ch.async_consume(std::move(c), deliver, [op = shared_from_this(), &sc](amqp::error_code ec, std::string tag) {
+        auto consuming = [op = shared_from_this(), &sc](amqp::error_code ec, std::string tag) {
             if (ec) return op->fail(ec, &sc);
             sc.consumer_tag = std::move(tag);
             ++op->next;
             op->open_channel();
-        });
+        };
+        sc.ch.async_consume(std::move(c), deliver, std::move(consuming));
     }
 
     void fail(amqp::error_code ec, service_channel* sc) {
@@ -252,7 +254,8 @@ void server_impl::schedule_reconnect() {
             } else if (self->install(s)) {
                 ++self->stats_.reconnects;
                 std::string queues;
-                for (const auto& svc : self->services_) queues += (queues.empty() ? "" : ", ") + amqp::printable(svc->queue);
+                for (const auto& svc : self->services_)
+                    queues += (queues.empty() ? "" : ", ") + amqp::printable(svc->queue);
                 {
                     std::lock_guard lock(self->mutex_);
                     self->backoff_.reset();
@@ -307,8 +310,10 @@ void server_impl::stop(boost::asio::any_completion_handler<void(bool)> handler) 
                 sc->ch.async_cancel(sc->consumer_tag, [self = shared_from_this()](amqp::error_code ec) {
                     // Aborted or closed: the drain ended first and the connection closed, which
                     // cancels every consumer anyway.
-                    if (ec && ec != amqp::client_error::operation_aborted && ec != amqp::client_error::connection_closed &&
-                        ec != amqp::client_error::channel_closed)
+                    const bool closing = ec == amqp::client_error::operation_aborted ||
+                                         ec == amqp::client_error::connection_closed ||
+                                         ec == amqp::client_error::channel_closed;
+                    if (ec && !closing)
                         self->log("could not cancel the consumer: " + ec.message());
                 });
     }

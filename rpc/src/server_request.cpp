@@ -11,7 +11,7 @@ namespace rpc {
 
 reply make_error_reply(std::string_view reason) {
     const boost::json::string text(reason);
-    return {"{\"response\": null, \"error\": " + boost::json::serialize(text) + "}", std::string(json_content_type), {}};
+    return {"{\"response\": null, \"error\": " + boost::json::serialize(text) + "}", std::string(json_content_type)};
 }
 
 reply reply::error(std::string_view reason) { return make_error_reply(reason); }

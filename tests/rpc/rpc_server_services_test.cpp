@@ -14,7 +14,10 @@
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -206,15 +209,15 @@ TEST_F(RpcServerServices, AnAwaitableHandlerAwaitsACallToAnotherService) {
     rpc::rpc_server server(io.executor(), broker_options(), {});
     server.add_service(inner, [](const rpc::request& req) { return rpc::reply{req.body + "!"}; });
     auto to_inner = make_client(io.executor(), inner);
-    server.add_service(outer, rpc::awaitable_service(io.executor(), [&](rpc::request req) -> asio::awaitable<rpc::reply> {
-                           rpc::request_message m;  // a named local: see docs/your-own-service.md (GCC 12)
-                           m.body = std::move(req.body);
-                           auto [ec, r] = co_await to_inner->async_request(std::move(m),
-                                                                          asio::as_tuple(asio::use_awaitable));
-                           if (ec) throw std::runtime_error("inner service: " + ec.message());
-                           if (r.body == "boom!") throw std::runtime_error("boom");
-                           co_return rpc::reply{"outer(" + r.body + ")"};
-                       }));
+    auto calls_inner = [&](rpc::request req) -> asio::awaitable<rpc::reply> {
+        rpc::request_message m;  // a named local: see docs/your-own-service.md (GCC 12)
+        m.body = std::move(req.body);
+        auto [ec, r] = co_await to_inner->async_request(std::move(m), asio::as_tuple(asio::use_awaitable));
+        if (ec) throw std::runtime_error("inner service: " + ec.message());
+        if (r.body == "boom!") throw std::runtime_error("boom");
+        co_return rpc::reply{"outer(" + r.body + ")"};
+    };
+    server.add_service(outer, rpc::awaitable_service(io.executor(), calls_inner));
     server.start();
     auto to_outer = make_client(io.executor(), outer);
     rpc::request_message m;
@@ -306,6 +309,51 @@ TEST(RpcServerSingleThread, AFailedStartCompletesWithItsErrorAndRunReturns) {
     ASSERT_TRUE(result);
     EXPECT_TRUE(*result);
     EXPECT_FALSE(server.last_error().empty());
+}
+
+// Cancelling async_stop is halt(): a drain that would wait an hour for a request in flight ends at
+// once, incomplete; the request goes back to the broker.
+TEST_F(RpcServerServices, CancellingAsyncStopCutsTheDrainShort) {
+    const auto q = unique_queue("cancel-stop");
+    blocking_handler slow;
+    rpc::server_options opts;
+    opts.workers = 1;
+    opts.drain_timeout = std::chrono::hours(1);
+    rpc::rpc_server server(io.executor(), broker_options(), opts);
+    server.add_service(q, slow.handler());
+    server.on_log([](std::string_view) {});
+    server.start();
+    raw_peer peer(io.executor());
+    const auto replies = peer.declare_exclusive();
+    peer.publish(q, "1", replies, std::string("c-1"));
+    ASSERT_TRUE(slow.wait_started());
+    asio::cancellation_signal cancel;
+    std::promise<bool> stopped;
+    server.async_stop(asio::bind_cancellation_slot(cancel.slot(), [&](bool drained) { stopped.set_value(drained); }));
+    auto f = stopped.get_future();
+    EXPECT_EQ(f.wait_for(200ms), std::future_status::timeout);  // draining: the request is in flight
+    asio::post(io.executor(), [&] { cancel.emit(asio::cancellation_type::terminal); });
+    ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+    EXPECT_FALSE(f.get());
+    EXPECT_EQ(wait_until_ready(peer, q, 1), 1u);  // released, not acked
+    EXPECT_FALSE(server.stop());                  // a later stop gives the first one's result
+    slow.release();
+}
+
+TEST_F(RpcServerServices, CancellingAsyncStartAbortsIt) {
+    rpc::rpc_server server(io.executor(), broker_options(), {});
+    server.add_service(unique_queue("cancel-start"), [](const rpc::request&) { return rpc::reply{}; });
+    asio::cancellation_signal cancel;
+    std::promise<amqp::error_code> started;
+    asio::post(io.executor(), [&] {
+        auto done = [&](amqp::error_code ec) { started.set_value(ec); };
+        server.async_start(asio::bind_cancellation_slot(cancel.slot(), done));
+        cancel.emit(asio::cancellation_type::terminal);
+    });
+    auto f = started.get_future();
+    ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+    EXPECT_EQ(f.get(), boost::asio::error::operation_aborted);
+    EXPECT_TRUE(server.stop());  // nothing was served, nothing left to drain
 }
 
 }  // namespace

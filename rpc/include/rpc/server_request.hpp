@@ -13,9 +13,9 @@
 
 namespace rpc {
 
-/// One request as a handler sees it: owned copies of the delivered message's body and properties
-/// (a handler may keep it after it returns). A property the client did not send is empty (strings)
-/// or nullopt.
+/// One request as a handler sees it: owned copies of the delivered message's body and properties.
+/// A synchronous handler gets it by const reference, valid until it returns (copy what you keep);
+/// an asynchronous one owns it. A property the client did not send is empty (strings) or nullopt.
 struct request {
     std::string body;
     std::string content_type;
