@@ -42,24 +42,23 @@ struct server_options {
     std::uint16_t prefetch = 1;
     /// Threads running synchronous handlers (a pool the server owns; the only threads it starts).
     /// 0 (the default, the fast path): run each handler inline on the connection's I/O thread, with
-    /// no hand-off to another thread and back: the fastest for handlers of a few microseconds
-    /// (sequential fib(20) here: a third of the server's CPU per call, one context switch per
-    /// call instead of five or six), but a handler blocks the connection while it runs: no
-    /// heartbeats are answered (the broker drops a connection silent for two heartbeat
-    /// intervals), and with a prefetch above 1 the requests behind it wait. Use a pool for
-    /// handlers that may take long.
+    /// no hand-off to another thread and back: the fastest for handlers of a few microseconds, but
+    /// a handler blocks the connection while it runs: no heartbeats are answered (the broker drops
+    /// a connection silent for two heartbeat intervals), and the requests behind it wait. Use a
+    /// pool for handlers that may take long (or an asynchronous handler for ones that wait).
     std::size_t workers = 0;
     /// With workers > 0: a request for which this returns true runs inline on the connection's
     /// I/O thread, as with workers = 0; the others go to the pool. For a handler whose cost shows
-    /// in the request (make_fibonacci_handler: fibonacci_runs_inline): cheap requests skip the
+    /// in the request (the Fibonacci service's fibonacci_runs_inline): cheap requests skip the
     /// hand-off to a worker and back, long ones still leave the connection free to answer
     /// heartbeats. Called on the I/O thread with the request's body, before the handler; keep it
     /// cheap. If it throws, the request goes to the pool. Unset: every request goes to the pool.
     std::function<bool(std::string_view body)> runs_inline;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
     /// (inline: one per batch of deliveries read at once; pool: the requests finished by the time
-    /// the I/O thread sends the ack), instead of one ack per request. A request that finishes behind an older one still
-    /// running is acked on its own at once, never held: one slow request does not fill the
+    /// the I/O thread sends the ack), instead of one ack per request. A request that finishes
+    /// behind an older one still running is acked on its own at once, never held: one slow
+    /// request does not fill the
     /// prefetch window and stop the broker delivering the others.
     /// Either way no request is acked before its reply is published. The price: a server killed
     /// between a reply and the ack that covers it leaves those requests to be redelivered and
