@@ -1,19 +1,12 @@
 #include <rpc/reply_format.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 
 namespace rpc {
 
 reply make_value_reply(const big_int& value, reply_format format) {
-    if (format == reply_format::plain) return {value.str(), std::nullopt};
-    return {"{\"response\": " + value.str() + ", \"error\": null}", std::string(json_content_type)};
-}
-
-reply make_error_reply(std::string_view reason) {
-    const boost::json::string text(reason);
-    return {"{\"response\": null, \"error\": " + boost::json::serialize(text) + "}", std::string(json_content_type)};
+    if (format == reply_format::plain) return {value.str(), std::nullopt, {}};
+    return {"{\"response\": " + value.str() + ", \"error\": null}", std::string(json_content_type), {}};
 }
 
 namespace {

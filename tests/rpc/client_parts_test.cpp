@@ -120,6 +120,12 @@ TEST(ErrorCategory, DescribeDropsBoostsDecoration) {
     EXPECT_EQ(rpc::describe(bare), bare.what());
 }
 
+rpc::request with_body(std::string body) {
+    rpc::request r;
+    r.body = std::move(body);
+    return r;
+}
+
 TEST(FibonacciHandler, AnswersAndRefuses) {
     std::vector<std::uint64_t> seen;
     std::vector<std::string> refused;
@@ -127,8 +133,8 @@ TEST(FibonacciHandler, AnswersAndRefuses) {
     opts.on_request = [&](std::uint64_t n) { seen.push_back(n); };
     opts.on_bad_request = [&](std::string_view why) { refused.emplace_back(why); };
     auto handler = rpc::make_fibonacci_handler(opts);
-    EXPECT_EQ(handler({"30", "id", false}).body, "832040");
-    const auto bad = handler({"x", "id", false});
+    EXPECT_EQ(handler(with_body("30")).body, "832040");
+    const auto bad = handler(with_body("x"));
     EXPECT_EQ(bad.content_type, "application/json");
     EXPECT_EQ(rpc::decode_reply(bad.body).error, "invalid request: expected a non-negative integer, got 'x'");
     EXPECT_EQ(seen, std::vector<std::uint64_t>{30});
@@ -137,8 +143,8 @@ TEST(FibonacciHandler, AnswersAndRefuses) {
     opts.format = rpc::reply_format::json;
     opts.naive = true;
     auto naive = rpc::make_fibonacci_handler(opts);
-    EXPECT_EQ(naive({"20", "", false}).body, R"({"response": 6765, "error": null})");
-    EXPECT_EQ(rpc::decode_reply(naive({"46", "", false}).body).error, "n must be <= 45, got 46 (naive algorithm)");
+    EXPECT_EQ(naive(with_body("20")).body, R"({"response": 6765, "error": null})");
+    EXPECT_EQ(rpc::decode_reply(naive(with_body("46")).body).error, "n must be <= 45, got 46 (naive algorithm)");
 }
 
 TEST(FibonacciHandler, RunsSmallNInlineAndHandsLargeNToAWorker) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <rpc/fibonacci.hpp>
+#include <rpc/server_request.hpp>
 
 #include <optional>
 #include <string>
@@ -15,21 +16,12 @@ namespace rpc {
 /// How a server writes successful replies.
 enum class reply_format { plain, json };
 
-/// content_type of JSON replies.
-inline constexpr std::string_view json_content_type = "application/json";
-
-/// A reply ready to publish.
-struct reply {
-    std::string body;
-    std::optional<std::string> content_type;  ///< application/json for JSON bodies
-};
-
 /// A success: plain decimal text, or {"response": <digits>, "error": null}. The number is written
 /// digit for digit as a JSON number (valid JSON at any size; Python's json.loads gives the exact
 /// int), since Boost.JSON's value cannot hold it.
 reply make_value_reply(const big_int& value, reply_format format);
-/// An error: {"response": null, "error": "<reason>"} with the reason JSON-escaped.
-reply make_error_reply(std::string_view reason);
+// make_error_reply (an error: {"response": null, "error": "<reason>"}, the reason JSON-escaped)
+// and `reply` are in server_request.hpp: every service's error replies share this format.
 
 /// What a client makes of a reply body.
 struct decoded_reply {

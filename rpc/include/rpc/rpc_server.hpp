@@ -1,11 +1,17 @@
-// The RPC server: consumes a request queue, runs a handler per request (on worker threads, so the
-// connection keeps serving heartbeats during a long computation, or inline on the connection's
-// I/O thread for cheap handlers), publishes the reply to the request's reply_to with the same
-// correlation_id, and only then acks the request, so that a server that dies mid-request leaves it
-// to be redelivered, not lost.
+// The RPC server: one connection serving one or more services, each a request queue with its
+// handler. For each request it runs the handler (inline on the connection's thread, on a worker
+// pool the user asks for, or asynchronously on an executor), publishes the reply to the request's
+// reply_to with the same correlation_id, and only then acks the request, so that a server that
+// dies mid-request leaves it to be redelivered, not lost.
+//
+// Threading: the server runs on the executor it is given and starts no thread of its own unless
+// server_options::workers > 0 asks for a pool. Reconnection and the stop's drain are timers on the
+// executor. Every member function may be called from any thread; the blocking start()/stop()
+// throw (instead of deadlocking) when called on a thread running the executor.
 #pragma once
 
-#include <rpc/reply_format.hpp>
+#include <rpc/server_handler.hpp>
+#include <rpc/server_request.hpp>
 
 #include <amqp/client_error.hpp>
 #include <amqp/connection_options.hpp>
@@ -17,7 +23,9 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 
 namespace rpc {
 
@@ -25,31 +33,32 @@ namespace detail {
 class server_impl;
 }
 
-/// Where a server takes requests from and how many it works on at once.
+/// How a server works: its connection-wide options, and the queue, prefetch and runs_inline of the
+/// service the constructor with a handler adds (add_service adds more).
 struct server_options {
     /// Declared as the tutorial does: queue_declare(queue=...) — not durable, not exclusive.
     std::string queue = "rpc_queue";
     /// basic.qos prefetch_count: unacked requests the broker hands this server at once.
     std::uint16_t prefetch = 1;
-    /// Threads running handlers. 0: run each handler inline on the connection's I/O thread, with
-    /// no hand-off to another thread and back: the fastest for handlers of a few microseconds
-    /// (sequential fib(20) here: a third of the server's CPU per call, one context switch per
-    /// call instead of five or six), but a handler blocks the connection while it runs: no
-    /// heartbeats are answered (the broker drops a connection silent for two heartbeat
-    /// intervals), and with a prefetch above 1 the requests behind it wait. Use a pool for
-    /// handlers that may take long.
-    std::size_t workers = 1;
+    /// Threads running synchronous handlers (a pool the server owns; the only threads it starts).
+    /// 0 (the default, the fast path): run each handler inline on the connection's I/O thread, with
+    /// no hand-off to another thread and back: the fastest for handlers of a few microseconds, but
+    /// a handler blocks the connection while it runs: no heartbeats are answered (the broker drops
+    /// a connection silent for two heartbeat intervals), and the requests behind it wait. Use a
+    /// pool for handlers that may take long (or an asynchronous handler for ones that wait).
+    std::size_t workers = 0;
     /// With workers > 0: a request for which this returns true runs inline on the connection's
     /// I/O thread, as with workers = 0; the others go to the pool. For a handler whose cost shows
-    /// in the request (make_fibonacci_handler: fibonacci_runs_inline): cheap requests skip the
+    /// in the request (the Fibonacci service's fibonacci_runs_inline): cheap requests skip the
     /// hand-off to a worker and back, long ones still leave the connection free to answer
     /// heartbeats. Called on the I/O thread with the request's body, before the handler; keep it
     /// cheap. If it throws, the request goes to the pool. Unset: every request goes to the pool.
     std::function<bool(std::string_view body)> runs_inline;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
     /// (inline: one per batch of deliveries read at once; pool: the requests finished by the time
-    /// the I/O thread sends the ack), instead of one ack per request. A request that finishes behind an older one still
-    /// running is acked on its own at once, never held: one slow request does not fill the
+    /// the I/O thread sends the ack), instead of one ack per request. A request that finishes
+    /// behind an older one still running is acked on its own at once, never held: one slow
+    /// request does not fill the
     /// prefetch window and stop the broker delivering the others.
     /// Either way no request is acked before its reply is published. The price: a server killed
     /// between a reply and the ack that covers it leaves those requests to be redelivered and
@@ -59,6 +68,7 @@ struct server_options {
     bool batch_acks = true;
     /// stop() waits this long for in-flight requests before closing anyway: what is unfinished
     /// then is released (the broker redelivers it to another server), and stop() returns false.
+    /// A timer on the executor (cancelled when the drain ends).
     std::chrono::milliseconds drain_timeout{30000};
     /// The largest request body taken, in bytes: the server's connection uses it as its
     /// connection_options::max_message_size (replacing what the options passed to the constructor
@@ -71,23 +81,14 @@ struct server_options {
     std::uint64_t max_request_size = 64 * 1024;
     /// Reconnect by itself when the connection or channel is lost (broker restart, network):
     /// retry after reconnect_min, doubling up to reconnect_max, each delay with up to 25 %
-    /// random jitter; then redeclare the queue, set the prefetch and consume again. Requests
+    /// random jitter (a timer on the executor, no thread); then redeclare the queues, set the
+    /// prefetch and consume again. Requests
     /// taken before the loss are redelivered by the broker. false: report the loss through
     /// on_connection_lost and stay down.
     bool reconnect = false;
     std::chrono::milliseconds reconnect_min{500};
     std::chrono::milliseconds reconnect_max{10000};
 };
-
-/// One request as the handler sees it (owned copies).
-struct request {
-    std::string body;
-    std::string correlation_id;
-    bool redelivered = false;
-};
-
-/// Computes a reply. May throw: the exception's what() becomes an error reply.
-using request_handler = std::function<reply(const request&)>;
 
 /// Counters of what the server did.
 struct server_stats {
@@ -103,31 +104,68 @@ struct server_stats {
     std::uint64_t acks = 0;  ///< basic.ack frames sent (one may settle several requests: batch_acks)
 };
 
-/// An RPC server on its own connection. start()/stop() block and must not be called from a thread
-/// running the executor.
+/// An RPC server on its own connection: add services, start, stop.
 class rpc_server {
 public:
-    rpc_server(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts,
-               request_handler handler);
+    using executor_type = boost::asio::any_io_executor;
+
+    /// A server with no service yet: add_service() before start().
+    rpc_server(executor_type ex, amqp::connection_options conn, server_options opts);
+    /// A server with one synchronous service: opts.queue answered by `handler`, with opts.prefetch
+    /// and opts.runs_inline.
+    rpc_server(executor_type ex, amqp::connection_options conn, server_options opts, request_handler handler);
     /// Closes without draining if stop() was not called.
     ~rpc_server();
     rpc_server(const rpc_server&) = delete;
     rpc_server& operator=(const rpc_server&) = delete;
 
-    /// Connect, declare the queue, set the prefetch, start consuming. Throws amqp::error, whose
-    /// text says why (the broker's close reason when it closed the connection or channel).
+    executor_type get_executor() const noexcept;
+
+    /// Another service on the same connection: its own channel consuming `queue` (declared as
+    /// server_options::queue is) with `opts.prefetch`. Before start() only: throws
+    /// std::logic_error after, or for a queue already served.
+    void add_service(std::string queue, request_handler handler, service_options opts = {});
+    void add_service(std::string queue, async_request_handler handler, service_options opts = {});
+
+    /// Connect, declare every service's queue, set the prefetch, start consuming; completes with
+    /// an empty error_code once serving, or the failure (last_error() says why in words). The
+    /// handler never runs inside async_start. Cancellation (terminal, partial, total): the
+    /// connection being set up is closed and the operation completes with operation_aborted.
+    /// Call once.
+    template <class Token>
+    auto async_start(Token&& token) {
+        return boost::asio::async_initiate<Token, void(amqp::error_code)>(
+            [](auto handler, std::shared_ptr<detail::server_impl> impl) {
+                start_op(std::move(impl), std::move(handler));
+            },
+            token, impl_);
+    }
+    /// Blocking async_start. Throws amqp::error whose text says why (the broker's close reason when
+    /// it closed the connection or channel), or std::logic_error when called on a thread running
+    /// the server's executor (which must run to complete it: use async_start there).
     void start();
-    /// Cancel the consumer, let in-flight requests finish (reply + ack) for at most
-    /// server_options::drain_timeout or until halt(), then close the channel and the connection.
-    /// Returns true if every request finished; false if the drain was cut short: the unfinished
-    /// requests are then released to the broker (redelivered to other servers, never acked here),
-    /// requests queued for a worker are dropped, and handlers still running go on on their
-    /// threads (their replies fail: the channel is closed) until the destructor waits for them.
-    /// Idempotent (a later call returns the first one's result). Blocking: not on the executor.
+
+    /// Cancel the consumers, let in-flight requests finish (reply + ack) for at most
+    /// server_options::drain_timeout or until halt(), then close the channels and the connection;
+    /// completes with true if every request finished, false if the drain was cut short: the
+    /// unfinished requests are then released to the broker (redelivered to other servers, never
+    /// acked here) and requests queued for a worker are dropped; handlers still running go on
+    /// (their replies fail: the channel is closed) and the destructor waits for workers. Cancels
+    /// every timer of the server, so the executor's run() returns once nothing else is pending.
+    /// A second call completes with the first one's result. Cancellation (terminal, partial,
+    /// total) is halt(). The handler never runs inside async_stop.
+    template <class Token>
+    auto async_stop(Token&& token) {
+        return boost::asio::async_initiate<Token, void(bool)>(
+            [](auto handler, std::shared_ptr<detail::server_impl> impl) {
+                stop_op(std::move(impl), std::move(handler));
+            },
+            token, impl_);
+    }
+    /// Blocking async_stop. Throws std::logic_error when called on a thread running the executor.
     bool stop();
-    /// Cut a drain short: a stop() waiting for in-flight requests (on another thread) stops
-    /// waiting at once; a later stop() does not wait. Thread-safe, does not block: for a second
-    /// SIGINT/SIGTERM.
+    /// Cut a drain short: a stop waiting for in-flight requests stops waiting at once; a later stop
+    /// does not wait. Thread-safe, does not block: for a second SIGINT/SIGTERM.
     void halt();
 
     /// Called once if the connection or channel closes other than by stop() (set before start()).
@@ -143,8 +181,15 @@ public:
     server_stats stats() const;
     /// Requests taken but not yet acked.
     std::size_t in_flight() const;
+    /// Why the last start (or reconnection) failed, in words; empty if none did.
+    std::string last_error() const;
 
 private:
+    static void start_op(std::shared_ptr<detail::server_impl> impl,
+                         boost::asio::any_completion_handler<void(amqp::error_code)> handler);
+    static void stop_op(std::shared_ptr<detail::server_impl> impl,
+                        boost::asio::any_completion_handler<void(bool)> handler);
+
     std::shared_ptr<detail::server_impl> impl_;
 };
 
