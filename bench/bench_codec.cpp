@@ -3,12 +3,12 @@
 // amqp_pool_t, recycled after every message as its own connection loop does; its frame
 // headers are parsed inline the way amqp_handle_input does, since that function needs a
 // live connection. Our allocations are counted with a global operator new (allocs/iter).
-#include <amqp/delivery.hpp>
-#include <amqp/field_table.hpp>
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/delivery.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <amqp.h>
 #include <amqp_framing.h>

@@ -4,12 +4,12 @@
 //   - an observer that does nothing: the price of the hook itself, an upper bound for "off";
 //   - the tracer formatting every frame into a discarding stream: tracing on.
 // Compare the items/s of the first two to see that "off" costs nothing measurable.
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 #include <amqp/protocol/connection_machine.hpp>
-#include <amqp/trace.hpp>
+#include <amqp/codec/trace.hpp>
 
 #include <benchmark/benchmark.h>
 

@@ -8,7 +8,7 @@
 // --size B: the message-size runs' echo calls (rpc_client::async_request with a B-byte body, the
 // reply expected to be the same bytes), against bench/rpc_echo_server or a peer's --echo server.
 // Prints one line: rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <algorithm>

@@ -4,7 +4,7 @@
 // SIGTERM; prints " [x] Awaiting RPC requests" once consuming, as the other servers do.
 //
 //   rpc_echo_server [--url URL] [--queue Q] [--prefetch N] [--workers N]
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/rpc_server.hpp>
 
 #include <atomic>

@@ -1,5 +1,5 @@
 # Install rules and the CMake package (issue 17). Three ways to consume the library, one set of
-# target names: amqp_rpc::amqp_core, amqp_rpc::amqp, amqp_rpc::rpc.
+# target names: amqp_rpc::protocol, amqp_rpc::amqp, amqp_rpc::rpc.
 #   installed tree:  find_package(amqp_rpc 0.2 CONFIG)   (<prefix>/lib/cmake/amqp_rpc)
 #   build tree:      find_package(amqp_rpc 0.2 CONFIG) with amqp_rpc_DIR=<build dir> (export() below)
 #   source tree:     add_subdirectory / FetchContent (the ALIAS targets in amqp/ and rpc/)
@@ -7,7 +7,7 @@
 include(CMakePackageConfigHelpers)
 
 set(AMQP_RPC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/amqp_rpc)
-set(AMQP_RPC_LIBRARIES amqp_rpc_amqp_core amqp_rpc_amqp amqp_rpc_rpc)
+set(AMQP_RPC_LIBRARIES amqp_rpc_codec amqp_rpc_protocol amqp_rpc_amqp amqp_rpc_rpc)
 
 install(TARGETS ${AMQP_RPC_LIBRARIES} EXPORT amqp_rpc_targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -15,7 +15,8 @@ install(TARGETS ${AMQP_RPC_LIBRARIES} EXPORT amqp_rpc_targets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # Public headers only: amqp/include and rpc/include hold nothing else (sources' private headers
 # live under */src; tests/consumer checks that the installed headers compile on their own).
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/amqp/include/ ${PROJECT_SOURCE_DIR}/rpc/include/
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/amqp/codec/include/ ${PROJECT_SOURCE_DIR}/amqp/protocol/include/
+                  ${PROJECT_SOURCE_DIR}/amqp/transport/include/ ${PROJECT_SOURCE_DIR}/rpc/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
 
 install(EXPORT amqp_rpc_targets NAMESPACE amqp_rpc:: FILE amqp_rpcTargets.cmake DESTINATION ${AMQP_RPC_CMAKE_DIR})

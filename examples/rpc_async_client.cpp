@@ -1,6 +1,6 @@
 // The tutorial's threaded client, done safely: five calls in flight at once on one connection,
 // then their results in the order they were asked for.
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <future>

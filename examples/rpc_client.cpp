@@ -1,5 +1,5 @@
 // The tutorial's rpc_client.py: ask for fib(N) once and print the answer.
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <limits>

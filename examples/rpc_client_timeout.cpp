@@ -1,6 +1,6 @@
 // The tutorial's rpc_client_timeout.py: fib(N) with a deadline. Unlike the tutorial, a timeout
 // is a failure: " [!] Error: RPC call timed out after T seconds" on stderr, exit status 1.
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <limits>

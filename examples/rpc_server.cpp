@@ -1,5 +1,5 @@
 // The tutorial's rpc_server.py: serve fib(n) on a queue until SIGINT/SIGTERM.
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_server.hpp>
 

@@ -2,10 +2,10 @@
 // exchange, bind a queue with a pattern, publish a key it matches (delivered), unbind, publish
 // again (returned: 312 NO_ROUTE), delete the exchange. With --passive it only checks that the
 // exchange exists, which for a missing one is the broker's channel.close 404 NOT_FOUND.
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 
 #include <amqp/connection.hpp>
-#include <amqp/printable.hpp>
+#include <amqp/codec/printable.hpp>
 
 #include <chrono>
 #include <future>

@@ -3,9 +3,9 @@
 #include "decode.hpp"
 
 #include <algorithm>
-#include <amqp/error.hpp>
-#include <amqp/frame.hpp>
-#include <amqp/printable.hpp>
+#include <amqp/codec/error.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/printable.hpp>
 #include <cstdio>
 #include <cstring>
 #include <optional>

@@ -1,7 +1,7 @@
 // What amqp_decode decodes, whatever it was read from: conversations of byte streams.
 #pragma once
 
-#include <amqp/trace.hpp>
+#include <amqp/codec/trace.hpp>
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

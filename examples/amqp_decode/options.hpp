@@ -1,7 +1,7 @@
 // amqp_decode's command line: what to read, how to label it, how much to show.
 #pragma once
 
-#include <amqp/trace.hpp>
+#include <amqp/codec/trace.hpp>
 #include <cstdint>
 #include <limits>
 #include <string>

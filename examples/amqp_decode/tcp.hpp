@@ -2,7 +2,7 @@
 // TCP connection and direction, each direction reassembled in sequence order.
 #pragma once
 
-#include <amqp/types.hpp>
+#include <amqp/codec/types.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>

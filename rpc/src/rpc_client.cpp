@@ -4,7 +4,7 @@
 #include <rpc/reply_format.hpp>
 
 #include <amqp/connection.hpp>
-#include <amqp/printable.hpp>
+#include <amqp/codec/printable.hpp>
 
 #include <algorithm>
 #include <atomic>

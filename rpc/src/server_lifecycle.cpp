@@ -3,7 +3,7 @@
 // (server_drain) and close. No thread of its own.
 #include "server_impl.hpp"
 
-#include <amqp/printable.hpp>
+#include <amqp/codec/printable.hpp>
 
 #include <iostream>
 #include <stdexcept>

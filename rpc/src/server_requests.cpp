@@ -2,8 +2,8 @@
 // asynchronously), publish the reply, ack.
 #include "server_impl.hpp"
 
-#include <amqp/field_table.hpp>
-#include <amqp/printable.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/printable.hpp>
 
 #include <exception>
 

@@ -22,7 +22,7 @@
 
 #include <test_support/test_relay.hpp>
 
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 
 #include <atomic>
 #include <cstdio>

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <amqp/connection.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <cstdint>
 #include <string>

@@ -7,12 +7,12 @@
 // survives; tables as {"name": [tag, value]}.
 #include "golden.hpp"
 
-#include <amqp/field_table.hpp>
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/method_fields.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/method_fields.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <cstdio>
 #include <filesystem>

@@ -4,8 +4,8 @@
 #include <test_support/delivery_reference.hpp>
 #include "golden.hpp"
 
-#include <amqp/delivery.hpp>
-#include <amqp/message.hpp>
+#include <amqp/codec/delivery.hpp>
+#include <amqp/codec/message.hpp>
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 #include "golden.hpp"
 #include "nested_tables.hpp"
 
-#include <amqp/field_table.hpp>
-#include <amqp/printable.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/printable.hpp>
 
 #include <gtest/gtest.h>
 

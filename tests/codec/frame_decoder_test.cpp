@@ -2,9 +2,9 @@
 // split in two at every point decodes to the same frames.
 #include "golden.hpp"
 
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/methods.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/methods.hpp>
 
 #include <gtest/gtest.h>
 

@@ -3,9 +3,9 @@
 // bits packed low bit first). Shared by the unit tests, the codec tool and the fuzz corpus.
 #pragma once
 
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
-#include <amqp/types.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
+#include <amqp/codec/types.hpp>
 
 #include <cctype>
 #include <deque>

@@ -2,10 +2,10 @@
 // code; rows that are the connection's decision are pinned down as "decoded as is".
 #include "golden.hpp"
 
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // Whole messages: method + header + body frames in one buffer, split by frame_max.
 #include "golden.hpp"
 
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
 
 #include <gtest/gtest.h>
 

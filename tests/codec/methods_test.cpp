@@ -2,10 +2,10 @@
 // and the description table (method_fields.hpp) agrees with the structs' ids.
 #include "golden.hpp"
 
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/method_fields.hpp>
-#include <amqp/methods.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/method_fields.hpp>
+#include <amqp/codec/methods.hpp>
 
 #include <gtest/gtest.h>
 

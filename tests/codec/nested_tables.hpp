@@ -3,7 +3,7 @@
 // level, O(n^2): 165 s under ASan on a loaded machine for one test.
 #pragma once
 
-#include <amqp/types.hpp>
+#include <amqp/codec/types.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -4,9 +4,9 @@
 // declines such a message, so the connection's frame path (which salvages it) handles it.
 #include <test_support/poison_tables.hpp>
 
-#include <amqp/delivery.hpp>
-#include <amqp/message.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/delivery.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // Content headers: no properties, all 14, and each alone, byte for byte both ways.
 #include "golden.hpp"
 
-#include <amqp/field_table.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include "golden.hpp"
 #include "nested_tables.hpp"
 
-#include <amqp/field_table.hpp>
+#include <amqp/codec/field_table.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // Credentials that cannot fit the broker's pre-tune frame are refused locally, at once, with a
 // text that says so (a broker drops an oversized start-ok with a bare socket close, which read as
 // "wrong user name or password" after seconds).
-#include <amqp/client_error.hpp>
+#include <amqp/protocol/client_error.hpp>
 #include <amqp/connection.hpp>
-#include <amqp/field_table.hpp>
-#include <amqp/frame.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/frame.hpp>
 #include <amqp/protocol/handshake.hpp>
 
 #include <future>

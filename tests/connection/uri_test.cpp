@@ -1,6 +1,6 @@
 // AMQP URI parsing (RabbitMQ's URI spec and query parameters) and the password-free display form.
 #include <amqp/connection_options.hpp>
-#include <amqp/client_error.hpp>
+#include <amqp/protocol/client_error.hpp>
 
 #include <gtest/gtest.h>
 

@@ -105,7 +105,7 @@ def main():
         prefix = os.path.join(args.work, "prefix")
         # The libraries only (no-op when the main build made them), then the install rules.
         run(["cmake", "--build", args.build, "-j", args.jobs, "--target",
-             "amqp_rpc_amqp_core", "amqp_rpc_amqp", "amqp_rpc_rpc"], env=env)
+             "amqp_rpc_protocol", "amqp_rpc_amqp", "amqp_rpc_rpc"], env=env)
         run(["cmake", "--install", args.build, "--prefix", prefix])
         env["PKG_CONFIG_PATH"] = os.pathsep.join(
             [os.path.join(prefix, d, "pkgconfig") for d in ("lib", "lib64", "lib/x86_64-linux-gnu")])

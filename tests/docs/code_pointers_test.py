@@ -72,7 +72,7 @@ class Repo:
         if "/" in path:
             if path in self.files:
                 return [path]
-            # An include path (`amqp/frame.hpp`) names the header under an include directory.
+            # An include path (`amqp/codec/frame.hpp`) names the header under an include directory.
             return [f for f in self.files if f.endswith("/include/" + path)]
         return self.by_name.get(path, [])
 

@@ -1,11 +1,11 @@
 // The trace formatter: every method's arguments are named as the codec names them, credentials
 // never appear, and no input (truncated, mutated, deeply nested) makes it crash or misreport.
-#include <amqp/field_table.hpp>
-#include <amqp/message.hpp>
-#include <amqp/method_fields.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
-#include <amqp/trace.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/method_fields.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
+#include <amqp/codec/trace.hpp>
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 
 #include "call_result.hpp"
 

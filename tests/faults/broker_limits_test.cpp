@@ -14,7 +14,7 @@
 //   once, and a reconnecting client is answered on its next call.
 #include <test_support/private_broker.hpp>
 
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>

@@ -6,7 +6,7 @@
 // backoff, and calls made once it is back all wait for one reconnection and are answered.
 #include <test_support/private_broker.hpp>
 
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>

@@ -5,7 +5,7 @@
 #include <test_support/broker_script.hpp>
 #include <test_support/poison_tables.hpp>
 
-#include <amqp/field_table.hpp>
+#include <amqp/codec/field_table.hpp>
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@ set(AMQP_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 if(AMQP_FUZZ)
   # Coverage feedback needs the code under test instrumented, not just the harness.
-  foreach(lib amqp_rpc_amqp_core amqp_rpc_amqp)
+  foreach(lib amqp_rpc_protocol amqp_rpc_amqp)
     if(TARGET ${lib})
       get_target_property(_type ${lib} TYPE)
       if(NOT _type STREQUAL "INTERFACE_LIBRARY")

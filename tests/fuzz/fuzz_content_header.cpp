@@ -4,8 +4,8 @@
 // salvages from a refused payload is itself a header the strict decoder accepts.
 #include "fuzz_check.hpp"
 
-#include <amqp/field_table.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <algorithm>
 #include <vector>

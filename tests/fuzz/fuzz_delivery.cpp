@@ -6,8 +6,8 @@
 #include <test_support/delivery_reference.hpp>
 #include "fuzz_check.hpp"
 
-#include <amqp/delivery.hpp>
-#include <amqp/message.hpp>
+#include <amqp/codec/delivery.hpp>
+#include <amqp/codec/message.hpp>
 
 #include <cstdio>
 

@@ -4,7 +4,7 @@
 // encoding is a fixed point of decode+encode.
 #include "fuzz_check.hpp"
 
-#include <amqp/field_table.hpp>
+#include <amqp/codec/field_table.hpp>
 
 namespace {
 // Reads `raw` (a table's entries, or an array's values) with the in-place reader, nested

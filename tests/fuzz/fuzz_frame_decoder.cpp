@@ -3,9 +3,9 @@
 // through the method or content-header decoder.
 #include "fuzz_check.hpp"
 
-#include <amqp/frame.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <cstring>
 #include <vector>

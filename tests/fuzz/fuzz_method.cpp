@@ -2,7 +2,7 @@
 // re-encodes to a payload of the announced size that decodes to the same value.
 #include "fuzz_check.hpp"
 
-#include <amqp/methods.hpp>
+#include <amqp/codec/methods.hpp>
 
 #include <vector>
 

@@ -8,10 +8,10 @@
 // encode_publish must write the same bytes.
 #include "fuzz_check.hpp"
 
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // The pure parts of the client and of the programs: correlation ids, timeout texts, the service
 // handler, and command-line parsing.
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/correlation_id.hpp>
 #include <rpc/error.hpp>
 #include <rpc/fibonacci_service.hpp>

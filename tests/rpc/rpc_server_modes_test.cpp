@@ -5,9 +5,9 @@
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
 
-#include <amqp/frame.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>

@@ -5,7 +5,7 @@
 
 #include <rpc/server_awaitable.hpp>
 
-#include <amqp/field_table.hpp>
+#include <amqp/codec/field_table.hpp>
 
 #include <gtest/gtest.h>
 

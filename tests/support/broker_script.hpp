@@ -2,11 +2,11 @@
 // machine on them with a fake clock. Shared by the unit tests and the connection fuzzer.
 #pragma once
 
-#include <amqp/field_table.hpp>
-#include <amqp/frame.hpp>
-#include <amqp/message.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
+#include <amqp/codec/field_table.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/message.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
 #include <amqp/protocol/connection_machine.hpp>
 
 #include <algorithm>

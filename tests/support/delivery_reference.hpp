@@ -3,11 +3,11 @@
 // decode_content_header, so the tests and fuzz_delivery compare two independent paths.
 #pragma once
 
-#include <amqp/delivery.hpp>
-#include <amqp/frame.hpp>
-#include <amqp/methods.hpp>
-#include <amqp/properties.hpp>
-#include <amqp/types.hpp>
+#include <amqp/codec/delivery.hpp>
+#include <amqp/codec/frame.hpp>
+#include <amqp/codec/methods.hpp>
+#include <amqp/codec/properties.hpp>
+#include <amqp/codec/types.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // bytes: our own encoder will not write them. Shared by the protocol, fault and fuzz-seed tests.
 #pragma once
 
-#include <amqp/types.hpp>
+#include <amqp/codec/types.hpp>
 
 #include <cstdint>
 #include <string_view>

@@ -3,7 +3,7 @@
 // exchange), and a Fibonacci server in this process.
 #pragma once
 
-#include <rpc/cli.hpp>
+#include <programs/cli.hpp>
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>

@@ -2,7 +2,7 @@
 // them (the server's reason, the broker's close reason, the timeout's length).
 #pragma once
 
-#include <amqp/error.hpp>
+#include <amqp/codec/error.hpp>
 
 #include <chrono>
 #include <string>

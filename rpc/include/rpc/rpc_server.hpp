@@ -13,7 +13,7 @@
 #include <rpc/server_handler.hpp>
 #include <rpc/server_request.hpp>
 
-#include <amqp/client_error.hpp>
+#include <amqp/protocol/client_error.hpp>
 #include <amqp/connection_options.hpp>
 
 #include <chrono>

@@ -2,7 +2,7 @@
 // property the broker delivered, and one reply (any body, content type and headers, or an error).
 #pragma once
 
-#include <amqp/types.hpp>
+#include <amqp/codec/types.hpp>
 
 #include <cstdint>
 #include <exception>

@@ -1,0 +1,68 @@
+// The streaming frame decoder: one reused buffer, frames handed out as views, sticky errors.
+#include <amqp/codec/frame.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace amqp {
+
+frame_decoder::frame_decoder(std::uint32_t frame_max) : frame_max_(std::max(frame_max, frame_min_size)) {}
+
+void frame_decoder::set_frame_max(std::uint32_t frame_max) noexcept {
+    frame_max_ = std::max(frame_max, frame_min_size);
+}
+
+// Move the unconsumed tail to the front. Only called from feed/prepare, which is when the
+// views handed out by next() are documented to expire.
+void frame_decoder::compact() {
+    if (begin_ == 0) return;
+    const std::size_t n = end_ - begin_;
+    if (n != 0) std::memmove(buf_.data(), buf_.data() + begin_, n);
+    begin_ = 0;
+    end_ = n;
+}
+
+std::span<std::uint8_t> frame_decoder::prepare(std::size_t n) {
+    compact();
+    if (buf_.size() - end_ < n) {
+        // Grow geometrically but never beyond what is needed when a frame_max-sized frame would
+        // do: steady state is one buffer of about frame_max bytes, reused.
+        const std::size_t need = end_ + n;
+        std::size_t cap = std::max<std::size_t>(buf_.size() * 2, 512);
+        cap = std::min<std::size_t>(cap, std::max<std::size_t>(frame_max_, need));
+        buf_.resize(std::max(cap, need));
+    }
+    return {buf_.data() + end_, n};
+}
+
+void frame_decoder::commit(std::size_t n) noexcept { end_ += std::min(n, buf_.size() - end_); }
+
+void frame_decoder::feed(bytes_view bytes) {
+    // After an error nothing more can be decoded; do not let a broken peer grow the buffer.
+    if (ec_ || bytes.empty()) return;
+    auto dst = prepare(bytes.size());
+    std::memcpy(dst.data(), bytes.data(), bytes.size());
+    commit(bytes.size());
+}
+
+frame_result frame_decoder::next() noexcept {
+    // One named result returned on every path (NRVO): assigning decode_frame's result to an
+    // earlier-declared variable copied the whole result through the stack per frame. After an error the
+    // decoder looks at no bytes and reports the sticky error.
+    frame_result r = decode_frame(bytes_view(buf_.data() + begin_, ec_ ? 0 : end_ - begin_), frame_max_, diag_);
+    if (ec_) [[unlikely]] {
+        r.status = decode_status::error;
+        r.ec = ec_;
+        return r;
+    }
+    if (r.status == decode_status::ok) [[likely]] {
+        begin_ += r.consumed;
+        consumed_total_ += r.consumed;
+    } else if (r.status == decode_status::error) {
+        ec_ = r.ec;
+        diag_.offset += static_cast<std::size_t>(consumed_total_);  // in stream terms
+    }
+    return r;
+}
+
+}  // namespace amqp

@@ -1,0 +1,325 @@
+// The public connection/channel API: thin forwarding to connection_impl, the synchronous
+// wrappers, and the translation of replies into results.
+#include "cancellable_op.hpp"
+#include "channel_request.hpp"
+#include "connection_impl.hpp"
+
+#include <amqp/codec/field_table.hpp>
+
+#include <future>
+#include <tuple>
+
+namespace amqp {
+
+using detail::cancellable_op;
+using detail::channel_impl;
+using detail::complete_on;
+using detail::connection_impl;
+using detail::reply_op;
+using detail::wait_for;
+namespace asio = boost::asio;
+
+namespace {
+
+std::string describe(const error_code& ec, const close_reason& channel_reason, const close_reason& conn_reason) {
+    if (channel_reason.code == ec) return channel_reason.to_string();
+    if (conn_reason.code == ec) return conn_reason.to_string();
+    return ec.message();
+}
+
+}  // namespace
+
+// ---- channel ------------------------------------------------------------------------------------
+
+std::uint16_t channel::id() const noexcept { return impl_ ? impl_->id : 0; }
+
+bool channel::is_open() const noexcept {
+    if (!impl_ || !impl_->open) return false;
+    auto c = impl_->conn.lock();
+    return c && c->open_;
+}
+
+namespace {
+
+// Send `m` on the channel and hand the reply (or error) to `on_reply`.
+template <class OnReply>
+void sync_request(const std::shared_ptr<channel_impl>& ch, const method& m, OnReply&& on_reply) {
+    auto conn = ch ? ch->conn.lock() : nullptr;
+    if (!conn) {
+        std::forward<OnReply>(on_reply)(make_error_code(client_error::not_open), nullptr);
+        return;
+    }
+    conn->send_sync(*ch, m, reply_op(std::forward<OnReply>(on_reply)));
+}
+
+asio::any_io_executor executor_of(const std::shared_ptr<channel_impl>& ch) {
+    if (ch)
+        if (auto c = ch->conn.lock()) return c->get_executor();
+    return asio::system_executor();
+}
+
+}  // namespace
+
+void channel::start_declare_queue(queue_options o,
+                                  asio::any_completion_handler<void(error_code, queue_info)> h) {
+    byte_buffer args;
+    if (auto ec = encode_table(o.arguments, args)) {
+        complete_on(executor_of(impl_), std::move(h), ec, queue_info{});
+        return;
+    }
+    queue_declare m;
+    m.queue = o.name;
+    m.passive = o.passive;
+    m.durable = o.durable;
+    m.exclusive = o.exclusive;
+    m.auto_delete = o.auto_delete;
+    m.arguments = table_view{args};
+    auto op = cancellable_op<queue_info>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op](error_code ec, const method* r) {
+        queue_info info;
+        if (!ec && r) {
+            const auto& ok = std::get<queue_declare_ok>(*r);
+            info.name = std::string(ok.queue);
+            info.message_count = ok.message_count;
+            info.consumer_count = ok.consumer_count;
+        }
+        op->finish(ec, std::move(info));
+    });
+}
+
+void channel::start_qos(std::uint16_t n, asio::any_completion_handler<void(error_code)> h) {
+    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, basic_qos{0, n, false}, [op](error_code ec, const method*) { op->finish(ec); });
+}
+
+void channel::start_consume(consume_options o, delivery_handler on_message,
+                            asio::any_completion_handler<void(error_code, std::string)> h) {
+    byte_buffer args;
+    if (auto ec = encode_table(o.arguments, args)) {
+        complete_on(executor_of(impl_), std::move(h), ec, std::string{});
+        return;
+    }
+    basic_consume m;
+    m.queue = o.queue;
+    m.consumer_tag = o.consumer_tag;
+    m.no_ack = o.no_ack;
+    m.exclusive = o.exclusive;
+    m.arguments = table_view{args};
+    std::weak_ptr<channel_impl> weak = impl_;
+    auto op = cancellable_op<std::string>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op, weak, on_message = std::move(on_message)](error_code ec, const method* r) mutable {
+        auto handler = op->take();
+        std::string tag;
+        if (!ec && r) {
+            tag = std::string(std::get<basic_consume_ok>(*r).consumer_tag);
+            auto ch = weak.lock();
+            if (ch && !handler) {
+                // Cancelled while the broker was registering it: nobody will take its messages.
+                if (auto conn = ch->conn.lock()) (void)conn->send_async(*ch, basic_cancel{tag, true});
+            } else if (ch) {
+                // On the strand, before any delivery for this consumer is dispatched.
+                ch->consumers[tag] = std::move(on_message);
+            }
+        }
+        if (handler) complete_on(op->executor(), std::move(*handler), ec, std::move(tag));
+    });
+}
+
+void channel::start_cancel(std::string tag, asio::any_completion_handler<void(error_code)> h) {
+    std::weak_ptr<channel_impl> weak = impl_;
+    basic_cancel m;
+    m.consumer_tag = tag;
+    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op, weak, tag](error_code ec, const method*) {
+        if (!ec)
+            if (auto ch = weak.lock()) ch->consumers.erase(tag);
+        op->finish(ec);
+    });
+}
+
+void channel::start_close(asio::any_completion_handler<void(error_code)> h) {
+    channel_close m;
+    m.reply_code = 200;
+    m.reply_text = "Goodbye";
+    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, m, [op](error_code ec, const method*) { op->finish(ec); });
+}
+
+error_code channel::publish(const publish_options& opts, const basic_properties& props, bytes_view body) {
+    auto conn = impl_ ? impl_->conn.lock() : nullptr;
+    if (!conn) return client_error::not_open;
+    basic_publish m;
+    m.exchange = opts.exchange;
+    m.routing_key = opts.routing_key;
+    m.mandatory = opts.mandatory;
+    return conn->publish(*impl_, m, props, body);
+}
+
+namespace {
+error_code send_async(const std::shared_ptr<channel_impl>& ch, const method& m) {
+    auto conn = ch ? ch->conn.lock() : nullptr;
+    if (!conn) return client_error::not_open;
+    return conn->send_async(*ch, m);
+}
+
+// Set a handler under the connection's mutex (the strand reads it under the same mutex).
+template <class F>
+void set_handler(const std::shared_ptr<channel_impl>& ch, F&& assign) {
+    if (!ch) return;
+    if (auto conn = ch->conn.lock()) {
+        conn->locked(assign);
+    } else {
+        assign();
+    }
+}
+}  // namespace
+
+error_code channel::ack(std::uint64_t tag, bool multiple) { return send_async(impl_, basic_ack{tag, multiple}); }
+error_code channel::nack(std::uint64_t tag, bool multiple, bool requeue) {
+    return send_async(impl_, basic_nack{tag, multiple, requeue});
+}
+error_code channel::reject(std::uint64_t tag, bool requeue) { return send_async(impl_, basic_reject{tag, requeue}); }
+
+void channel::on_return(return_handler h) {
+    set_handler(impl_, [&] { impl_->on_return = std::move(h); });
+}
+void channel::on_consumer_cancelled(std::function<void(std::string_view)> h) {
+    set_handler(impl_, [&] { impl_->on_cancelled = std::move(h); });
+}
+void channel::on_close(close_handler h) {
+    set_handler(impl_, [&] { impl_->on_close = std::move(h); });
+}
+
+close_reason channel::last_close_reason() const {
+    close_reason r;
+    set_handler(impl_, [&] { r = impl_->last_reason; });
+    return r;
+}
+
+namespace {
+[[noreturn]] void throw_for(const std::shared_ptr<channel_impl>& ch, const error_code& ec) {
+    close_reason chr, cr;
+    if (ch) {
+        if (auto conn = ch->conn.lock()) {
+            conn->locked([&] {
+                chr = ch->last_reason;
+                cr = conn->last_reason_;
+            });
+        } else {
+            chr = ch->last_reason;
+        }
+    }
+    throw error(ec, describe(ec, chr, cr));
+}
+}  // namespace
+
+queue_info channel::declare_queue(queue_options opts) {
+    auto [ec, info] = wait_for<queue_info>([&](auto h) { start_declare_queue(std::move(opts), std::move(h)); });
+    if (ec) throw_for(impl_, ec);
+    return info;
+}
+
+void channel::qos(std::uint16_t prefetch_count) {
+    auto [ec] = wait_for<>([&](auto h) { start_qos(prefetch_count, std::move(h)); });
+    if (ec) throw_for(impl_, ec);
+}
+
+std::string channel::consume(consume_options opts, delivery_handler on_message) {
+    auto [ec, tag] = wait_for<std::string>(
+        [&](auto h) { start_consume(std::move(opts), std::move(on_message), std::move(h)); });
+    if (ec) throw_for(impl_, ec);
+    return tag;
+}
+
+void channel::cancel(std::string consumer_tag) {
+    auto [ec] = wait_for<>([&](auto h) { start_cancel(std::move(consumer_tag), std::move(h)); });
+    if (ec) throw_for(impl_, ec);
+}
+
+void channel::close() {
+    auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h)); });
+    if (ec) throw_for(impl_, ec);
+}
+
+// ---- connection ---------------------------------------------------------------------------------
+
+connection::connection(executor_type ex, connection_options opts)
+    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts))) {}
+
+connection::~connection() {
+    if (impl_) impl_->shutdown();
+}
+
+connection::executor_type connection::get_executor() const noexcept { return impl_->get_executor(); }
+const connection_options& connection::options() const noexcept { return impl_->options(); }
+
+void connection::start_open(asio::any_completion_handler<void(error_code)> h) {
+    // Cancelling the open abandons the connection attempt (the handler gets operation_aborted).
+    if (auto slot = asio::get_associated_cancellation_slot(h); slot.is_connected()) {
+        slot.assign([weak = std::weak_ptr<connection_impl>(impl_)](asio::cancellation_type t) {
+            if (t == asio::cancellation_type::none) return;
+            if (auto c = weak.lock()) c->cancel_open();
+        });
+    }
+    impl_->start_open(std::move(h));
+}
+void connection::start_open_channel(asio::any_completion_handler<void(error_code, channel)> h) {
+    impl_->start_open_channel(std::move(h));
+}
+void connection::start_close(asio::any_completion_handler<void(error_code)> h,
+                             std::optional<std::chrono::steady_clock::time_point> deadline) {
+    impl_->start_close(std::move(h), deadline);
+}
+
+bool connection::is_open() const noexcept { return impl_->open_; }
+bool connection::is_blocked() const noexcept { return impl_->blocked_; }
+close_reason connection::last_close_reason() const {
+    return impl_->locked([&] { return impl_->last_reason_; });
+}
+field_table connection::server_properties() const {
+    field_table t;
+    diagnostics d;
+    impl_->locked([&] { (void)decode_table(impl_->machine_.server_properties(), t, d); });
+    return t;
+}
+std::uint32_t connection::negotiated_frame_max() const noexcept { return impl_->frame_max_; }
+std::uint16_t connection::negotiated_heartbeat() const noexcept { return impl_->heartbeat_; }
+std::uint16_t connection::negotiated_channel_max() const noexcept { return impl_->channel_max_; }
+
+void connection::on_close(close_handler h) {
+    impl_->locked([&] { impl_->on_close_ = std::move(h); });
+}
+void connection::on_blocked(blocked_handler h) {
+    impl_->locked([&] { impl_->on_blocked_ = std::move(h); });
+}
+
+void connection::open() {
+    auto [ec] = wait_for<>([&](auto h) { start_open(std::move(h)); });
+    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+}
+
+channel connection::open_channel() {
+    auto [ec, ch] = wait_for<channel>([&](auto h) { start_open_channel(std::move(h)); });
+    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+    return ch;
+}
+
+void connection::close() {
+    auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h)); });
+    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+}
+
+void connection::close(std::chrono::steady_clock::time_point deadline) {
+    auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h), deadline); });
+    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+}
+
+// ---- shared with channel_topology.cpp (channel_request.hpp) -------------------------------------
+
+void detail::send_channel_request(const std::shared_ptr<channel_impl>& ch, const method& m, reply_op on_reply) {
+    sync_request(ch, m, std::move(on_reply));
+}
+asio::any_io_executor detail::channel_executor(const std::shared_ptr<channel_impl>& ch) { return executor_of(ch); }
+void detail::throw_channel_error(const std::shared_ptr<channel_impl>& ch, const error_code& ec) { throw_for(ch, ec); }
+
+}  // namespace amqp
