@@ -28,18 +28,6 @@ void client_core::deadline_list::remove(call& c) noexcept {
 namespace {
 constexpr std::size_t max_remembered_abandoned = 4096;
 
-// The peer's text, shown as the whole reason: amqp::printable's escaping and cap, without its
-// quotes (a reason reads "n must be <= 45", not "\"n must be <= 45\"").
-std::string unquoted_printable(std::string_view text) {
-    std::string s = amqp::printable(text);
-    constexpr std::string_view capped = "\"...";
-    const bool was_capped = s.size() >= capped.size() + 1 && s.compare(s.size() - capped.size(), capped.size(), capped) == 0;
-    s.erase(s.size() - (was_capped ? capped.size() : 1));
-    s.erase(0, 1);
-    if (was_capped) s += "...";
-    return s;
-}
-
 // asio::error::operation_aborted on POSIX, without including Asio in the core.
 error_code operation_aborted() noexcept { return {ECANCELED, boost::system::system_category()}; }
 }  // namespace
@@ -125,7 +113,7 @@ void client_core::reply_received(const incoming_reply& r) {
     }
     if (!r.fault.empty()) return complete(it, errc::bad_reply, "reply refused unread: " + std::string(r.fault));
     const std::string_view content_type = r.content_type.value_or(std::string_view{});
-    if (auto error = error_reply_text(r.body, content_type)) return complete(it, errc::remote_error, unquoted_printable(*error));
+    if (auto error = error_reply_text(r.body, content_type)) return complete(it, errc::remote_error, printable_reason(*error));
     reply_message m;
     m.body = std::string(r.body);
     m.content_type = std::string(content_type);
@@ -141,7 +129,7 @@ void client_core::returned(std::optional<std::string_view> correlation_id, std::
     if (it == calls_.end()) return;
     ++stats_.returned;
     complete(it, errc::no_route,
-             "request returned by the broker: " + std::to_string(reply_code) + " " + unquoted_printable(reply_text) +
+             "request returned by the broker: " + std::to_string(reply_code) + " " + printable_reason(reply_text) +
                  " (no queue bound to routing key " + amqp::printable(routing_key) + ")");
 }
 

@@ -15,9 +15,9 @@ namespace rpc {
 struct request_message {
     std::string body;
     std::string content_type;  ///< sent as the content_type property when not empty
-    amqp::field_table headers;  ///< sent as the headers property when not empty
     /// 0: client_options::default_timeout.
     std::chrono::milliseconds timeout{0};
+    amqp::field_table headers;  ///< sent as the headers property when not empty
 };
 
 /// A reply as the server sent it: body, content_type (empty when the reply had none) and
