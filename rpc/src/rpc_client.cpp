@@ -124,6 +124,18 @@ public:
         run_actions();
     }
 
+    // A request made from inside the strand (a completion handler that makes the next request,
+    // dispatched inline by run_actions): it enters the core at once, saving a post per request.
+    // Whatever completes meanwhile is posted, never run inside the initiating function.
+    bool try_submit_inline(const generated_id& id, request_message& req, std::unique_ptr<request_context>& ctx) {
+        if (!strand_.running_in_this_thread()) return false;
+        const bool outer = initiating_;
+        initiating_ = true;
+        submit(id, std::move(req), std::move(ctx));
+        initiating_ = outer;
+        return true;
+    }
+
     void cancel(std::uint64_t key, asio::cancellation_type_t type) {
         core_.cancel(key, static_cast<unsigned>(type));
         run_actions();
@@ -228,6 +240,9 @@ private:
         auto h = std::move(ctx.handler);
         asio::get_associated_cancellation_slot(h).clear();
         const auto ex = asio::get_associated_executor(h, executor_);
+        // key 0: a request refused before it entered the table, still in its initiating function
+        // when it came inline.
+        if (initiating_ || a.key == 0) return asio::post(executor_, asio::append(std::move(h), a.ec, std::move(a.reply)));
         asio::dispatch(ex, asio::append(std::move(h), a.ec, std::move(a.reply)));
     }
 
@@ -379,6 +394,7 @@ private:
     amqp::byte_buffer headers_scratch_;
     std::vector<client_action> batch_;
     bool running_actions_ = false;
+    bool initiating_ = false;  // inside an initiating function (try_submit_inline)
     bool starting_ = false;
 
     // Read from any thread.
@@ -411,6 +427,7 @@ void launch_request(const std::shared_ptr<client_impl>& impl, request_message re
     auto slot = asio::get_associated_cancellation_slot(h);
     if (slot.is_connected()) slot.template emplace<request_canceller>(impl, id.key);
     auto ctx = std::make_unique<request_context>(std::move(h), diag);
+    if (impl->try_submit_inline(id, req, ctx)) return;
     impl->on_strand([impl, id, req = std::move(req), ctx = std::move(ctx)]() mutable {
         impl->submit(id, std::move(req), std::move(ctx));
     });
