@@ -41,8 +41,9 @@ void client_core::submit(const generated_id& id, request_message req, std::uniqu
                          clock::time_point now) {
     if (req.body.size() > opts_.max_message_size) {
         return fail_now(std::move(ctx), errc::message_too_large,
-                        "request body of " + std::to_string(req.body.size()) + " bytes is too large: max_message_size is " +
-                            std::to_string(opts_.max_message_size) + " (the client's limit); not sent");
+                        "request body of " + std::to_string(req.body.size()) +
+                            " bytes is too large: max_message_size is " + std::to_string(opts_.max_message_size) +
+                            " (the client's limit); not sent");
     }
     const bool publish_now = state_ == state::running && !blocked_;
     if (!publish_now && state_ != state::running && !can_reconnect()) {
@@ -51,7 +52,8 @@ void client_core::submit(const generated_id& id, request_message req, std::uniqu
     }
     const auto timeout = req.timeout.count() > 0 ? req.timeout : opts_.default_timeout;
     auto [it, inserted] = calls_.try_emplace(id.key);
-    if (!inserted) return fail_now(std::move(ctx), errc::bad_reply, "duplicate correlation id");  // a foreign generator's id
+    if (!inserted)
+        return fail_now(std::move(ctx), errc::bad_reply, "duplicate correlation id");  // a foreign generator's id
     call& c = it->second;
     c.id = id;
     c.context = std::move(ctx);
@@ -113,7 +115,8 @@ void client_core::reply_received(const incoming_reply& r) {
     }
     if (!r.fault.empty()) return complete(it, errc::bad_reply, "reply refused unread: " + std::string(r.fault));
     const std::string_view content_type = r.content_type.value_or(std::string_view{});
-    if (auto error = error_reply_text(r.body, content_type)) return complete(it, errc::remote_error, printable_reason(*error));
+    if (auto error = error_reply_text(r.body, content_type))
+        return complete(it, errc::remote_error, printable_reason(*error));
     reply_message m;
     m.body = std::string(r.body);
     m.content_type = std::string(content_type);
@@ -163,8 +166,9 @@ std::string client_core::timeout_reason(const call& c) {
     std::string why = timeout_message(c.timeout);
     forget(c.id.key);
     if (c.held) {
-        why += blocked_ || c.saw_block ? "; the request was never sent: the broker blocked the connection (" + blocked_reason_ + ")"
-                                       : "; the request was never sent: waiting for the reconnection";
+        why += blocked_ || c.saw_block
+                   ? "; the request was never sent: the broker blocked the connection (" + blocked_reason_ + ")"
+                   : "; the request was never sent: waiting for the reconnection";
     } else if (c.saw_block) {
         why += "; the broker blocked the connection meanwhile (" + blocked_reason_ + ")";
     }

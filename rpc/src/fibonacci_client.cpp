@@ -27,7 +27,8 @@ request_message fibonacci_request(std::uint64_t n, std::chrono::milliseconds tim
 big_int fibonacci_value(error_code& ec, const reply_message& r, diagnostics* diag) {
     const decoded_reply d = decode_reply(r.body);
     switch (d.what) {
-        case decoded_reply::kind::value: return parse_decimal(d.value);
+        case decoded_reply::kind::value:
+            return parse_decimal(d.value);
         case decoded_reply::kind::error:
             ec = errc::remote_error;
             if (diag) diag->message = printable_reason(d.error);

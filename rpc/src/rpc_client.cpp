@@ -68,8 +68,12 @@ client_core_options core_options(const client_options& o, const amqp::connection
 class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
     client_impl(asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
-        : executor_(ex), strand_(asio::make_strand(ex)), timer_(strand_), conn_options_(with_reply_limits(std::move(conn))),
-          opts_(std::move(opts)), core_(core_options(opts_, conn_options_)),
+        : executor_(ex),
+          strand_(asio::make_strand(ex)),
+          timer_(strand_),
+          conn_options_(with_reply_limits(std::move(conn))),
+          opts_(std::move(opts)),
+          core_(core_options(opts_, conn_options_)),
           conn_(std::make_shared<amqp::connection>(strand_, conn_options_)) {}
 
     asio::any_io_executor executor() const noexcept { return executor_; }
@@ -94,9 +98,10 @@ public:
     }
     void refuse_blocking_on_executor(const char* what) const {
         if (on_executor_thread())
-            throw call_error(errc::would_deadlock, std::string(what) +
-                                                       " called on a thread that runs the client's executor: it would wait "
-                                                       "for itself; use the async_ form there");
+            throw call_error(errc::would_deadlock,
+                             std::string(what) +
+                                 " called on a thread that runs the client's executor: it would wait "
+                                 "for itself; use the async_ form there");
     }
 
     // ---- on the strand ----------------------------------------------------------------------
@@ -200,8 +205,10 @@ private:
 
     void execute(client_action& a) {
         switch (a.what) {
-            case client_action::kind::publish: return publish(a);
-            case client_action::kind::complete: return finish(a);
+            case client_action::kind::publish:
+                return publish(a);
+            case client_action::kind::complete:
+                return finish(a);
             case client_action::kind::arm_timer:
                 timer_.expires_at(a.at);  // cancels the wait for an older time
                 return timer_.async_wait([weak = weak_from_this()](error_code ec) {
@@ -211,7 +218,8 @@ private:
                         self->run_actions();
                     }
                 });
-            case client_action::kind::reconnect: return reconnect(a.generation);
+            case client_action::kind::reconnect:
+                return reconnect(a.generation);
         }
     }
 
@@ -231,7 +239,8 @@ private:
         amqp::publish_options where;
         where.routing_key = opts_.queue;
         where.mandatory = true;
-        if (const error_code ec = ch_.publish(where, props, amqp::as_bytes(a.request.body))) core_.publish_failed(a.key, ec);
+        if (const error_code ec = ch_.publish(where, props, amqp::as_bytes(a.request.body)))
+            core_.publish_failed(a.key, ec);
     }
 
     void finish(client_action& a) {
@@ -242,7 +251,8 @@ private:
         const auto ex = asio::get_associated_executor(h, executor_);
         // key 0: a request refused before it entered the table, still in its initiating function
         // when it came inline.
-        if (initiating_ || a.key == 0) return asio::post(executor_, asio::append(std::move(h), a.ec, std::move(a.reply)));
+        if (initiating_ || a.key == 0)
+            return asio::post(executor_, asio::append(std::move(h), a.ec, std::move(a.reply)));
         asio::dispatch(ex, asio::append(std::move(h), a.ec, std::move(a.reply)));
     }
 
@@ -257,9 +267,16 @@ private:
         running_.store(core_.current_state() == client_core::state::running, std::memory_order_relaxed);
         blocked_.store(core_.is_blocked(), std::memory_order_relaxed);
         const client_stats& s = core_.stats();
-        const std::uint64_t v[stat_count] = {s.calls, s.replies, s.timeouts, s.returned, s.late_replies,
-                                             s.unknown_replies, s.replies_without_id, s.reconnects,
-                                             s.reconnect_attempts, s.cancelled};
+        const std::uint64_t v[stat_count] = {s.calls,
+                                             s.replies,
+                                             s.timeouts,
+                                             s.returned,
+                                             s.late_replies,
+                                             s.unknown_replies,
+                                             s.replies_without_id,
+                                             s.reconnects,
+                                             s.reconnect_attempts,
+                                             s.cancelled};
         for (std::size_t i = 0; i < stat_count; ++i) stats_[i].store(v[i], std::memory_order_relaxed);
     }
 
@@ -312,7 +329,8 @@ private:
     void install_connection_handlers(amqp::connection& conn, std::uint64_t generation) {
         std::weak_ptr<client_impl> weak = shared_from_this();
         conn.on_close([weak, generation](const amqp::close_reason& r) {
-            if (auto self = weak.lock()) self->lost(generation, errc::connection_lost, "connection lost: " + r.to_string());
+            if (auto self = weak.lock())
+                self->lost(generation, errc::connection_lost, "connection lost: " + r.to_string());
         });
         conn.on_blocked([weak, generation](bool blocked, std::string_view reason) {
             if (auto self = weak.lock()) {
@@ -330,8 +348,9 @@ private:
             if (r.code == amqp::client_error::message_too_large) {
                 // Our connection layer refused a reply by its declared size; which call it
                 // answered is unknown, and the consumer is gone with the channel.
-                self->lost(generation, errc::message_too_large,
-                           "a reply was refused: " + r.reply_text + " (the client's limit); the reply channel was closed");
+                self->lost(
+                    generation, errc::message_too_large,
+                    "a reply was refused: " + r.reply_text + " (the client's limit); the reply channel was closed");
             } else if (closes_only_the_channel(r)) {
                 std::string why = r.to_string();
                 if (why.rfind("channel closed", 0) != 0) why = "channel closed: " + why;
@@ -433,7 +452,8 @@ void launch_request(const std::shared_ptr<client_impl>& impl, request_message re
     });
 }
 
-void launch_close(const std::shared_ptr<client_impl>& impl, std::optional<clock::time_point> deadline, start_handler h) {
+void launch_close(const std::shared_ptr<client_impl>& impl, std::optional<clock::time_point> deadline,
+                  start_handler h) {
     impl->on_strand([impl, deadline, h = std::move(h)]() mutable { impl->close(deadline, std::move(h)); });
 }
 
@@ -465,8 +485,9 @@ reply_message rpc_client::request(request_message req) {
     std::promise<std::pair<error_code, reply_message>> done;
     auto result = done.get_future();
     diagnostics diag;
-    detail::launch_request(impl_, std::move(req), &diag,
-                           [&done](error_code ec, reply_message r) { done.set_value({ec, std::move(r)}); });
+    detail::launch_request(impl_, std::move(req), &diag, [&done](error_code ec, reply_message r) {
+        done.set_value({ec, std::move(r)});
+    });
     auto [ec, r] = result.get();
     if (ec) throw call_error(ec, diag.message.empty() ? ec.message() : diag.message);
     return std::move(r);

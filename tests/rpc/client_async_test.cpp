@@ -84,7 +84,8 @@ TEST(RpcClientAsync, ASingleThreadedCoroutineProgramStartsCallsCancelsAndCloses)
             emit_at.async_wait([&](rpc::error_code) { signal.emit(asio::cancellation_type::terminal); });
             rpc::diagnostics diag;
             auto [ec, reply] = co_await silent.async_request(
-                message("cancel me", 1h), diag, asio::bind_cancellation_slot(signal.slot(), asio::as_tuple(asio::use_awaitable)));
+                message("cancel me", 1h), diag,
+                asio::bind_cancellation_slot(signal.slot(), asio::as_tuple(asio::use_awaitable)));
             EXPECT_EQ(ec, asio::error::operation_aborted) << ec.message();
             EXPECT_EQ(diag.message, "RPC call cancelled");
             EXPECT_EQ(silent.pending_calls(), 0u);
@@ -93,12 +94,14 @@ TEST(RpcClientAsync, ASingleThreadedCoroutineProgramStartsCallsCancelsAndCloses)
             asio::steady_timer emit_total(io, 50ms);
             emit_total.async_wait([&](rpc::error_code) { signal.emit(asio::cancellation_type::total); });
             auto [ec2, reply2] = co_await silent.async_request(
-                message("not total", 300ms), asio::bind_cancellation_slot(signal.slot(), asio::as_tuple(asio::use_awaitable)));
+                message("not total", 300ms),
+                asio::bind_cancellation_slot(signal.slot(), asio::as_tuple(asio::use_awaitable)));
             EXPECT_EQ(ec2, rpc::error_code(rpc::errc::timeout)) << ec2.message();
 
             // Closing with a call pending for an hour: the call fails at once and no timer is left
             // armed, so that run() below returns now rather than in an hour.
-            silent.async_request(message("pending", 1h), [&](rpc::error_code e, rpc::reply_message) { pending_at_close = e; });
+            silent.async_request(message("pending", 1h),
+                                 [&](rpc::error_code e, rpc::reply_message) { pending_at_close = e; });
             co_await silent.async_close(asio::use_awaitable);
             co_await client.async_close(asio::use_awaitable);
             finished = true;

@@ -33,23 +33,29 @@ struct harness {
 
     rpc::client_core core;
     clock::time_point now = clock::time_point{} + std::chrono::hours(1);
-    std::map<int, completion> completed;   // by tag
+    std::map<int, completion> completed;  // by tag
     std::vector<rpc::client_action> published;
     std::vector<std::uint64_t> reconnects;  // generations asked for
-    std::map<int, std::string> ids;        // tag -> correlation id
-    std::map<int, std::uint64_t> keys;     // tag -> key
+    std::map<int, std::string> ids;         // tag -> correlation id
+    std::map<int, std::uint64_t> keys;      // tag -> key
     int duplicates = 0;
 
     void drain() {
         for (auto& a : core.actions()) switch (a.what) {
-                case kind::publish: published.push_back(std::move(a)); break;
+                case kind::publish:
+                    published.push_back(std::move(a));
+                    break;
                 case kind::complete: {
                     const int tag = static_cast<tagged&>(*a.context).tag;
-                    if (!completed.emplace(tag, completion{now, a.ec, a.message, std::move(a.reply)}).second) ++duplicates;
+                    if (!completed.emplace(tag, completion{now, a.ec, a.message, std::move(a.reply)}).second)
+                        ++duplicates;
                     break;
                 }
-                case kind::arm_timer: break;  // core.timer_at() says when
-                case kind::reconnect: reconnects.push_back(a.generation); break;
+                case kind::arm_timer:
+                    break;  // core.timer_at() says when
+                case kind::reconnect:
+                    reconnects.push_back(a.generation);
+                    break;
             }
         core.actions().clear();
     }
@@ -123,7 +129,8 @@ TEST(ClientCore, ThousandsOfCallsWithMixedTimeoutsEachEndOnceAtTheirOwnDeadline)
     harness h;
     h.start();
     std::mt19937 rng(7);
-    const milliseconds timeouts[] = {milliseconds(5), milliseconds(20), milliseconds(50), milliseconds(300), milliseconds(1000)};
+    const milliseconds timeouts[] = {milliseconds(5), milliseconds(20), milliseconds(50), milliseconds(300),
+                                     milliseconds(1000)};
     std::map<int, clock::time_point> deadline;
     std::set<int> answered;
     constexpr int calls = 3000;
@@ -142,7 +149,8 @@ TEST(ClientCore, ThousandsOfCallsWithMixedTimeoutsEachEndOnceAtTheirOwnDeadline)
     while (h.core.pending_calls() > 0) ASSERT_TRUE(h.fire());
     ASSERT_EQ(h.completed.size(), static_cast<std::size_t>(calls));
     EXPECT_EQ(h.duplicates, 0);
-    for (int tag = 0; tag < calls; ++tag) EXPECT_EQ(answered.count(tag) ? rpc::error_code{} : timeout_ec, h.ec(tag)) << tag;
+    for (int tag = 0; tag < calls; ++tag)
+        EXPECT_EQ(answered.count(tag) ? rpc::error_code{} : timeout_ec, h.ec(tag)) << tag;
     EXPECT_EQ(h.core.stats().timeouts, calls - answered.size());
     EXPECT_EQ(h.core.stats().replies, answered.size());
     // No call ended by timeout before its deadline.
@@ -160,12 +168,12 @@ TEST(ClientCore, LateForeignDuplicateAndAnonymousRepliesAreCountedNeverDelivered
     h.submit(2, milliseconds(1000));
     h.fire();  // 1 times out
     ASSERT_EQ(h.ec(1), timeout_ec);
-    h.reply_to(1);                                         // late
-    h.reply("00000000-0000-0000-0000-000000000000");       // not ours
-    h.reply("not even an id");                             // not ours
-    h.reply(std::nullopt);                                 // no id
+    h.reply_to(1);                                    // late
+    h.reply("00000000-0000-0000-0000-000000000000");  // not ours
+    h.reply("not even an id");                        // not ours
+    h.reply(std::nullopt);                            // no id
     h.reply_to(2, "first");
-    h.reply_to(2, "second");                               // duplicate: its call is done
+    h.reply_to(2, "second");  // duplicate: its call is done
     EXPECT_EQ(h.completed[2].reply.body, "first");
     EXPECT_EQ(h.duplicates, 0);
     const auto s = h.core.stats();
@@ -211,7 +219,8 @@ TEST(ClientCore, ReturnedRefusedAndFaultyRepliesFailOnlyTheirCall) {
     h.core.reply_received(faulty);
     h.drain();
     EXPECT_EQ(h.ec(1), rpc::error_code(rpc::errc::no_route));
-    EXPECT_EQ(h.completed[1].message, "request returned by the broker: 312 NO_ROUTE (no queue bound to routing key \"nobody\")");
+    EXPECT_EQ(h.completed[1].message,
+              "request returned by the broker: 312 NO_ROUTE (no queue bound to routing key \"nobody\")");
     EXPECT_EQ(h.ec(2), rpc::error_code(rpc::errc::message_too_large));
     EXPECT_EQ(h.ec(3), rpc::error_code(rpc::errc::bad_reply));
     EXPECT_EQ(h.ec(4), rpc::error_code(rpc::errc::message_too_large));

@@ -52,7 +52,8 @@ struct client_action {
     explicit client_action(kind k) noexcept : what(k) {}
 
     enum class kind : unsigned char {
-        publish,    ///< send `request` with correlation id `id`, expiration `ttl`; report a failure by publish_failed(key)
+        publish,    ///< send `request` with correlation id `id`, expiration `ttl`; report a failure by
+                    ///< publish_failed(key)
         complete,   ///< complete `context` with `ec` (text in `message`) or with `reply`
         arm_timer,  ///< (re)arm the one timer for `at` (it replaces any earlier arming); call timer_fired then
         reconnect,  ///< start a reconnection attempt now for connection `generation`
@@ -75,9 +76,9 @@ struct incoming_reply {
     std::string_view body;
     std::optional<std::string_view> content_type;
     const amqp::field_table* headers = nullptr;  ///< decoded headers, when the reply had any
-    bool body_refused = false;    ///< declared size above max_message_size: not read
-    std::uint64_t body_size = 0;  ///< the declared size
-    std::string_view fault;       ///< the reply broke a limit of ours (printable text); not read
+    bool body_refused = false;                   ///< declared size above max_message_size: not read
+    std::uint64_t body_size = 0;                 ///< the declared size
+    std::string_view fault;                      ///< the reply broke a limit of ours (printable text); not read
 };
 
 /// The core. Single-threaded: the owner calls it from one thread or strand at a time; only
@@ -182,7 +183,7 @@ private:
     call_table calls_;
     std::map<std::chrono::milliseconds, deadline_list> deadlines_;  // by timeout: each list in deadline order
     std::deque<std::uint64_t> held_;                                // keys not yet published, in order
-    std::unordered_set<std::uint64_t> abandoned_;                   // timed out or cancelled: a late reply is no stranger
+    std::unordered_set<std::uint64_t> abandoned_;  // timed out or cancelled: a late reply is no stranger
     std::deque<std::uint64_t> abandoned_order_;
     clock::time_point timer_at_ = clock::time_point::max();
     state state_ = state::not_started;
@@ -191,10 +192,10 @@ private:
     bool blocked_ = false;
     std::string blocked_reason_;
     std::uint64_t generation_ = 0;
-    bool reconnecting_ = false;                        // an attempt is under way, or due
-    std::chrono::milliseconds retry_delay_{0};         // after a failed attempt: doubling
+    bool reconnecting_ = false;                 // an attempt is under way, or due
+    std::chrono::milliseconds retry_delay_{0};  // after a failed attempt: doubling
     clock::time_point next_attempt_at_ = clock::time_point::min();
-    bool attempt_waiting_ = false;                     // an attempt waits for next_attempt_at_
+    bool attempt_waiting_ = false;  // an attempt waits for next_attempt_at_
     client_stats stats_;
 };
 

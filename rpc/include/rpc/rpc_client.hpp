@@ -151,8 +151,8 @@ public:
     /// `diag` must outlive the operation.
     template <class Token>
     auto async_request(request_message req, diagnostics& diag, Token&& token) {
-        return boost::asio::async_initiate<Token, void(error_code, reply_message)>(detail::request_initiation{impl_}, token,
-                                                                                   std::move(req), &diag);
+        return boost::asio::async_initiate<Token, void(error_code, reply_message)>(detail::request_initiation{impl_},
+                                                                                   token, std::move(req), &diag);
     }
     /// The same, for callers who need only the error code.
     template <class Token>
