@@ -9,6 +9,7 @@
 // reply expected to be the same bytes), against bench/rpc_echo_server or a peer's --echo server.
 // Prints one line: rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
 #include <programs/cli.hpp>
+#include <rpc/fibonacci_client.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <algorithm>
@@ -132,15 +133,15 @@ private:
             sent_at_[idx] = steady::now();
         }
         if (plan_.size) {
-            client_.async_request(rpc::request_message{echo_body_, {}, plan_.timeout}, diags_[slot],
-                                  [this, idx, slot](rpc::error_code ec, rpc::reply r) {
+            client_.async_request(rpc::request_message{echo_body_, {}, plan_.timeout, {}}, diags_[slot],
+                                  [this, idx, slot](rpc::error_code ec, rpc::reply_message r) {
                                       on_reply(idx, slot, ec, r.body == echo_body_ ? std::string{} :
                                                             "wrong echo reply (" + std::to_string(r.body.size()) +
                                                                 " bytes for " + std::to_string(echo_body_.size()) + ")");
                                   });
             return;
         }
-        client_.async_call(plan_.n, plan_.timeout, diags_[slot], [this, idx, slot](rpc::error_code ec, rpc::big_int v) {
+        rpc::fibonacci_client(client_).async_call(plan_.n, plan_.timeout, diags_[slot], [this, idx, slot](rpc::error_code ec, rpc::big_int v) {
             on_reply(idx, slot, ec,
                      v == expected_ ? std::string{} : "wrong reply to fib(" + std::to_string(plan_.n) + "): " + v.str());
         });

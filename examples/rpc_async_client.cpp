@@ -1,6 +1,7 @@
 // The tutorial's threaded client, done safely: five calls in flight at once on one connection,
 // then their results in the order they were asked for.
 #include <programs/cli.hpp>
+#include <rpc/fibonacci_client.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <future>
@@ -40,7 +41,7 @@ int request(const rpc::cli::arguments& args) {
     say("Sending requests...");
     for (std::uint64_t n : {10, 15, 20, 25, 30}) {
         call& c = calls.emplace_back(call{n, {}, {}});
-        c.result = client.async_call(n, timeout, c.diag, boost::asio::use_future);
+        c.result = rpc::fibonacci_client(client).async_call(n, timeout, c.diag, boost::asio::use_future);
         say(" [x] Sent fib(" + std::to_string(n) + "), corr_id=" + c.diag.correlation_id.substr(0, 8) + "...");
     }
     say("");

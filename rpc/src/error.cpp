@@ -1,5 +1,7 @@
 #include <rpc/error.hpp>
 
+#include <amqp/codec/printable.hpp>
+
 namespace rpc {
 namespace {
 class category final : public boost::system::error_category {
@@ -14,6 +16,7 @@ public:
             case errc::bad_reply: return "malformed RPC reply";
             case errc::not_started: return "RPC client not started or closed";
             case errc::message_too_large: return "message larger than max_message_size";
+            case errc::would_deadlock: return "blocking call on a thread of the client's executor";
         }
         return "unknown rpc error";
     }
@@ -29,6 +32,16 @@ std::string describe(const boost::system::system_error& e) {
         }
     }
     return text;
+}
+
+std::string printable_reason(std::string_view peer_text) {
+    std::string s = amqp::printable(peer_text);
+    constexpr std::string_view capped = "\"...";
+    const bool was_capped = s.size() >= capped.size() + 1 && s.compare(s.size() - capped.size(), capped.size(), capped) == 0;
+    s.erase(s.size() - (was_capped ? capped.size() : 1));
+    s.erase(0, 1);
+    if (was_capped) s += "...";
+    return s;
 }
 
 std::string format_seconds(std::chrono::milliseconds t) {

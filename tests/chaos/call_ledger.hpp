@@ -72,7 +72,7 @@ public:
         }
     }
     /// A generic request's reply, decoded as the Fibonacci client would.
-    void complete_reply(std::size_t id, const rpc::error_code& ec, const rpc::reply& r) {
+    void complete_reply(std::size_t id, const rpc::error_code& ec, const rpc::reply_message& r) {
         if (ec) return complete(id, classify(ec));
         const auto d = rpc::decode_reply(r.body);
         if (d.what == rpc::decoded_reply::kind::value) return complete(id, outcome::ok, d.value);

@@ -7,6 +7,7 @@
 #include "call_ledger.hpp"
 
 #include <rpc/rpc_client.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <amqp/connection_options.hpp>
 
@@ -84,7 +85,7 @@ private:
 
     void call(rpc::rpc_client& c, std::uint64_t n, ms timeout) {
         auto [id, diag] = ledger_.open(n);
-        c.async_call(n, timeout, *diag, [this, id = id](rpc::error_code ec, rpc::big_int v) {
+        rpc::fibonacci_client(c).async_call(n, timeout, *diag, [this, id = id](rpc::error_code ec, rpc::big_int v) {
             ledger_.complete(id, classify(ec), ec ? std::string() : v.str());
         });
     }
@@ -94,7 +95,7 @@ private:
         req.body = std::move(body);
         req.timeout = max_timeout;
         c.async_request(std::move(req), *diag,
-                        [this, id = id](rpc::error_code ec, rpc::reply r) { ledger_.complete_reply(id, ec, r); });
+                        [this, id = id](rpc::error_code ec, rpc::reply_message r) { ledger_.complete_reply(id, ec, r); });
     }
 
     void one_call(rpc::rpc_client& c) {

@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
         req.content_type = "text/plain";
         req.timeout = std::chrono::seconds(20);
         rpc::diagnostics diag;
-        std::promise<std::pair<rpc::error_code, rpc::reply>> done;
-        client.async_request(std::move(req), diag, [&](rpc::error_code ec, rpc::reply rep) {
+        std::promise<std::pair<rpc::error_code, rpc::reply_message>> done;
+        client.async_request(std::move(req), diag, [&](rpc::error_code ec, rpc::reply_message rep) {
             done.set_value({ec, std::move(rep)});
         });
         auto [ec, rep] = done.get_future().get();
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
             std::cerr << "upper_client: " << ec.message() << ": " << diag.message << std::endl;
             status = 1;
         } else {
-            std::cout << "upper_client: reply '" << rep.body << "' (" << rep.content_type.value_or("no content type")
+            std::cout << "upper_client: reply '" << rep.body << "' (" << (rep.content_type.empty() ? std::string("no content type") : rep.content_type)
                       << ")" << std::endl;
         }
         client.close();

@@ -62,7 +62,7 @@ TEST(bad_requests, each_gets_an_error_reply_and_the_server_keeps_serving) {
     EXPECT_EQ(good->correlation_id, "good");
     EXPECT_EQ(rpc::decode_reply(good->body).value, "55");
     auto client = make_client(io.executor(), queue);
-    EXPECT_EQ(client->call(20, 30s), 6765);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(20, 30s), 6765);
     client->close();
 
     const rpc::server_stats s = server.server.stats();

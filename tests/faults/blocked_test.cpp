@@ -7,6 +7,7 @@
 
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
+#include <rpc/fibonacci_client.hpp>
 #include <rpc/rpc_server.hpp>
 #include <programs/cli.hpp>
 
@@ -47,14 +48,14 @@ TEST(blocked, calls_time_out_cleanly_while_blocked_and_succeed_after) {
     co.queue = so.queue;
     rpc::rpc_client client(io.executor(), broker.options(), co);
     client.start();
-    EXPECT_EQ(client.call(10, 30s), 55);
+    EXPECT_EQ(rpc::fibonacci_client(client).call(10, 30s), 55);
     EXPECT_FALSE(client.is_blocked());
 
     ASSERT_TRUE(broker.ctl({"set_vm_memory_high_watermark", "0"}));
     // RabbitMQ announces the block when it reads the next publish: this call's request goes out
     // and sits unread; the call ends by its timeout, saying why.
     try {
-        client.call(10, 2s);
+        rpc::fibonacci_client(client).call(10, 2s);
         ADD_FAILURE() << "a call succeeded under a memory alarm";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), make_error_code(rpc::errc::timeout)) << e.reason();
@@ -67,8 +68,9 @@ TEST(blocked, calls_time_out_cleanly_while_blocked_and_succeed_after) {
     // end by their own timeout with the broker's reason.
     rpc::diagnostics short_diag[3];
     faults_test::call_result<rpc::big_int> short_calls[3];
-    for (std::size_t i = 0; i < 3; ++i) client.async_call(10, 1s, short_diag[i], short_calls[i].handler());
-    EXPECT_EQ(client.held_requests(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) rpc::fibonacci_client(client).async_call(10, 1s, short_diag[i], short_calls[i].handler());
+    // Requests reach the client's strand through a post: the count shows them once they did.
+    EXPECT_TRUE(wait_until([&] { return client.held_requests() == 3u; }, 10s)) << client.held_requests();
     const auto sent_before = client.stats().calls;
     for (std::size_t i = 0; i < 3; ++i) {
         ASSERT_EQ(short_calls[i].f.wait_for(30s), std::future_status::ready) << "a held call hung";
@@ -85,14 +87,14 @@ TEST(blocked, calls_time_out_cleanly_while_blocked_and_succeed_after) {
     EXPECT_EQ(client.held_requests(), 0u);
 
     // A patient call made while blocked is published once the broker unblocks, and answered.
-    auto patient = client.async_call(12, 120s, boost::asio::use_future);
-    EXPECT_EQ(client.held_requests(), 1u);
+    auto patient = rpc::fibonacci_client(client).async_call(12, 120s, boost::asio::use_future);
+    EXPECT_TRUE(wait_until([&] { return client.held_requests() == 1u; }, 10s)) << client.held_requests();
     const bool cleared = broker.ctl({"set_vm_memory_high_watermark", "0.4"});
     ASSERT_TRUE(cleared);
     EXPECT_TRUE(wait_until([&] { return !client.is_blocked(); }, 30s)) << "connection.unblocked never came";
     ASSERT_EQ(patient.wait_for(60s), std::future_status::ready) << "the held call was not sent after the unblock";
     EXPECT_EQ(patient.get(), 144);
-    EXPECT_EQ(client.call(20, 30s), 6765);
+    EXPECT_EQ(rpc::fibonacci_client(client).call(20, 30s), 6765);
     EXPECT_TRUE(client.is_running());
     client.close();
     server.stop();

@@ -15,6 +15,7 @@
 #include <test_support/private_broker.hpp>
 
 #include <programs/cli.hpp>
+#include <rpc/fibonacci_client.hpp>
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>
@@ -172,15 +173,20 @@ TEST_F(broker_limits, request_above_the_servers_limit_gets_an_error_reply_and_th
         client.start();
 
         const auto t0 = clock_type::now();
-        rpc::reply r;
-        ASSERT_NO_THROW(r = client.request(msg(std::string(20000, '1'), 60s)));
-        const auto d = rpc::decode_reply(r.body);
-        EXPECT_EQ(d.what, rpc::decoded_reply::kind::error) << r.body;
-        EXPECT_TRUE(contains(d.error, "20000") && contains(d.error, "8192")) << r.body;
+        // The server's error reply completes the request with remote_error and the server's text.
+        std::string why;
+        try {
+            client.request(msg(std::string(20000, '1'), 60s));
+            ADD_FAILURE() << "a request above the server's limit succeeded";
+        } catch (const rpc::call_error& e) {
+            EXPECT_EQ(e.code(), rpc::error_code(rpc::errc::remote_error)) << e.reason();
+            why = e.reason();
+        }
+        EXPECT_TRUE(contains(why, "20000") && contains(why, "8192")) << why;
         std::printf("request above the server's limit (workers=%zu): answered after %.3f s: %s\n", workers,
-                    seconds_since(t0), r.body.c_str());
-        EXPECT_EQ(client.call(10, 30s), 55);
-        EXPECT_EQ(client.call(20, 30s), 6765);
+                    seconds_since(t0), why.c_str());
+        EXPECT_EQ(rpc::fibonacci_client(client).call(10, 30s), 55);
+        EXPECT_EQ(rpc::fibonacci_client(client).call(20, 30s), 6765);
         const auto st = server.stats();
         EXPECT_EQ(st.requests, 3u) << "the oversized request was delivered more than once";
         EXPECT_EQ(st.reconnects, 0u) << "the server lost its channel";
@@ -207,7 +213,7 @@ TEST_F(broker_limits, reply_queue_deleted_fails_pending_calls_at_once_then_recon
     const std::string queue = client->reply_queue();
 
     rpc::diagnostics diag;
-    faults_test::call_result<rpc::reply> pending_result;
+    faults_test::call_result<rpc::reply_message> pending_result;
     client->async_request(msg("hold", 120s), diag, pending_result.handler());
     auto& pending = pending_result.f;
     for (int i = 0; i < 100 && server.in_flight() == 0; ++i) std::this_thread::sleep_for(50ms);

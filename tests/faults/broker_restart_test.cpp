@@ -7,6 +7,7 @@
 #include <test_support/private_broker.hpp>
 
 #include <programs/cli.hpp>
+#include <rpc/fibonacci_client.hpp>
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>
@@ -45,7 +46,7 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
     co.reconnect_min = 1s;  // long enough to see the backoff below
     rpc::rpc_client client(io.executor(), broker.options(), co);
     client.start();
-    EXPECT_EQ(client.call(10, 30s), 55);
+    EXPECT_EQ(rpc::fibonacci_client(client).call(10, 30s), 55);
 
     // A call that cannot be answered before the stop: its request sits in a queue nobody
     // consumes (a queue of its own name), so only the loss of the connection can end it early.
@@ -63,7 +64,7 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
     }
     rpc::diagnostics diag;
     faults_test::call_result<rpc::big_int> pending_result;
-    waiting.async_call(10, 300s, diag, pending_result.handler());
+    rpc::fibonacci_client(waiting).async_call(10, 300s, diag, pending_result.handler());
     auto& pending = pending_result.f;
 
     const auto t0 = std::chrono::steady_clock::now();
@@ -86,7 +87,7 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
     {
         rpc::diagnostics d;
         faults_test::call_result<rpc::big_int> down_result;
-        client.async_call(20, 60s, d, down_result.handler());
+        rpc::fibonacci_client(client).async_call(20, 60s, d, down_result.handler());
         auto& down = down_result.f;
         ASSERT_EQ(down.wait_for(30s), std::future_status::ready) << "a call with the broker down hung";
         {
@@ -103,7 +104,7 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
         rpc::diagnostics d;
         faults_test::call_result<rpc::big_int> again;
         const auto made = std::chrono::steady_clock::now();
-        client.async_call(20, 60s, d, again.handler());
+        rpc::fibonacci_client(client).async_call(20, 60s, d, again.handler());
         ASSERT_EQ(again.f.wait_for(30s), std::future_status::ready) << "a call during the backoff hung";
         const auto waited = std::chrono::steady_clock::now() - made;
         const auto [ec, value] = again.f.get();
@@ -125,7 +126,7 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
     // all of them wait for it and are then published.
     rpc::diagnostics diags[5];
     faults_test::call_result<rpc::big_int> calls[5];
-    for (std::size_t i = 0; i < 5; ++i) client.async_call(20, 30s, diags[i], calls[i].handler());
+    for (std::size_t i = 0; i < 5; ++i) rpc::fibonacci_client(client).async_call(20, 30s, diags[i], calls[i].handler());
     for (std::size_t i = 0; i < 5; ++i) {
         ASSERT_EQ(calls[i].f.wait_for(60s), std::future_status::ready);
         const auto [ec, value] = calls[i].f.get();
@@ -133,7 +134,7 @@ TEST(broker_restart, pending_calls_fail_at_once_then_server_and_client_reconnect
         EXPECT_EQ(value, 6765);
     }
     EXPECT_EQ(client.stats().reconnects, 1u) << "one reconnection serves every call made meanwhile";
-    EXPECT_EQ(client.call(10, 30s), 55);
+    EXPECT_EQ(rpc::fibonacci_client(client).call(10, 30s), 55);
     EXPECT_GE(server.stats().reconnects, 1u);
     EXPECT_GE(client.stats().reconnects, 1u);
     std::printf("broker_restart: pending call failed %.2f s after the stop began; server reconnects %llu, "

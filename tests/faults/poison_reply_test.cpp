@@ -5,6 +5,7 @@
 #include <test_support/poison_tables.hpp>
 
 #include <test_support/rpc_fixture.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 
@@ -20,7 +21,7 @@ TEST(poison_reply, forty_level_headers_fail_their_call_and_the_next_call_succeed
     auto client = make_client(io.executor(), queue);
 
     rpc::diagnostics diag;
-    auto poisoned = client->async_call(10, 30s, diag, boost::asio::use_future);
+    auto poisoned = rpc::fibonacci_client(*client).async_call(10, 30s, diag, boost::asio::use_future);
     const auto req = server.requests.pop();
     ASSERT_TRUE(req && req->correlation_id && req->reply_to);
     const amqp::byte_buffer headers = amqp_test::nested_table_body(40);
@@ -38,7 +39,7 @@ TEST(poison_reply, forty_level_headers_fail_their_call_and_the_next_call_succeed
     }
     EXPECT_NE(diag.message.find("tables nested deeper than 32 levels"), std::string::npos) << diag.message;
 
-    auto next = client->async_call(11, 30s, boost::asio::use_future);
+    auto next = rpc::fibonacci_client(*client).async_call(11, 30s, boost::asio::use_future);
     const auto req2 = server.requests.pop();
     ASSERT_TRUE(req2);
     server.reply(*req2, "89");

@@ -6,6 +6,7 @@
 // (counted in unknown_replies), never hands it to another caller.
 #include <test_support/child_process.hpp>
 #include <test_support/rpc_fixture.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 
@@ -43,7 +44,7 @@ TEST(server_crash, every_request_is_answered_once_after_sigkill_of_one_of_two_se
     std::list<call> calls;
     for (std::size_t i = 0; i < total; ++i) {
         call& c = calls.emplace_back(call{22 + i % 10, {}, {}});
-        c.result = client->async_call(c.n, 120s, c.diag, boost::asio::use_future);
+        c.result = rpc::fibonacci_client(*client).async_call(c.n, 120s, c.diag, boost::asio::use_future);
     }
 
     // Bounded wait for a quarter of the replies, then the crash.

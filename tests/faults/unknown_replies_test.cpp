@@ -27,7 +27,7 @@ TEST(unknown_replies, a_flood_is_dropped_counted_and_memory_stays_flat) {
     const std::string queue = unique_queue("flood");
     fib_server server(io.executor(), queue);
     auto client = make_client(io.executor(), queue);
-    EXPECT_EQ(client->call(10, 30s), 55);  // warm up: buffers and the first allocations
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(10, 30s), 55);  // warm up: buffers and the first allocations
 
     raw_peer peer(io.executor());
     constexpr std::uint64_t with_id = 20000, without_id = 5000;
@@ -55,7 +55,7 @@ TEST(unknown_replies, a_flood_is_dropped_counted_and_memory_stays_flat) {
     // Loose: 25000 messages of 512 bytes are 12 MB; keeping them would show as growth.
     EXPECT_LT(growth_kib, 50 * 1024);
 
-    EXPECT_EQ(client->call(20, 30s), 6765);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(20, 30s), 6765);
     client->close();
 }
 

@@ -139,12 +139,12 @@ TEST_F(Interop, OurClientsAgainstAPikaServer) {
 
     rpc::cli::io_thread io;
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(1000, 60s), rpc::fibonacci(1000));
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(1000, 60s), rpc::fibonacci(1000));
     auto direct = make_client(io.executor(), q, /*direct_reply_to=*/true);
-    EXPECT_EQ(direct->call(90, 60s), rpc::fibonacci(90));
+    EXPECT_EQ(rpc::fibonacci_client(*direct).call(90, 60s), rpc::fibonacci(90));
     // The pika server's plain-mode error is the tutorial's JSON form.
     try {
-        client->call(100001, 60s);
+        rpc::fibonacci_client(*client).call(100001, 60s);
         ADD_FAILURE() << "expected an error reply";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::remote_error);
@@ -158,9 +158,9 @@ TEST_F(Interop, OurClientAgainstAPikaJsonServer) {
     ASSERT_TRUE(server.ready) << server.proc.err();
     rpc::cli::io_thread io;
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(50, 60s), rpc::fibonacci(50));
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(50, 60s), rpc::fibonacci(50));
     try {
-        client->call(51, 60s);
+        rpc::fibonacci_client(*client).call(51, 60s);
         ADD_FAILURE() << "expected an error reply";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::remote_error);

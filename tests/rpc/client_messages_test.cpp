@@ -1,6 +1,7 @@
 // What the RPC client's errors say when the connection, not the channel, is what failed.
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 
@@ -28,7 +29,7 @@ TEST_F(RpcClientMessages, MissedHeartbeatsReadAsALostConnectionNotAClosedChannel
     conn.heartbeat = 1;
     auto client = make_client(io.executor(), q, false, conn);
     rpc::diagnostics diag;
-    auto call = client->async_call(1, 60s, diag, boost::asio::use_future);
+    auto call = rpc::fibonacci_client(*client).async_call(1, 60s, diag, boost::asio::use_future);
     proxy.hold_from_broker();  // the broker falls silent; our heartbeats still reach it
     try {
         call.get();
@@ -51,7 +52,7 @@ TEST_F(RpcClientMessages, PeerTextInCallErrorsIsEscapedAndCapped) {
     server.start();
     auto client = make_client(io.executor(), q);
     rpc::diagnostics diag;
-    auto call = client->async_call(1, 30s, diag, boost::asio::use_future);
+    auto call = rpc::fibonacci_client(*client).async_call(1, 30s, diag, boost::asio::use_future);
     EXPECT_THROW(call.get(), boost::system::system_error);
     EXPECT_EQ(diag.message.find('\n'), std::string::npos) << diag.message.substr(0, 300);
     EXPECT_EQ(diag.message.find('\x1b'), std::string::npos) << diag.message.substr(0, 300);

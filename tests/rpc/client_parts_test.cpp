@@ -8,6 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 #include <cctype>
 #include <set>
 #include <thread>
@@ -110,6 +114,65 @@ TEST(ClientRequests, FailAtOnceBeforeStartOrAboveTheSizeLimit) {
     }
     EXPECT_EQ(client.stats().calls, 0u);
     EXPECT_EQ(client.pending_calls(), 0u);
+}
+
+// No handler runs inside the initiating function: a request that fails at once (not started,
+// too large) completes later, through the handler's executor.
+TEST(ClientRequests, ImmediateFailuresCompleteThroughTheExecutorNotInline) {
+    boost::asio::io_context io;  // not running while the requests are made
+    amqp::connection_options conn;
+    conn.max_message_size = 10;
+    rpc::rpc_client client(io.get_executor(), conn);
+    std::vector<rpc::error_code> done;
+    rpc::request_message small, big;
+    small.body = "1";
+    big.body = std::string(11, 'x');
+    client.async_request(small, [&](rpc::error_code ec, rpc::reply_message) { done.push_back(ec); });
+    client.async_request(big, [&](rpc::error_code ec, rpc::reply_message) { done.push_back(ec); });
+    EXPECT_TRUE(done.empty()) << "a handler ran inside its initiating function";
+    io.run();
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_EQ(done[0], rpc::error_code(rpc::errc::not_started));
+    EXPECT_EQ(done[1], rpc::error_code(rpc::errc::message_too_large));
+}
+
+// A deferred operation holds the client's state, not the handle: launched after the handle is
+// gone, it completes (the client was closed) instead of touching a destroyed object.
+TEST(ClientRequests, ADeferredRequestOutlivesItsHandle) {
+    boost::asio::io_context io;
+    auto client = std::make_unique<rpc::rpc_client>(io.get_executor(), amqp::connection_options{});
+    rpc::request_message req;
+    req.body = "1";
+    auto op = client->async_request(req, boost::asio::deferred);
+    client.reset();
+    rpc::error_code result;
+    bool ran = false;
+    std::move(op)([&](rpc::error_code ec, rpc::reply_message) {
+        result = ec;
+        ran = true;
+    });
+    io.run();
+    EXPECT_TRUE(ran);
+    EXPECT_TRUE(result == rpc::errc::connection_lost || result == rpc::errc::not_started) << result.message();
+}
+
+// The blocking forms refuse a thread that runs the client's executor: they would wait for it.
+TEST(ClientRequests, BlockingCallsOnTheExecutorsThreadThrowInsteadOfHanging) {
+    boost::asio::io_context io;
+    rpc::rpc_client client(io.get_executor(), amqp::connection_options{});
+    int refused = 0;
+    boost::asio::post(io, [&] {
+        for (auto f : {+[](rpc::rpc_client& c) { c.start(); }, +[](rpc::rpc_client& c) { c.close(); },
+                       +[](rpc::rpc_client& c) { c.request({}); }}) {
+            try {
+                f(client);
+            } catch (const rpc::call_error& e) {
+                refused += e.code() == rpc::errc::would_deadlock;
+            }
+        }
+    });
+    io.run();
+    EXPECT_EQ(refused, 3);
 }
 
 TEST(ErrorCategory, DescribeDropsBoostsDecoration) {

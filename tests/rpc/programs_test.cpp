@@ -3,6 +3,7 @@
 #include <test_support/child_process.hpp>
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 
@@ -281,7 +282,7 @@ TEST_F(ProgramsWithBroker, SigintFinishesTheRequestInFlightBeforeExiting) {
     ASSERT_TRUE(server.ready);
     rpc::cli::io_thread io;
     auto client = make_client(io.executor(), q);
-    auto result = client->async_call(45, 300s, boost::asio::use_future);
+    auto result = rpc::fibonacci_client(*client).async_call(45, 300s, boost::asio::use_future);
     ASSERT_TRUE(server.proc.wait_for_stdout(" [.] fib(45)\n"));
     server.proc.signal(SIGINT);  // mid-computation
     const auto e = server.proc.wait(300s);
@@ -418,7 +419,7 @@ TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered
     ASSERT_TRUE(first->ready);
     rpc::cli::io_thread io;
     auto client = make_client(io.executor(), q);
-    auto result = client->async_call(n, 300s, boost::asio::use_future);
+    auto result = rpc::fibonacci_client(*client).async_call(n, 300s, boost::asio::use_future);
     ASSERT_TRUE(first->proc.wait_for_stdout(" [.] fib(45)\n"));
     first->proc.signal(SIGKILL);
     const auto e = first->proc.wait(30s);
@@ -444,9 +445,9 @@ TEST_F(ProgramsWithBroker, DefaultServerKeepsItsHeartbeatsDuringALongComputation
     ASSERT_TRUE(server.wait_for_stdout(" [x] Awaiting RPC requests\n"));
     rpc::cli::io_thread io;
     auto client = make_client(io.executor(), q);
-    auto slow = client->async_call(45, 300s, boost::asio::use_future);
+    auto slow = rpc::fibonacci_client(*client).async_call(45, 300s, boost::asio::use_future);
     ASSERT_TRUE(server.wait_for_stdout(" [.] fib(45)\n"));
-    EXPECT_EQ(client->call(10, 60s), 55);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(10, 60s), 55);
     ASSERT_EQ(slow.wait_for(300s), std::future_status::ready);
     EXPECT_EQ(slow.get(), rpc::fibonacci(45));
     server.signal(SIGTERM);

@@ -1,6 +1,7 @@
 // Many threads calling one client at once (the tutorial's threaded pika client is not safe; ours
 // must be). Also run under the tsan preset (label tsan).
 #include <test_support/rpc_fixture.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 
@@ -37,11 +38,11 @@ TEST_F(RpcConcurrency, ManyThreadsCallAtOnceAndEachGetsItsOwnAnswer) {
                 try {
                     rpc::big_int v;
                     switch (i % 3) {
-                        case 0: v = client->call(n, 60s); break;
-                        case 1: v = client->async_call(n, 60s, boost::asio::use_future).get(); break;
+                        case 0: v = rpc::fibonacci_client(*client).call(n, 60s); break;
+                        case 1: v = rpc::fibonacci_client(*client).async_call(n, 60s, boost::asio::use_future).get(); break;
                         default: {
                             std::promise<rpc::big_int> p;
-                            client->async_call(n, 60s, [&p](rpc::error_code ec, rpc::big_int r) {
+                            rpc::fibonacci_client(*client).async_call(n, 60s, [&p](rpc::error_code ec, rpc::big_int r) {
                                 if (ec)
                                     p.set_exception(std::make_exception_ptr(boost::system::system_error(ec)));
                                 else
@@ -81,7 +82,7 @@ TEST_F(RpcConcurrency, TimeoutsRepliesAndCloseRaceSafely) {
             for (int i = 0; i < calls_per_thread; ++i) {
                 try {
                     // Very short timeouts race the replies on purpose.
-                    client->call(static_cast<std::uint64_t>(t + i), std::chrono::milliseconds(1 + (i % 5)));
+                    rpc::fibonacci_client(*client).call(static_cast<std::uint64_t>(t + i), std::chrono::milliseconds(1 + (i % 5)));
                 } catch (const rpc::call_error& e) {
                     EXPECT_TRUE(e.code() == rpc::errc::timeout || e.code() == rpc::errc::connection_lost) << e.what();
                 }

@@ -1,6 +1,7 @@
 // RpcClient and RpcServer against a real RabbitMQ: every behaviour of issue 5's rpc/ section.
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,10 +26,10 @@ TEST_F(RpcIntegration, ClientGetsExactValuesFromServer) {
     const auto q = unique_queue("exact");
     fib_server server(io.executor(), q);
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(0, 30s), 0);
-    EXPECT_EQ(client->call(30, 30s), 832040);
-    EXPECT_EQ(client->call(1000, 30s), rpc::fibonacci(1000));
-    EXPECT_EQ(client->call(100000, 60s).str().size(), 20899u);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(0, 30s), 0);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(30, 30s), 832040);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(1000, 30s), rpc::fibonacci(1000));
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(100000, 60s).str().size(), 20899u);
     EXPECT_EQ(client->stats().replies, 4u);
     EXPECT_EQ(client->pending_calls(), 0u);
     client->close();
@@ -40,7 +41,7 @@ TEST_F(RpcIntegration, JsonRepliesAreDecoded) {
     fib.format = rpc::reply_format::json;
     fib_server server(io.executor(), q, fib);
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(1000, 30s), rpc::fibonacci(1000));
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(1000, 30s), rpc::fibonacci(1000));
 }
 
 TEST_F(RpcIntegration, DirectReplyToWorks) {
@@ -48,7 +49,7 @@ TEST_F(RpcIntegration, DirectReplyToWorks) {
     fib_server server(io.executor(), q);
     auto client = make_client(io.executor(), q, /*direct_reply_to=*/true);
     EXPECT_EQ(client->reply_queue(), "amq.rabbitmq.reply-to");
-    EXPECT_EQ(client->call(25, 30s), 75025);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(25, 30s), 75025);
 }
 
 TEST_F(RpcIntegration, ErrorReplyCarriesTheServersReason) {
@@ -56,14 +57,14 @@ TEST_F(RpcIntegration, ErrorReplyCarriesTheServersReason) {
     fib_server server(io.executor(), q);
     auto client = make_client(io.executor(), q);
     try {
-        client->call(100001, 30s);
+        rpc::fibonacci_client(*client).call(100001, 30s);
         FAIL() << "expected an error reply";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::remote_error);
         EXPECT_EQ(e.reason(), "n must be <= 100000, got 100001");
     }
     // The server is still fine afterwards.
-    EXPECT_EQ(client->call(10, 30s), 55);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(10, 30s), 55);
 }
 
 TEST_F(RpcIntegration, TimeoutRemovesThePendingCallAndTheBrokerDropsTheRequest) {
@@ -72,7 +73,7 @@ TEST_F(RpcIntegration, TimeoutRemovesThePendingCallAndTheBrokerDropsTheRequest) 
     peer.declare(q);  // a queue nobody consumes
     auto client = make_client(io.executor(), q);
     try {
-        client->call(10, 300ms);
+        rpc::fibonacci_client(*client).call(10, 300ms);
         FAIL() << "expected a timeout";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::timeout);
@@ -98,10 +99,10 @@ TEST_F(RpcIntegration, EachCallEndsAtItsOwnTimeoutWhateverTheOthers) {
     peer.declare(q);  // a queue nobody consumes
     auto client = make_client(io.executor(), q);
     rpc::diagnostics long_diag, a_diag, b_diag;
-    auto long_call = client->async_call(1, 60s, long_diag, boost::asio::use_future);
+    auto long_call = rpc::fibonacci_client(*client).async_call(1, 60s, long_diag, boost::asio::use_future);
     const auto t0 = std::chrono::steady_clock::now();
-    auto a = client->async_call(2, 300ms, a_diag, boost::asio::use_future);
-    auto b = client->async_call(3, 600ms, b_diag, boost::asio::use_future);
+    auto a = rpc::fibonacci_client(*client).async_call(2, 300ms, a_diag, boost::asio::use_future);
+    auto b = rpc::fibonacci_client(*client).async_call(3, 600ms, b_diag, boost::asio::use_future);
     ASSERT_EQ(a.wait_for(20s), std::future_status::ready);
     EXPECT_THROW(a.get(), boost::system::system_error);
     EXPECT_EQ(a_diag.message, "RPC call timed out after 0.3 seconds");
@@ -125,7 +126,7 @@ TEST_F(RpcIntegration, RequestCarriesReplyToCorrelationIdAndExpiration) {
     hand_server server(io.executor(), q);
     auto client = make_client(io.executor(), q);
     rpc::diagnostics diag;
-    auto result = client->async_call(7, 5s, diag, boost::asio::use_future);
+    auto result = rpc::fibonacci_client(*client).async_call(7, 5s, diag, boost::asio::use_future);
     auto req = server.requests.pop();
     ASSERT_TRUE(req);
     EXPECT_EQ(req->body, "7");
@@ -143,13 +144,13 @@ TEST_F(RpcIntegration, LateUnknownAndAnonymousRepliesAreDroppedAndCounted) {
     auto client = make_client(io.executor(), q);
 
     rpc::diagnostics first;
-    auto timed_out = client->async_call(1, 200ms, first, boost::asio::use_future);
+    auto timed_out = rpc::fibonacci_client(*client).async_call(1, 200ms, first, boost::asio::use_future);
     auto req1 = server.requests.pop();
     ASSERT_TRUE(req1);
     EXPECT_THROW(timed_out.get(), boost::system::system_error);
 
     rpc::diagnostics second;
-    auto answered = client->async_call(2, 30s, second, boost::asio::use_future);
+    auto answered = rpc::fibonacci_client(*client).async_call(2, 30s, second, boost::asio::use_future);
     auto req2 = server.requests.pop();
     ASSERT_TRUE(req2);
     // The late reply to the first call, a stranger, and one without an id all come before the
@@ -171,7 +172,7 @@ TEST_F(RpcIntegration, MalformedReplyIsABadReplyError) {
     hand_server server(io.executor(), q);
     auto client = make_client(io.executor(), q);
     rpc::diagnostics diag;
-    auto result = client->async_call(3, 30s, diag, boost::asio::use_future);
+    auto result = rpc::fibonacci_client(*client).async_call(3, 30s, diag, boost::asio::use_future);
     auto req = server.requests.pop();
     ASSERT_TRUE(req);
     server.reply(*req, "not a number");
@@ -183,7 +184,7 @@ TEST_F(RpcIntegration, UnroutableRequestFailsAtOnceWithNoRoute) {
     auto client = make_client(io.executor(), unique_queue("nobody-declared-this"));
     try {
         // A long timeout: only the basic.return can end this call early.
-        client->call(5, 120s);
+        rpc::fibonacci_client(*client).call(5, 120s);
         FAIL() << "expected NO_ROUTE";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::no_route);
@@ -199,19 +200,19 @@ TEST_F(RpcIntegration, CompletionTokensCallbackFutureAndCoroutine) {
     auto client = make_client(io.executor(), q);
 
     std::promise<rpc::big_int> by_callback;
-    client->async_call(20, 30s, [&](rpc::error_code ec, rpc::big_int v) {
+    rpc::fibonacci_client(*client).async_call(20, 30s, [&](rpc::error_code ec, rpc::big_int v) {
         EXPECT_FALSE(ec) << ec.message();
         by_callback.set_value(std::move(v));
     });
     EXPECT_EQ(by_callback.get_future().get(), 6765);
 
-    EXPECT_EQ(client->async_call(21, 30s, boost::asio::use_future).get(), 10946);
+    EXPECT_EQ(rpc::fibonacci_client(*client).async_call(21, 30s, boost::asio::use_future).get(), 10946);
 
     std::promise<rpc::big_int> by_coroutine;
     boost::asio::co_spawn(
         io.executor(),
         [&]() -> boost::asio::awaitable<void> {
-            rpc::big_int v = co_await client->async_call(22, 30s, boost::asio::use_awaitable);
+            rpc::big_int v = co_await rpc::fibonacci_client(*client).async_call(22, 30s, boost::asio::use_awaitable);
             by_coroutine.set_value(std::move(v));
         },
         boost::asio::detached);
@@ -231,7 +232,7 @@ TEST_F(RpcIntegration, StartAndCallFromACoroutine) {
             io.executor(),
             [&]() -> boost::asio::awaitable<void> {
                 co_await client.async_start(boost::asio::use_awaitable);
-                co_return done.set_value(co_await client.async_call(40, 30s, boost::asio::use_awaitable));
+                co_return done.set_value(co_await rpc::fibonacci_client(client).async_call(40, 30s, boost::asio::use_awaitable));
             },
             [&](std::exception_ptr e) {
                 if (e) done.set_exception(e);
@@ -262,7 +263,7 @@ TEST_F(RpcIntegration, LostConnectionFailsEveryPendingCallAtOnce) {
     auto client = make_client(io.executor(), q, false, conn);
     std::vector<std::future<rpc::big_int>> calls;
     std::vector<rpc::diagnostics> diags(5);
-    for (auto& d : diags) calls.push_back(client->async_call(1, 300s, d, boost::asio::use_future));
+    for (auto& d : diags) calls.push_back(rpc::fibonacci_client(*client).async_call(1, 300s, d, boost::asio::use_future));
     proxy.cut_all();
     for (std::size_t i = 0; i < calls.size(); ++i) {
         try {
@@ -276,7 +277,7 @@ TEST_F(RpcIntegration, LostConnectionFailsEveryPendingCallAtOnce) {
     EXPECT_EQ(client->pending_calls(), 0u);
     EXPECT_FALSE(client->is_running());
     // And later calls fail at once too.
-    EXPECT_THROW(client->call(1, 300s), rpc::call_error);
+    EXPECT_THROW(rpc::fibonacci_client(*client).call(1, 300s), rpc::call_error);
 }
 
 TEST_F(RpcIntegration, TwoServersShareTheLoad) {
@@ -292,7 +293,7 @@ TEST_F(RpcIntegration, TwoServersShareTheLoad) {
     b.start();
     auto client = make_client(io.executor(), q);
     std::vector<std::future<rpc::big_int>> calls;
-    for (int i = 0; i < 20; ++i) calls.push_back(client->async_call(static_cast<std::uint64_t>(i), 60s, boost::asio::use_future));
+    for (int i = 0; i < 20; ++i) calls.push_back(rpc::fibonacci_client(*client).async_call(static_cast<std::uint64_t>(i), 60s, boost::asio::use_future));
     for (int i = 0; i < 20; ++i) EXPECT_EQ(calls[static_cast<std::size_t>(i)].get(), rpc::fibonacci(static_cast<std::uint64_t>(i)));
     EXPECT_GT(a.stats().requests, 0u);
     EXPECT_GT(b.stats().requests, 0u);
@@ -321,7 +322,7 @@ TEST_F(RpcIntegration, PrefetchBoundsRequestsInFlight) {
     server.start();
     auto client = make_client(io.executor(), q);
     std::vector<std::future<rpc::big_int>> calls;
-    for (int i = 1; i <= 6; ++i) calls.push_back(client->async_call(static_cast<std::uint64_t>(i), 120s, boost::asio::use_future));
+    for (int i = 1; i <= 6; ++i) calls.push_back(rpc::fibonacci_client(*client).async_call(static_cast<std::uint64_t>(i), 120s, boost::asio::use_future));
     {
         std::unique_lock lock(m);
         ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return running == 2; }));
@@ -383,7 +384,7 @@ TEST_F(RpcIntegration, HandlerExceptionBecomesAnErrorReply) {
     server.start();
     auto client = make_client(io.executor(), q);
     try {
-        client->call(1, 30s);
+        rpc::fibonacci_client(*client).call(1, 30s);
         FAIL();
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::remote_error);
@@ -407,7 +408,7 @@ TEST_F(RpcIntegration, StopFinishesAndAcksTheRequestInFlight) {
     rpc::rpc_server server(io.executor(), broker_options(), fib_server::options(q, 1), handler);
     server.start();
     auto client = make_client(io.executor(), q);
-    auto call = client->async_call(1, 120s, boost::asio::use_future);
+    auto call = rpc::fibonacci_client(*client).async_call(1, 120s, boost::asio::use_future);
     ASSERT_EQ(started.get_future().wait_for(30s), std::future_status::ready);
     auto stopping = std::async(std::launch::async, [&] { server.stop(); });
     std::this_thread::sleep_for(100ms);  // let stop() cancel the consumer while the handler runs
@@ -447,7 +448,7 @@ TEST_F(RpcIntegration, LongHandlerDoesNotStopHeartbeats) {
     server.on_connection_lost([&](const amqp::close_reason&) { lost = true; });
     server.start();
     auto client = make_client(io.executor(), q, false, conn);
-    EXPECT_EQ(client->call(1, 60s), 7);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(1, 60s), 7);
     EXPECT_FALSE(lost);
     EXPECT_TRUE(client->is_running());
     server.stop();
@@ -456,7 +457,7 @@ TEST_F(RpcIntegration, LongHandlerDoesNotStopHeartbeats) {
 TEST_F(RpcIntegration, ClientNotStartedFailsCallsAtOnce) {
     rpc::rpc_client client(io.executor(), broker_options());
     try {
-        client.call(1, 1s);
+        rpc::fibonacci_client(client).call(1, 1s);
         FAIL();
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::not_started);

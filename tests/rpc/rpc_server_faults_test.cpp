@@ -88,7 +88,7 @@ TEST_F(RpcServerFaults, HeadersNested40LevelsAreRejectedAndTheServerGoesOn) {
     EXPECT_EQ(m->correlation_id, "p");
     EXPECT_NE(m->body.find("\"error\""), std::string::npos) << m->body;
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(10, 30s), 55);  // still serving, on the same connection
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(10, 30s), 55);  // still serving, on the same connection
     EXPECT_FALSE(lost);
     server.stop();
     EXPECT_EQ(server.stats().rejected, 1u);
@@ -112,7 +112,7 @@ TEST_F(RpcServerFaults, OversizedRequestWithoutReplyToIsRejectedAndNotAnswered) 
     peer.publish(q, std::string(2000, '1'), std::nullopt, std::string("c-lost"));
     peer.ready(q);  // a round trip on the same channel: the request is queued before the client's
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(12, 30s), 144);  // served after it
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(12, 30s), 144);  // served after it
     server.stop();
     EXPECT_EQ(server.stats().rejected, 1u);
     EXPECT_EQ(server.stats().replies, 1u);
@@ -132,13 +132,13 @@ TEST_F(RpcServerFaults, ReplyTooLargeBecomesAnErrorReply) {
     server.start();
     auto client = make_client(io.executor(), q);
     try {
-        client->call(2000, 30s);  // 418 digits
+        rpc::fibonacci_client(*client).call(2000, 30s);  // 418 digits
         ADD_FAILURE() << "expected an error reply";
     } catch (const rpc::call_error& e) {
         EXPECT_EQ(e.code(), rpc::errc::remote_error);
         EXPECT_NE(e.reason().find("the reply of 418 bytes is too large"), std::string::npos) << e.reason();
     }
-    EXPECT_EQ(client->call(20, 30s), 6765);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(20, 30s), 6765);
     server.stop();
 }
 
@@ -153,7 +153,7 @@ TEST_F(RpcServerFaults, CorrelationIdCannotForgeALogLine) {
     peer.publish(q, "5", std::nullopt, forged);  // no reply_to: logged with its correlation id
     peer.ready(q);  // a round trip on the same channel: the request is queued before the client's
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(6, 30s), 8);  // the server has taken the first request by then
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(6, 30s), 8);  // the server has taken the first request by then
     server.stop();
     const auto lines = logged.all();
     ASSERT_EQ(lines.size(), 1u);
@@ -208,7 +208,7 @@ TEST_F(RpcServerFaults, StopWithNothingInFlightReportsACleanDrain) {
     rpc::rpc_server server(io.executor(), broker_options(), fib_server::options(q, 1), rpc::make_fibonacci_handler({}));
     server.start();
     auto client = make_client(io.executor(), q);
-    EXPECT_EQ(client->call(10, 30s), 55);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(10, 30s), 55);
     EXPECT_TRUE(server.stop());
 }
 

@@ -4,6 +4,7 @@
 // request is acked exactly once, and never before its reply was published.
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 #include <amqp/codec/frame.hpp>
 #include <amqp/codec/methods.hpp>
@@ -171,7 +172,7 @@ TEST_F(RpcServerModes, InlineHandlersAnswerPipelinedCallsWithExactValues) {
     server.start();
     auto client = make_client(io.executor(), q);
     std::vector<std::future<rpc::big_int>> calls;
-    for (std::uint64_t i = 0; i < 300; ++i) calls.push_back(client->async_call(i % 90, 60s, boost::asio::use_future));
+    for (std::uint64_t i = 0; i < 300; ++i) calls.push_back(rpc::fibonacci_client(*client).async_call(i % 90, 60s, boost::asio::use_future));
     for (std::uint64_t i = 0; i < 300; ++i) EXPECT_EQ(calls[i].get(), rpc::fibonacci(i % 90)) << i;
     EXPECT_EQ(server.stats().requests, 300u);
     EXPECT_EQ(server.stats().replies, 300u);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <programs/cli.hpp>
+#include <rpc/fibonacci_client.hpp>
 #include <rpc/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>

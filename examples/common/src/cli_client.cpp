@@ -1,5 +1,6 @@
 // The command-line clients' shared parts: their options and the call that always closes.
 #include <programs/cli.hpp>
+#include <rpc/fibonacci_client.hpp>
 
 namespace rpc::cli {
 
@@ -16,7 +17,7 @@ rpc::big_int call_then_close(rpc::rpc_client& client, std::uint64_t n, std::chro
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     rpc::big_int value;
     try {
-        value = client.call(n, timeout);
+        value = rpc::fibonacci_client(client).call(n, timeout);
     } catch (...) {
         client.close(deadline);
         throw;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include <boost/system/system_error.hpp>
 
@@ -22,6 +23,7 @@ enum class errc : int {
     bad_reply,        ///< a reply that is neither a number nor the JSON reply format
     not_started,      ///< the client has not been started, or was closed
     message_too_large,  ///< a request or reply above the connection's max_message_size
+    would_deadlock,     ///< a blocking call made on a thread that runs the client's executor
 };
 
 /// The "rpc" category.
@@ -51,6 +53,10 @@ private:
 /// A system_error's text without the decoration Boost.System appends to what()
 /// (": <message> [category:value at file:line]"): the sentence a person should read.
 std::string describe(const boost::system::system_error& e);
+
+/// A peer's text (a server's error, a broker's reply text) made fit to be the whole reason of an
+/// error: amqp::printable's escaping and length cap, without its quotes ("n must be <= 45").
+std::string printable_reason(std::string_view peer_text);
 
 /// Seconds as a person writes them: "30", "0.25".
 std::string format_seconds(std::chrono::milliseconds t);
