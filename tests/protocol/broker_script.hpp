@@ -2,6 +2,7 @@
 // machine on them with a fake clock. Shared by the unit tests and the connection fuzzer.
 #pragma once
 
+#include <amqp/connection_options.hpp>
 #include <amqp/field_table.hpp>
 #include <amqp/frame.hpp>
 #include <amqp/message.hpp>

@@ -41,31 +41,14 @@ void async_resolve_connect(tcp::resolver& resolver, tcp::socket& socket, const c
 
 namespace {
 
-class tcp_stream final : public transport::stream {
+class tcp_stream final : public socket_stream<tcp::socket> {
 public:
-    tcp_stream(asio::any_io_executor ex, connection_options o) : opts_(std::move(o)), resolver_(ex), socket_(ex) {}
+    tcp_stream(asio::any_io_executor ex, connection_options o) : socket_stream(std::move(ex), std::move(o)) {}
 
     void async_connect(transport::connect_handler h) override {
         async_resolve_connect(resolver_, socket_, opts_, std::move(h));
     }
-    void async_read_some(asio::mutable_buffer b, transport::io_handler h) override {
-        socket_.async_read_some(b, std::move(h));
-    }
-    void async_write_some(asio::const_buffer b, transport::io_handler h) override {
-        socket_.async_write_some(b, std::move(h));
-    }
-    void close() noexcept override {
-        error_code ignored;
-        resolver_.cancel();
-        socket_.shutdown(tcp::socket::shutdown_both, ignored);
-        socket_.close(ignored);
-    }
     bool is_tls() const noexcept override { return false; }
-
-private:
-    connection_options opts_;
-    tcp::resolver resolver_;
-    tcp::socket socket_;
 };
 
 }  // namespace

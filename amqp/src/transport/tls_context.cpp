@@ -1,6 +1,6 @@
 #include "tls_context.hpp"
 
-#include <amqp/client_error.hpp>
+#include <amqp/transport/error.hpp>
 
 namespace amqp::detail {
 
@@ -43,7 +43,7 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const connection_options& o
     }
     if (ec) {
         why = "cannot load " + what + ": " + ec.message();
-        ec = client_error::tls_error;
+        ec = transport_error::tls_error;
         return nullptr;
     }
     return ctx;

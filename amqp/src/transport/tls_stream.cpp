@@ -5,7 +5,7 @@
 #include "tls_context.hpp"
 #include "tls_verify.hpp"
 
-#include <amqp/client_error.hpp>
+#include <amqp/transport/error.hpp>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -24,14 +24,19 @@ bool is_ip_literal(const std::string& host) {
     return !ec;
 }
 
-class tls_stream final : public transport::stream {
+// The context outlives the stream that refers to it: a base, constructed first.
+struct tls_context_holder {
+    std::unique_ptr<asio::ssl::context> ctx;
+};
+
+class tls_stream final : private tls_context_holder, public socket_stream<asio::ssl::stream<tcp::socket>> {
 public:
-    tls_stream(asio::any_io_executor ex, connection_options o, std::unique_ptr<asio::ssl::context> ctx)
-        : opts_(std::move(o)), ctx_(std::move(ctx)), resolver_(ex), tls_(ex, *ctx_) {}
+    tls_stream(asio::any_io_executor ex, connection_options o, std::unique_ptr<asio::ssl::context> c)
+        : tls_context_holder{std::move(c)}, socket_stream(std::move(ex), std::move(o), *ctx) {}
 
     void async_connect(transport::connect_handler h) override {
-        auto ex = asio::get_associated_executor(h, tls_.get_executor());
-        async_resolve_connect(resolver_, tls_.next_layer(), opts_,
+        auto ex = asio::get_associated_executor(h, socket_.get_executor());
+        async_resolve_connect(resolver_, socket_.next_layer(), opts_,
                               asio::bind_executor(ex, [this, h = std::move(h)](error_code ec, std::string why) mutable {
                                   if (ec) {
                                       std::move(h)(ec, std::move(why));
@@ -40,50 +45,33 @@ public:
                                   handshake(std::move(h));
                               }));
     }
-    void async_read_some(asio::mutable_buffer b, transport::io_handler h) override {
-        tls_.async_read_some(b, std::move(h));
-    }
-    void async_write_some(asio::const_buffer b, transport::io_handler h) override {
-        tls_.async_write_some(b, std::move(h));
-    }
-    void close() noexcept override {
-        error_code ignored;
-        resolver_.cancel();
-        tls_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-        tls_.next_layer().close(ignored);
-    }
     bool is_tls() const noexcept override { return true; }
 
 private:
     void handshake(transport::connect_handler h) {
         const std::string name = tls_peer_name(opts_);
         // SNI carries host names only (RFC 6066), never IP literals.
-        if (!is_ip_literal(name)) SSL_set_tlsext_host_name(tls_.native_handle(), name.c_str());
-        if (opts_.tls.verify_peer && !require_peer_name(tls_.native_handle(), name)) {
-            std::move(h)(client_error::tls_error, "cannot verify the broker as '" + name + "'");
+        if (!is_ip_literal(name)) SSL_set_tlsext_host_name(socket_.native_handle(), name.c_str());
+        if (opts_.tls.verify_peer && !require_peer_name(socket_.native_handle(), name)) {
+            std::move(h)(transport_error::tls_error, "cannot verify the broker as '" + name + "'");
             return;
         }
-        auto ex = asio::get_associated_executor(h, tls_.get_executor());
-        tls_.async_handshake(asio::ssl::stream_base::client,
-                             asio::bind_executor(ex, [this, h = std::move(h)](error_code ec) mutable {
-                                 if (!ec) {
-                                     std::move(h)(error_code{}, std::string{});
-                                     return;
-                                 }
-                                 std::string text =
-                                     "TLS handshake with " + endpoint_text(opts_) + " failed: " + ec.message();
-                                 if (const auto why = verify_failure_text(tls_.native_handle(), tls_peer_name(opts_),
-                                                                          tls_trusted_cas(opts_));
-                                     !why.empty())
-                                     text += ": " + why;
-                                 std::move(h)(client_error::tls_error, std::move(text));
-                             }));
+        auto ex = asio::get_associated_executor(h, socket_.get_executor());
+        socket_.async_handshake(asio::ssl::stream_base::client,
+                                asio::bind_executor(ex, [this, h = std::move(h)](error_code ec) mutable {
+                                    if (!ec) {
+                                        std::move(h)(error_code{}, std::string{});
+                                        return;
+                                    }
+                                    std::string text =
+                                        "TLS handshake with " + endpoint_text(opts_) + " failed: " + ec.message();
+                                    if (const auto why = verify_failure_text(socket_.native_handle(),
+                                                                             tls_peer_name(opts_), tls_trusted_cas(opts_));
+                                        !why.empty())
+                                        text += ": " + why;
+                                    std::move(h)(transport_error::tls_error, std::move(text));
+                                }));
     }
-
-    connection_options opts_;
-    std::unique_ptr<asio::ssl::context> ctx_;
-    tcp::resolver resolver_;
-    asio::ssl::stream<tcp::socket> tls_;
 };
 
 }  // namespace

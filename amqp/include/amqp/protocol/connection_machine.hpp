@@ -14,11 +14,11 @@
 //       at m.next_deadline(): m.on_timer(now); drain events
 //       once m.should_close_transport() and the output is written: close the socket
 //
-// Not thread-safe: the caller serialises every call (the transport holds a mutex).
+// Not thread-safe: the caller serialises every call (the transport runs it on its strand).
 #pragma once
 
 #include <amqp/client_error.hpp>
-#include <amqp/connection_options.hpp>
+#include <amqp/protocol/options.hpp>
 #include <amqp/delivery.hpp>
 #include <amqp/frame.hpp>
 #include <amqp/methods.hpp>
@@ -58,7 +58,7 @@ enum class connection_state : std::uint8_t {
 /// matching, content assembly, heartbeats and both close handshakes.
 class connection_machine {
 public:
-    explicit connection_machine(connection_options opts);
+    explicit connection_machine(protocol_options opts);
 
     connection_machine(const connection_machine&) = delete;
     connection_machine& operator=(const connection_machine&) = delete;
@@ -145,7 +145,7 @@ public:
     std::uint16_t heartbeat() const noexcept { return heartbeat_; }
     /// The broker's server-properties table as received (empty before connection.start).
     table_view server_properties() const noexcept { return {server_properties_}; }
-    const connection_options& options() const noexcept { return opts_; }
+    const protocol_options& options() const noexcept { return opts_; }
 
     /// Watch every frame in and out (tracing). Called from inside feed/next_event and the
     /// commands, with whatever lock the caller holds: it must not call back into the machine.
@@ -209,7 +209,7 @@ private:
     void observe_output(std::size_t from);
     void sent_something(std::size_t from);
 
-    connection_options opts_;
+    protocol_options opts_;
     connection_state state_ = connection_state::idle;
     frame_decoder decoder_;
     delivery_view delivery_;  // take_delivery's: its views point into decoder_'s buffer
