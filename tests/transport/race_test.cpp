@@ -96,6 +96,37 @@ TEST_F(fixture, cancelling_the_open_gives_up_the_attempt) {
     expect_clean_end();
 }
 
+TEST_F(fixture, close_while_awaiting_connection_start) {
+    make_connection();  // connected, but the peer never says connection.start
+    outcome opened, closed;
+    conn->async_open(opened.handler());
+    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return peer->writes() > 0; }));
+    conn->async_close(closed.handler());
+    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return opened.done() && closed.done(); }));
+    EXPECT_EQ(opened.ec, amqp::client_error::operation_aborted);
+    EXPECT_FALSE(closed.ec);
+    EXPECT_TRUE(amqp_test::runs_dry(ioc));
+    EXPECT_EQ(opened.calls, 1);
+    EXPECT_EQ(closed.calls, 1);
+    expect_clean_end();
+}
+
+TEST_F(fixture, close_and_peer_hang_up_together) {
+    amqp_test::act_as_broker(*peer);
+    make_connection();
+    open();
+    peer->hang_up();
+    outcome closed;
+    conn->async_close(closed.handler());
+    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return closed.done(); }));
+    EXPECT_FALSE(closed.ec);
+    EXPECT_TRUE(amqp_test::runs_dry(ioc));
+    EXPECT_EQ(closed.calls, 1);
+    EXPECT_LE(on_close_calls, 1);  // the loss, if it was seen before our close
+    EXPECT_FALSE(conn->is_open());
+    expect_clean_end();
+}
+
 TEST_F(fixture, peer_hangs_up_instead_of_close_ok) {
     amqp_test::scripted_broker_options o;
     o.hang_up_on_connection_close = true;
