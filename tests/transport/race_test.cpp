@@ -5,11 +5,14 @@
 #include "scripted_broker.hpp"
 #include "test_stream.hpp"
 
+#include <protocol/poison_tables.hpp>
+
 #include <amqp/client_error.hpp>
 #include <amqp/connection.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -247,6 +250,48 @@ TEST_F(fixture, connect_failure_is_reported_with_its_text) {
     EXPECT_EQ(opened.ec, asio::error::connection_refused);
     EXPECT_EQ(conn->last_close_reason().reply_text, "cannot connect to the test peer");
     EXPECT_TRUE(amqp_test::runs_dry(ioc));
+    expect_clean_end();
+}
+
+}  // namespace
+
+namespace {
+
+// Regression: a publish from another thread travels to the strand as a copy. It must go out as
+// the caller gave it, even with a headers table our own decoder would refuse (RabbitMQ accepts
+// it; the first version round-tripped the properties through the decoder and lost them).
+TEST_F(fixture, publish_off_the_strand_keeps_properties_the_decoder_would_refuse) {
+    amqp_test::act_as_broker(*peer);
+    make_connection();
+    open();
+    amqp::channel ch;
+    outcome ch_opened;
+    conn->async_open_channel([&](error_code ec, amqp::channel c) {
+        ++ch_opened.calls;
+        ch_opened.ec = ec;
+        ch = std::move(c);
+    });
+    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return ch_opened.done(); }));
+    ASSERT_FALSE(ch_opened.ec);
+    const amqp::byte_buffer headers = amqp_test::nested_table_body(40);
+    amqp::basic_properties p;
+    p.correlation_id = "c-1";
+    p.headers = amqp::table_view{headers};
+    const std::size_t before = peer->written().size();
+    ASSERT_FALSE(ch.publish(to_queue("q"), p, amqp::as_bytes(std::string_view("55"))));  // not on the strand
+    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return peer->written().size() > before; }));
+    // The header frame written carries exactly what encode_content_header makes of `p`.
+    amqp::content_header h;
+    h.body_size = 2;
+    h.properties = p;
+    amqp::byte_buffer expected(amqp::content_header_payload_size(h));
+    ASSERT_FALSE(amqp::encode_content_header(h, expected.data()));
+    const auto& out = peer->written();
+    EXPECT_NE(std::search(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(), expected.begin(), expected.end()),
+              out.end());
+    outcome closed;
+    conn->async_close(closed.handler());
+    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return closed.done(); }));
     expect_clean_end();
 }
 

@@ -207,7 +207,7 @@ error_code connection_impl::publish(const std::shared_ptr<channel_impl>& ch, con
     if (!is_open() || !ch->open) return client_error::not_open;
     if (body.size() > opts_.max_message_size) return client_error::message_too_large;
     auto owned = std::make_shared<owned_message>();
-    if (auto ec = owned->assign(m, props, body)) return ec;
+    if (auto ec = owned->assign(m, props, body, frame_max())) return ec;
     on_strand([this, ch, owned] {
         const auto it = channels_.find(ch->id);
         if (it == channels_.end() || it->second != ch) return;
