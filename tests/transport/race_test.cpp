@@ -60,6 +60,23 @@ struct fixture : ::testing::Test {
         ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return o.done(); }));
         ASSERT_FALSE(o.ec) << o.ec.message();
     }
+    // A connection to the scripted broker, opened.
+    void open_with_broker(amqp_test::scripted_broker_options o = {}) {
+        amqp_test::act_as_broker(*peer, o);
+        make_connection();
+        open();
+    }
+    amqp::channel open_channel() {
+        outcome o;
+        amqp::channel ch;
+        conn->async_open_channel([&](error_code ec, amqp::channel c) {
+            o.handler()(ec);
+            ch = std::move(c);
+        });
+        EXPECT_TRUE(amqp_test::run_until(ioc, [&] { return o.done(); }));
+        EXPECT_FALSE(o.ec) << o.ec.message();
+        return ch;
+    }
     // The connection object goes away; everything it started must finish and free the stream.
     void expect_clean_end() {
         conn.reset();
@@ -115,9 +132,7 @@ TEST_F(fixture, close_while_awaiting_connection_start) {
 }
 
 TEST_F(fixture, close_and_peer_hang_up_together) {
-    amqp_test::act_as_broker(*peer);
-    make_connection();
-    open();
+    open_with_broker();
     peer->hang_up();
     outcome closed;
     conn->async_close(closed.handler());
@@ -133,9 +148,7 @@ TEST_F(fixture, close_and_peer_hang_up_together) {
 TEST_F(fixture, peer_hangs_up_instead_of_close_ok) {
     amqp_test::scripted_broker_options o;
     o.hang_up_on_connection_close = true;
-    amqp_test::act_as_broker(*peer, o);
-    make_connection();
-    open();
+    open_with_broker(o);
     outcome closed;
     conn->async_close(closed.handler());
     ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return closed.done(); }));
@@ -148,9 +161,7 @@ TEST_F(fixture, peer_hangs_up_instead_of_close_ok) {
 TEST_F(fixture, close_deadline_bounds_a_peer_that_never_answers) {
     amqp_test::scripted_broker_options o;
     o.answer_connection_close = false;
-    amqp_test::act_as_broker(*peer, o);
-    make_connection();
-    open();
+    open_with_broker(o);
     outcome closed;
     // A deadline already past: the stream is dropped without waiting for close-ok.
     conn->async_close(std::chrono::steady_clock::now(), closed.handler());
@@ -162,9 +173,7 @@ TEST_F(fixture, close_deadline_bounds_a_peer_that_never_answers) {
 }
 
 TEST_F(fixture, write_fault_while_closing) {
-    amqp_test::act_as_broker(*peer);
-    make_connection();
-    open();
+    open_with_broker();
     peer->fail_write_at(peer->writes() + 1, asio::error::broken_pipe);  // our connection.close
     outcome closed;
     conn->async_close(closed.handler());
@@ -177,9 +186,7 @@ TEST_F(fixture, write_fault_while_closing) {
 }
 
 TEST_F(fixture, broker_close_crosses_ours) {
-    amqp_test::act_as_broker(*peer);
-    make_connection();
-    open();
+    open_with_broker();
     amqp::connection_close forced;
     forced.reply_code = 320;
     forced.reply_text = "CONNECTION_FORCED - broker shutting down";
@@ -196,18 +203,8 @@ TEST_F(fixture, broker_close_crosses_ours) {
 }
 
 TEST_F(fixture, peer_hang_up_fails_the_waiting_request_once) {
-    amqp_test::act_as_broker(*peer);
-    make_connection();
-    open();
-    outcome ch_opened;
-    amqp::channel ch;
-    conn->async_open_channel([&](error_code ec, amqp::channel c) {
-        ++ch_opened.calls;
-        ch_opened.ec = ec;
-        ch = std::move(c);
-    });
-    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return ch_opened.done(); }));
-    ASSERT_FALSE(ch_opened.ec);
+    open_with_broker();
+    amqp::channel ch = open_channel();
     peer->on_write = nullptr;  // the broker stops answering...
     outcome declared;
     ch.async_declare_queue(queue("q"), declared.handler());
@@ -261,18 +258,8 @@ namespace {
 // the caller gave it, even with a headers table our own decoder would refuse (RabbitMQ accepts
 // it; the first version round-tripped the properties through the decoder and lost them).
 TEST_F(fixture, publish_off_the_strand_keeps_properties_the_decoder_would_refuse) {
-    amqp_test::act_as_broker(*peer);
-    make_connection();
-    open();
-    amqp::channel ch;
-    outcome ch_opened;
-    conn->async_open_channel([&](error_code ec, amqp::channel c) {
-        ++ch_opened.calls;
-        ch_opened.ec = ec;
-        ch = std::move(c);
-    });
-    ASSERT_TRUE(amqp_test::run_until(ioc, [&] { return ch_opened.done(); }));
-    ASSERT_FALSE(ch_opened.ec);
+    open_with_broker();
+    amqp::channel ch = open_channel();
     const amqp::byte_buffer headers = amqp_test::nested_table_body(40);
     amqp::basic_properties p;
     p.correlation_id = "c-1";
