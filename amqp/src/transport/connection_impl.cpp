@@ -216,6 +216,16 @@ error_code connection_impl::publish(const std::shared_ptr<channel_impl>& ch, con
     return {};
 }
 
+void connection_impl::run_handoff() {
+    std::vector<asio::any_completion_handler<void()>> batch;
+    {
+        std::lock_guard lk(handoff_mu_);
+        batch.swap(handoff_);
+        handoff_posted_ = false;
+    }
+    for (auto& f : batch) std::move(f)();
+}
+
 // ---- opening (strand) ---------------------------------------------------------------------------
 
 void connection_impl::do_open() {

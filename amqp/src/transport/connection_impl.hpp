@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -108,14 +109,22 @@ public:
     error_code publish(const std::shared_ptr<channel_impl>& ch, const basic_publish& m, const basic_properties& props,
                        bytes_view body);
 
-    /// Run `f` on the strand: inline if already there, else posted (keeping this alive).
+    /// Run `f` on the strand: inline if already there, else handed over in order with the other
+    /// threads' commands (one post wakes the strand for all those queued meanwhile).
     template <class F>
     void on_strand(F&& f) {
         if (strand_.running_in_this_thread()) {
             f();
-        } else {
-            asio::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); });
+            return;
         }
+        bool wake = false;
+        {
+            std::lock_guard lk(handoff_mu_);
+            handoff_.emplace_back(asio::any_completion_handler<void()>(std::forward<F>(f)));
+            wake = !std::exchange(handoff_posted_, true);
+        }
+        // The posted drain keeps this alive until the queued commands (which capture `this`) ran.
+        if (wake) asio::post(strand_, [self = shared_from_this()] { self->run_handoff(); });
     }
 
     /// Complete a user's handler on its associated executor (default: the connection's).
@@ -144,6 +153,7 @@ private:
     enum class link : std::uint8_t { idle, connecting, up, down };
 
     // The run loop (strand).
+    void run_handoff();
     void do_open();
     void on_connected(error_code ec, std::string why);
     void pump();
@@ -179,6 +189,12 @@ private:
     mutable std::mutex snapshot_mu_;
     close_reason last_reason_;     // guarded by snapshot_mu_
     byte_buffer server_props_;     // guarded by snapshot_mu_
+
+    // Commands from other threads on their way to the strand: the one lock here guards this
+    // hand-over queue only, never the machine.
+    std::mutex handoff_mu_;
+    std::vector<asio::any_completion_handler<void()>> handoff_;
+    bool handoff_posted_ = false;
 
     // Strand only.
     protocol::connection_machine machine_;
