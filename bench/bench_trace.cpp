@@ -4,6 +4,7 @@
 //   - an observer that does nothing: the price of the hook itself, an upper bound for "off";
 //   - the tracer formatting every frame into a discarding stream: tracing on.
 // Compare the items/s of the first two to see that "off" costs nothing measurable.
+#include <amqp/connection_options.hpp>
 #include <amqp/codec/frame.hpp>
 #include <amqp/codec/message.hpp>
 #include <amqp/codec/methods.hpp>

@@ -4,6 +4,7 @@
 #include "test_broker.hpp"
 
 #include <amqp/connection.hpp>
+#include <amqp/transport/error.hpp>
 
 #include <atomic>
 #include <functional>
@@ -372,7 +373,7 @@ TEST(Connection, TlsRejectsABrokerNotSignedByOurCa) {
         c.open();
         FAIL() << "TLS verification accepted an unknown CA";
     } catch (const amqp::error& e) {
-        EXPECT_EQ(e.code(), amqp::client_error::tls_error) << e.what();
+        EXPECT_EQ(e.code(), amqp::transport_error::tls_error) << e.what();
         // OpenSSL's reason, not only "certificate verify failed": an unknown issuer.
         EXPECT_NE(std::string(e.what()).find("not signed by a CA in the system's CA paths"), std::string::npos)
             << e.what();
@@ -391,7 +392,7 @@ TEST(Connection, TlsNamesAHostNameMismatch) {
         c.open();
         FAIL() << "TLS verification accepted a certificate for another name";
     } catch (const amqp::error& e) {
-        EXPECT_EQ(e.code(), amqp::client_error::tls_error) << e.what();
+        EXPECT_EQ(e.code(), amqp::transport_error::tls_error) << e.what();
         const std::string what = e.what();
         EXPECT_NE(what.find("does not name 'broker.invalid'"), std::string::npos) << what;
         EXPECT_EQ(what.find("not signed by a CA"), std::string::npos) << what;

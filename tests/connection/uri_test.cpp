@@ -1,6 +1,7 @@
 // AMQP URI parsing (RabbitMQ's URI spec and query parameters) and the password-free display form.
 #include <amqp/connection_options.hpp>
 #include <amqp/protocol/client_error.hpp>
+#include <amqp/transport/error.hpp>
 
 #include <gtest/gtest.h>
 
@@ -18,7 +19,7 @@ std::string parse_error(std::string_view uri) {
     amqp::connection_options o;
     std::string why;
     const auto ec = amqp::parse_uri(uri, o, &why);
-    EXPECT_EQ(ec, amqp::client_error::invalid_uri) << uri;
+    EXPECT_EQ(ec, amqp::transport_error::invalid_uri) << uri;
     EXPECT_FALSE(why.empty());
     return why;
 }
@@ -188,3 +189,12 @@ TEST(Uri, AnEmptyQueryIsAccepted) {
 }
 
 }  // namespace
+
+TEST(TransportError, CategoryAndMessages) {
+    const amqp::error_code uri = amqp::transport_error::invalid_uri;
+    EXPECT_STREQ(uri.category().name(), "amqp.transport");
+    EXPECT_EQ(uri.message(), "invalid AMQP URI");
+    const amqp::error_code tls = amqp::transport_error::tls_error;
+    EXPECT_EQ(tls.message(), "TLS error");
+    EXPECT_NE(uri, amqp::error_code(amqp::client_error::operation_aborted));
+}

@@ -1,4 +1,4 @@
-// connection_options::deliver_oversized on the sans-IO machine: a delivery or return whose body
+// protocol_options::deliver_oversized on the sans-IO machine: a delivery or return whose body
 // exceeds max_message_size is reported with its method and properties but no body (body_refused,
 // the declared size), the body frames are skipped unread, and the channel stays open, so a
 // consumer can settle and answer it (the RPC server's error reply, the client's failed call).
@@ -60,7 +60,7 @@ struct oversized_machine {
         d.open(60, frame_max);
         ch = d.open_channel();
     }
-    static amqp::connection_options options(std::uint64_t max_message_size) {
+    static amqp::protocol_options options(std::uint64_t max_message_size) {
         auto opts = machine_driver::default_options();
         opts.max_message_size = max_message_size;
         opts.deliver_oversized = true;

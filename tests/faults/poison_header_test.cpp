@@ -95,7 +95,7 @@ std::ostream& operator<<(std::ostream& os, const seen& s) {
 // An open machine with channel 1, fed `input` in the pieces `cuts` makes (offsets, ascending).
 struct run {
     explicit run(const byte_buffer& input, const std::vector<std::size_t>& cuts,
-                 amqp::connection_options opts = machine_driver::default_options())
+                 amqp::protocol_options opts = machine_driver::default_options())
         : d(std::move(opts)) {
         d.open();
         ch = d.open_channel();

@@ -280,7 +280,7 @@ TEST(Negotiation, ZeroMeansTheOtherSideWinsElseTheMinimum) {
 }
 
 TEST(Negotiation, FrameMaxNeverBelow4096AndCappedWhenUnlimited) {
-    amqp::connection_options o;
+    amqp::protocol_options o;
     o.frame_max = 0;
     o.channel_max = 0;
     o.heartbeat = 0;

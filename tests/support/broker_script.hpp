@@ -2,6 +2,7 @@
 // machine on them with a fake clock. Shared by the unit tests and the connection fuzzer.
 #pragma once
 
+#include <amqp/protocol/options.hpp>
 #include <amqp/codec/field_table.hpp>
 #include <amqp/codec/frame.hpp>
 #include <amqp/codec/message.hpp>
@@ -132,10 +133,10 @@ class machine_driver {
 public:
     using clock = amqp::protocol::clock;
 
-    explicit machine_driver(amqp::connection_options opts = default_options()) : m(std::move(opts)) {}
+    explicit machine_driver(amqp::protocol_options opts = default_options()) : m(std::move(opts)) {}
 
-    static amqp::connection_options default_options() {
-        amqp::connection_options o;
+    static amqp::protocol_options default_options() {
+        amqp::protocol_options o;
         o.user = "guest";
         o.password = "guest";
         return o;

@@ -34,8 +34,6 @@ public:
             case client_error::channel_closed: return "channel closed by broker";
             case client_error::not_open: return "connection or channel not open";
             case client_error::message_too_large: return "message too large";
-            case client_error::tls_error: return "TLS error";
-            case client_error::invalid_uri: return "invalid AMQP URI";
             case client_error::operation_aborted: return "operation aborted";
             case client_error::credentials_too_long: return "user name or password too long";
         }

@@ -13,7 +13,7 @@ std::uint32_t negotiate_value(std::uint32_t ours, std::uint32_t theirs) noexcept
     return std::min(ours, theirs);
 }
 
-tune_values negotiate_tune(const connection_tune& broker, const connection_options& ours) noexcept {
+tune_values negotiate_tune(const connection_tune& broker, const protocol_options& ours) noexcept {
     constexpr std::uint32_t unlimited_frame_cap = 131072;
     tune_values v;
     const auto channels = negotiate_value(ours.channel_max, broker.channel_max);
@@ -28,7 +28,7 @@ tune_values negotiate_tune(const connection_tune& broker, const connection_optio
     return v;
 }
 
-field_table client_properties(const connection_options& opts) {
+field_table client_properties(const protocol_options& opts) {
     field_table caps = {
         {"publisher_confirms", true},     {"exchange_exchange_bindings", true}, {"basic.nack", true},
         {"consumer_cancel_notify", true}, {"connection.blocked", true},         {"authentication_failure_close", true},
@@ -57,7 +57,7 @@ bool offers_mechanism(std::string_view mechanisms, std::string_view mechanism) n
     return false;
 }
 
-std::string sasl_response(const connection_options& opts) {
+std::string sasl_response(const protocol_options& opts) {
     if (opts.auth_mechanism == "EXTERNAL") return {};
     std::string r;
     r.reserve(opts.user.size() + opts.password.size() + 2);
@@ -68,7 +68,7 @@ std::string sasl_response(const connection_options& opts) {
     return r;
 }
 
-connection_start_ok start_ok_for(const connection_options& opts, const byte_buffer& properties,
+connection_start_ok start_ok_for(const protocol_options& opts, const byte_buffer& properties,
                                  const std::string& response) {
     connection_start_ok ok;
     ok.client_properties = table_view{properties};
@@ -78,7 +78,7 @@ connection_start_ok start_ok_for(const connection_options& opts, const byte_buff
     return ok;
 }
 
-error_code check_start_ok_size(const connection_options& opts, std::string* why) {
+error_code check_start_ok_size(const protocol_options& opts, std::string* why) {
     // Sized exactly as connection_machine::on_start builds it, from the same pieces.
     byte_buffer properties;
     const bool properties_encode = !encode_table(client_properties(opts), properties);

@@ -36,7 +36,7 @@ std::uint16_t channel::id() const noexcept { return impl_ ? impl_->id : 0; }
 bool channel::is_open() const noexcept {
     if (!impl_ || !impl_->open) return false;
     auto c = impl_->conn.lock();
-    return c && c->open_;
+    return c && c->is_open();
 }
 
 namespace {
@@ -49,7 +49,7 @@ void sync_request(const std::shared_ptr<channel_impl>& ch, const method& m, OnRe
         std::forward<OnReply>(on_reply)(make_error_code(client_error::not_open), nullptr);
         return;
     }
-    conn->send_sync(*ch, m, reply_op(std::forward<OnReply>(on_reply)));
+    conn->send_sync(ch, m, reply_op(std::forward<OnReply>(on_reply)));
 }
 
 asio::any_io_executor executor_of(const std::shared_ptr<channel_impl>& ch) {
@@ -115,7 +115,7 @@ void channel::start_consume(consume_options o, delivery_handler on_message,
             auto ch = weak.lock();
             if (ch && !handler) {
                 // Cancelled while the broker was registering it: nobody will take its messages.
-                if (auto conn = ch->conn.lock()) (void)conn->send_async(*ch, basic_cancel{tag, true});
+                if (auto conn = ch->conn.lock()) (void)conn->send_async(ch, basic_cancel{tag, true});
             } else if (ch) {
                 // On the strand, before any delivery for this consumer is dispatched.
                 ch->consumers[tag] = std::move(on_message);
@@ -152,22 +152,22 @@ error_code channel::publish(const publish_options& opts, const basic_properties&
     m.exchange = opts.exchange;
     m.routing_key = opts.routing_key;
     m.mandatory = opts.mandatory;
-    return conn->publish(*impl_, m, props, body);
+    return conn->publish(impl_, m, props, body);
 }
 
 namespace {
 error_code send_async(const std::shared_ptr<channel_impl>& ch, const method& m) {
     auto conn = ch ? ch->conn.lock() : nullptr;
     if (!conn) return client_error::not_open;
-    return conn->send_async(*ch, m);
+    return conn->send_async(ch, m);
 }
 
-// Set a handler under the connection's mutex (the strand reads it under the same mutex).
+// Set a handler on the strand, which reads it (directly when the connection is gone).
 template <class F>
 void set_handler(const std::shared_ptr<channel_impl>& ch, F&& assign) {
     if (!ch) return;
     if (auto conn = ch->conn.lock()) {
-        conn->locked(assign);
+        conn->on_strand(std::forward<F>(assign));
     } else {
         assign();
     }
@@ -181,33 +181,23 @@ error_code channel::nack(std::uint64_t tag, bool multiple, bool requeue) {
 error_code channel::reject(std::uint64_t tag, bool requeue) { return send_async(impl_, basic_reject{tag, requeue}); }
 
 void channel::on_return(return_handler h) {
-    set_handler(impl_, [&] { impl_->on_return = std::move(h); });
+    set_handler(impl_, [ch = impl_, h = std::move(h)]() mutable { ch->on_return = std::move(h); });
 }
 void channel::on_consumer_cancelled(std::function<void(std::string_view)> h) {
-    set_handler(impl_, [&] { impl_->on_cancelled = std::move(h); });
+    set_handler(impl_, [ch = impl_, h = std::move(h)]() mutable { ch->on_cancelled = std::move(h); });
 }
 void channel::on_close(close_handler h) {
-    set_handler(impl_, [&] { impl_->on_close = std::move(h); });
+    set_handler(impl_, [ch = impl_, h = std::move(h)]() mutable { ch->on_close = std::move(h); });
 }
 
-close_reason channel::last_close_reason() const {
-    close_reason r;
-    set_handler(impl_, [&] { r = impl_->last_reason; });
-    return r;
-}
+close_reason channel::last_close_reason() const { return impl_ ? impl_->last_reason() : close_reason{}; }
 
 namespace {
 [[noreturn]] void throw_for(const std::shared_ptr<channel_impl>& ch, const error_code& ec) {
     close_reason chr, cr;
     if (ch) {
-        if (auto conn = ch->conn.lock()) {
-            conn->locked([&] {
-                chr = ch->last_reason;
-                cr = conn->last_reason_;
-            });
-        } else {
-            chr = ch->last_reason;
-        }
+        chr = ch->last_reason();
+        if (auto conn = ch->conn.lock()) cr = conn->last_reason();
     }
     throw error(ec, describe(ec, chr, cr));
 }
@@ -244,7 +234,10 @@ void channel::close() {
 // ---- connection ---------------------------------------------------------------------------------
 
 connection::connection(executor_type ex, connection_options opts)
-    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts))) {}
+    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts), nullptr)) {}
+
+connection::connection(executor_type ex, connection_options opts, std::unique_ptr<transport::stream> stream)
+    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts), std::move(stream))) {}
 
 connection::~connection() {
     if (impl_) impl_->shutdown();
@@ -271,26 +264,19 @@ void connection::start_close(asio::any_completion_handler<void(error_code)> h,
     impl_->start_close(std::move(h), deadline);
 }
 
-bool connection::is_open() const noexcept { return impl_->open_; }
-bool connection::is_blocked() const noexcept { return impl_->blocked_; }
-close_reason connection::last_close_reason() const {
-    return impl_->locked([&] { return impl_->last_reason_; });
-}
-field_table connection::server_properties() const {
-    field_table t;
-    diagnostics d;
-    impl_->locked([&] { (void)decode_table(impl_->machine_.server_properties(), t, d); });
-    return t;
-}
-std::uint32_t connection::negotiated_frame_max() const noexcept { return impl_->frame_max_; }
-std::uint16_t connection::negotiated_heartbeat() const noexcept { return impl_->heartbeat_; }
-std::uint16_t connection::negotiated_channel_max() const noexcept { return impl_->channel_max_; }
+bool connection::is_open() const noexcept { return impl_->is_open(); }
+bool connection::is_blocked() const noexcept { return impl_->is_blocked(); }
+close_reason connection::last_close_reason() const { return impl_->last_reason(); }
+field_table connection::server_properties() const { return impl_->server_properties(); }
+std::uint32_t connection::negotiated_frame_max() const noexcept { return impl_->frame_max(); }
+std::uint16_t connection::negotiated_heartbeat() const noexcept { return impl_->heartbeat(); }
+std::uint16_t connection::negotiated_channel_max() const noexcept { return impl_->channel_max(); }
 
 void connection::on_close(close_handler h) {
-    impl_->locked([&] { impl_->on_close_ = std::move(h); });
+    impl_->on_strand([impl = impl_.get(), h = std::move(h)]() mutable { impl->on_close_ = std::move(h); });
 }
 void connection::on_blocked(blocked_handler h) {
-    impl_->locked([&] { impl_->on_blocked_ = std::move(h); });
+    impl_->on_strand([impl = impl_.get(), h = std::move(h)]() mutable { impl->on_blocked_ = std::move(h); });
 }
 
 void connection::open() {

@@ -1,8 +1,8 @@
 // AMQP URIs (https://www.rabbitmq.com/docs/uri-spec and uri-query-parameters), parsed with
 // Boost.URL. Error texts name the offending part but never echo the password.
-#include <amqp/protocol/client_error.hpp>
 #include <amqp/connection_options.hpp>
 #include <amqp/codec/printable.hpp>
+#include <amqp/transport/error.hpp>
 
 #include <charconv>
 #include <limits>
@@ -28,7 +28,7 @@ bool parse_number(std::string_view s, T& out, std::uint64_t max) {
 
 error_code invalid(std::string* why, std::string text) {
     if (why) *why = std::move(text);
-    return client_error::invalid_uri;
+    return transport_error::invalid_uri;
 }
 
 // A user name or password holding a raw '@' makes the URI parse with the rest of the password as

@@ -16,6 +16,7 @@
 #include <amqp/codec/methods.hpp>
 #include <amqp/codec/properties.hpp>
 #include <amqp/codec/types.hpp>
+#include <amqp/transport/stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -268,6 +269,10 @@ public:
     using executor_type = boost::asio::any_io_executor;
 
     connection(executor_type ex, connection_options opts);
+    /// A connection over `stream` instead of TCP/TLS (tests, or a transport of the user's own):
+    /// opening connects it and runs AMQP over it; `opts`' host, port and TLS settings are then
+    /// only used in error texts.
+    connection(executor_type ex, connection_options opts, std::unique_ptr<transport::stream> stream);
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;

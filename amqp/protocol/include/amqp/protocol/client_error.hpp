@@ -25,9 +25,8 @@ enum class client_error : int {
     channel_closed,            ///< the broker closed the channel (reply code in the details)
     not_open,                  ///< an operation on a connection/channel that is not open
     message_too_large,         ///< a body larger than the configured max message size
-    tls_error,                 ///< TLS handshake or verification failed
-    invalid_uri,               ///< the AMQP URI does not parse
-    operation_aborted,         ///< cancelled by the user or by close()
+    // 11 and 12 were tls_error and invalid_uri, now the transport's (amqp::transport_error).
+    operation_aborted = 13,    ///< cancelled by the user or by close()
     /// user name, password (or connection name) make connection.start-ok larger than the 4096-byte
     /// frame a broker accepts before tuning: refused locally, before connecting
     credentials_too_long,

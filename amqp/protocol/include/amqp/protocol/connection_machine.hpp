@@ -18,11 +18,11 @@
 // clock does is reported as events (`closed`, `channel_closed`, per-message faults), never thrown.
 // Exceptions: std::bad_alloc, and whatever the frame observer throws.
 // Threading: not thread-safe; one owner at a time, which serialises every call (the transport runs
-// it on one strand or under one lock). No call blocks.
+// it on its strand). No call blocks.
 #pragma once
 
 #include <amqp/protocol/client_error.hpp>
-#include <amqp/connection_options.hpp>
+#include <amqp/protocol/options.hpp>
 #include <amqp/codec/delivery.hpp>
 #include <amqp/codec/frame.hpp>
 #include <amqp/codec/methods.hpp>
@@ -62,10 +62,9 @@ enum class connection_state : std::uint8_t {
 /// matching, content assembly, heartbeats and both close handshakes.
 class connection_machine {
 public:
-    /// A machine in state `idle`; nothing is queued until start(). Only the protocol part of
-    /// `opts` is used (credentials, vhost, limits, preferences); host, port and TLS are the
-    /// transport's.
-    explicit connection_machine(connection_options opts);
+    /// A machine in state `idle`; nothing is queued until start(). `opts`: credentials, vhost,
+    /// limits, preferences (host, port and TLS are the transport's).
+    explicit connection_machine(protocol_options opts);
 
     connection_machine(const connection_machine&) = delete;
     connection_machine& operator=(const connection_machine&) = delete;
@@ -161,7 +160,7 @@ public:
     std::uint16_t heartbeat() const noexcept { return heartbeat_; }
     /// The broker's server-properties table as received (empty before connection.start).
     table_view server_properties() const noexcept { return {server_properties_}; }
-    const connection_options& options() const noexcept { return opts_; }
+    const protocol_options& options() const noexcept { return opts_; }
 
     /// Watch every frame in and out (tracing). Called from inside feed/next_event and the
     /// commands, with whatever lock the caller holds: it must not call back into the machine.
@@ -225,7 +224,7 @@ private:
     void observe_output(std::size_t from);
     void sent_something(std::size_t from);
 
-    connection_options opts_;
+    protocol_options opts_;
     connection_state state_ = connection_state::idle;
     frame_decoder decoder_;
     delivery_view delivery_;  // take_delivery's: its views point into decoder_'s buffer
