@@ -72,15 +72,11 @@ auto make_shout(rpc::rpc_client& upper_client) {
 }
 // [end]
 
-// An error reply's text, or empty for a success. (The client reports an error reply as
-// errc::remote_error with the text in diagnostics; older clients hand over the JSON error body.)
-std::string error_of(rpc::error_code ec, const rpc::diagnostics& diag, const rpc::reply& r) {
-    if (ec) return diag.message.empty() ? ec.message() : diag.message;
-    if (r.content_type != "application/json") return {};
-    boost::system::error_code jec;
-    const boost::json::value v = boost::json::parse(r.body, jec);
-    if (jec || !v.is_object() || !v.as_object().contains("error") || v.at("error").is_null()) return {};
-    return v.at("error").is_string() ? std::string(v.at("error").as_string()) : boost::json::serialize(v.at("error"));
+// An error reply's text, or empty for a success: the client reports a server's error reply as
+// errc::remote_error with the server's text in diagnostics.
+std::string error_of(rpc::error_code ec, const rpc::diagnostics& diag) {
+    if (!ec) return {};
+    return diag.message.empty() ? ec.message() : diag.message;
 }
 
 }  // namespace
@@ -132,7 +128,7 @@ int main(int argc, char** argv) {
         hello.body = R"({"text": "hello"})";
         hello.content_type = "application/json";
         hello.timeout = std::chrono::seconds(10);
-        rpc::reply shout = client.async_request(std::move(hello), asio::use_future).get();
+        rpc::reply_message shout = client.async_request(std::move(hello), asio::use_future).get();
         // shout.body: {"shout":"HELLO!","length":5}
         // [end]
         expect(shout.body == R"({"shout":"HELLO!","length":5})", "future call: " + shout.body);
@@ -142,7 +138,7 @@ int main(int argc, char** argv) {
         rpc::request_message world;
         world.body = "world";
         rpc::diagnostics diag;
-        upper_caller.async_request(std::move(world), diag, [&](rpc::error_code ec, rpc::reply r) {
+        upper_caller.async_request(std::move(world), diag, [&](rpc::error_code ec, rpc::reply_message r) {
             seen.set_value(ec ? "error: " + diag.message : r.body);  // runs on the connection's thread
         });
         // [end]
@@ -155,7 +151,7 @@ int main(int argc, char** argv) {
             m.body = std::move(body);
             rpc::diagnostics d;
             auto [ec, r] = co_await client.async_request(std::move(m), d, asio::as_tuple(asio::use_awaitable));
-            const std::string error = error_of(ec, d, r);
+            const std::string error = error_of(ec, d);
             co_return error.empty() ? r.body : "error: " + error;
         };
         const std::string bad_json = asio::co_spawn(io, call("not json"), asio::use_future).get();
@@ -167,8 +163,8 @@ int main(int argc, char** argv) {
         // [error reply]
         std::promise<std::string> refused_p;
         rpc::diagnostics why;
-        upper_caller.async_request(rpc::request_message(), why, [&](rpc::error_code ec, rpc::reply r) {
-            refused_p.set_value(error_of(ec, why, r));  // "nothing to upper-case"
+        upper_caller.async_request(rpc::request_message(), why, [&](rpc::error_code ec, rpc::reply_message r) {
+            refused_p.set_value(error_of(ec, why));  // "nothing to upper-case"
         });
         // [end]
         const std::string refused = refused_p.get_future().get();
