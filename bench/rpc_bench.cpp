@@ -9,7 +9,7 @@
 // reply expected to be the same bytes), against bench/rpc_echo_server or a peer's --echo server.
 // Prints one line: rpc/s=... p50_us=... p99_us=... p999_us=... cpu_us_per_call=... requests=N
 #include <programs/cli.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <algorithm>

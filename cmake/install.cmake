@@ -7,7 +7,7 @@
 include(CMakePackageConfigHelpers)
 
 set(AMQP_RPC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/amqp_rpc)
-set(AMQP_RPC_LIBRARIES amqp_rpc_codec amqp_rpc_protocol amqp_rpc_amqp amqp_rpc_rpc)
+set(AMQP_RPC_LIBRARIES amqp_rpc_codec amqp_rpc_protocol amqp_rpc_amqp amqp_rpc_rpc amqp_rpc_fibonacci)
 
 install(TARGETS ${AMQP_RPC_LIBRARIES} EXPORT amqp_rpc_targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -17,6 +17,7 @@ install(TARGETS ${AMQP_RPC_LIBRARIES} EXPORT amqp_rpc_targets
 # live under */src; tests/consumer checks that the installed headers compile on their own).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/amqp/codec/include/ ${PROJECT_SOURCE_DIR}/amqp/protocol/include/
                   ${PROJECT_SOURCE_DIR}/amqp/transport/include/ ${PROJECT_SOURCE_DIR}/rpc/include/
+                  ${PROJECT_SOURCE_DIR}/services/fibonacci/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
 
 install(EXPORT amqp_rpc_targets NAMESPACE amqp_rpc:: FILE amqp_rpcTargets.cmake DESTINATION ${AMQP_RPC_CMAKE_DIR})

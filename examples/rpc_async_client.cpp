@@ -1,7 +1,7 @@
 // The tutorial's threaded client, done safely: five calls in flight at once on one connection,
 // then their results in the order they were asked for.
 #include <programs/cli.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <future>

@@ -1,6 +1,6 @@
 // The tutorial's rpc_server.py: serve fib(n) on a queue until SIGINT/SIGTERM.
 #include <programs/cli.hpp>
-#include <rpc/fibonacci_service.hpp>
+#include <fibonacci/fibonacci_service.hpp>
 #include <rpc/rpc_server.hpp>
 
 #include <atomic>

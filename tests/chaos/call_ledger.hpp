@@ -3,8 +3,8 @@
 #pragma once
 
 #include <rpc/error.hpp>
-#include <rpc/fibonacci.hpp>
-#include <rpc/reply_format.hpp>
+#include <fibonacci/fibonacci.hpp>
+#include <fibonacci/reply_format.hpp>
 
 #include <array>
 #include <chrono>

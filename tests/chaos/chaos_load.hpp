@@ -7,7 +7,7 @@
 #include "call_ledger.hpp"
 
 #include <rpc/rpc_client.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <amqp/connection_options.hpp>
 

@@ -2,7 +2,7 @@
 // silence), and the server keeps serving: a normal call afterwards still gets fib(10) = 55.
 #include <test_support/rpc_fixture.hpp>
 
-#include <rpc/reply_format.hpp>
+#include <fibonacci/reply_format.hpp>
 
 #include <string>
 #include <vector>

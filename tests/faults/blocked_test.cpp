@@ -5,9 +5,9 @@
 // broker unblocks and answered, on the same connection.
 #include <test_support/private_broker.hpp>
 
-#include <rpc/fibonacci_service.hpp>
+#include <fibonacci/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 #include <rpc/rpc_server.hpp>
 #include <programs/cli.hpp>
 

@@ -7,8 +7,8 @@
 #include <test_support/private_broker.hpp>
 
 #include <programs/cli.hpp>
-#include <rpc/fibonacci_client.hpp>
-#include <rpc/fibonacci_service.hpp>
+#include <fibonacci/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 #include <rpc/rpc_server.hpp>
 

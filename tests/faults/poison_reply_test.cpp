@@ -5,7 +5,7 @@
 #include <test_support/poison_tables.hpp>
 
 #include <test_support/rpc_fixture.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -6,7 +6,7 @@
 // (counted in unknown_replies), never hands it to another caller.
 #include <test_support/child_process.hpp>
 #include <test_support/rpc_fixture.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 

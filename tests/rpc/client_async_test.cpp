@@ -1,7 +1,7 @@
 // The async contract of rpc_client as a Boost.Asio user relies on it (issue 14), tried as that
 // user would: a coroutine program on one io_context run by one thread, against the test broker.
 #include <test_support/rpc_fixture.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>

@@ -1,7 +1,7 @@
 // What the RPC client's errors say when the connection, not the channel, is what failed.
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -3,7 +3,7 @@
 #include <programs/cli.hpp>
 #include <rpc/correlation_id.hpp>
 #include <rpc/error.hpp>
-#include <rpc/fibonacci_service.hpp>
+#include <fibonacci/fibonacci_service.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <gtest/gtest.h>

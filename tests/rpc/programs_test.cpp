@@ -3,7 +3,7 @@
 #include <test_support/child_process.hpp>
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -1,7 +1,7 @@
 // Many threads calling one client at once (the tutorial's threaded pika client is not safe; ours
 // must be). Also run under the tsan preset (label tsan).
 #include <test_support/rpc_fixture.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
 

@@ -1,7 +1,7 @@
 // RpcClient and RpcServer against a real RabbitMQ: every behaviour of issue 5's rpc/ section.
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -4,7 +4,7 @@
 // request is acked exactly once, and never before its reply was published.
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 #include <amqp/codec/frame.hpp>
 #include <amqp/codec/methods.hpp>

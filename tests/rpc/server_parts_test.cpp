@@ -1,6 +1,6 @@
 // The server's plain parts, without a broker: the drain, the reconnection backoff, the error text a
 // handler's exception is answered with, and the error reply's format.
-#include <rpc/reply_format.hpp>
+#include <fibonacci/reply_format.hpp>
 #include <rpc/server_backoff.hpp>
 #include <rpc/server_drain.hpp>
 #include <rpc/server_request.hpp>

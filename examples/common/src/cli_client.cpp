@@ -1,6 +1,6 @@
 // The command-line clients' shared parts: their options and the call that always closes.
 #include <programs/cli.hpp>
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
 namespace rpc::cli {
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <amqp/connection_options.hpp>
-#include <rpc/fibonacci.hpp>
+#include <fibonacci/fibonacci.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <chrono>

@@ -1,4 +1,4 @@
-#include <rpc/fibonacci.hpp>
+#include <fibonacci/fibonacci.hpp>
 
 #include <limits>
 #include <stdexcept>

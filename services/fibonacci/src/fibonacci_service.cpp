@@ -1,4 +1,4 @@
-#include <rpc/fibonacci_service.hpp>
+#include <fibonacci/fibonacci_service.hpp>
 
 #include <algorithm>
 

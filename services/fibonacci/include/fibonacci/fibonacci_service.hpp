@@ -2,8 +2,8 @@
 // the reply format a server was configured with.
 #pragma once
 
-#include <rpc/fibonacci.hpp>
-#include <rpc/reply_format.hpp>
+#include <fibonacci/fibonacci.hpp>
+#include <fibonacci/reply_format.hpp>
 #include <rpc/rpc_server.hpp>
 
 #include <cstdint>

@@ -1,6 +1,6 @@
-#include <rpc/fibonacci_client.hpp>
+#include <fibonacci/fibonacci_client.hpp>
 
-#include <rpc/reply_format.hpp>
+#include <fibonacci/reply_format.hpp>
 
 namespace rpc {
 

@@ -2,7 +2,7 @@
 // (request body "n", reply decoded: the number as decimal text or the tutorial's JSON reply).
 #pragma once
 
-#include <rpc/fibonacci.hpp>
+#include <fibonacci/fibonacci.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <chrono>

@@ -1,4 +1,4 @@
-#include <rpc/reply_format.hpp>
+#include <fibonacci/reply_format.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
 

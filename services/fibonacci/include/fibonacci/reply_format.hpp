@@ -4,7 +4,7 @@
 // may also send every reply as JSON {"response": N, "error": null}.
 #pragma once
 
-#include <rpc/fibonacci.hpp>
+#include <fibonacci/fibonacci.hpp>
 #include <rpc/server_request.hpp>
 
 #include <optional>
