@@ -4,7 +4,7 @@
 //   - an observer that does nothing: the price of the hook itself, an upper bound for "off";
 //   - the tracer formatting every frame into a discarding stream: tracing on.
 // Compare the items/s of the first two to see that "off" costs nothing measurable.
-#include <amqp/connection_options.hpp>
+#include <amqp/protocol/options.hpp>
 #include <amqp/codec/frame.hpp>
 #include <amqp/codec/message.hpp>
 #include <amqp/codec/methods.hpp>
@@ -88,7 +88,7 @@ enum class mode { off, noop_observer, formatting };
 
 void run(benchmark::State& state, mode md) {
     const auto now = protocol::clock::now();
-    amqp::connection_options opts;
+    amqp::protocol_options opts;
     opts.heartbeat = 0;
     protocol::connection_machine m(opts);
     null_buffer nb;

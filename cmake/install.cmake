@@ -32,7 +32,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/amqp_rpcConfigVersion.cma
 install(FILES ${PROJECT_BINARY_DIR}/amqp_rpcConfig.cmake ${PROJECT_BINARY_DIR}/amqp_rpcConfigVersion.cmake
         DESTINATION ${AMQP_RPC_CMAKE_DIR})
 
-# pkg-config: one module for the whole stack (rpc over amqp over amqp_core). Boost ships no .pc
+# pkg-config: one module for the whole stack (fibonacci, rpc, amqp, protocol, codec). Boost ships no .pc
 # files, so its libraries are named directly; OpenSSL's module is required.
 # The prefix is found from the .pc file's own place (${pcfiledir}), so the file stays right under
 # `cmake --install --prefix` and when the tree is moved.
