@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
         // [error reply]
         std::promise<std::string> refused_p;
         rpc::diagnostics why;
-        upper_caller.async_request(rpc::request_message(), why, [&](rpc::error_code ec, rpc::reply_message r) {
+        upper_caller.async_request(rpc::request_message(), why, [&](rpc::error_code ec, rpc::reply_message) {
             refused_p.set_value(error_of(ec, why));  // "nothing to upper-case"
         });
         // [end]
