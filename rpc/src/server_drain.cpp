@@ -16,6 +16,12 @@ bool server_drain::begin(clock::time_point now, clock::duration timeout) noexcep
     return finished();
 }
 
+bool server_drain::cancelled() noexcept {
+    const bool was_finished = finished();
+    if (cancelling_ > 0) --cancelling_;
+    return draining_ && !was_finished && finished();
+}
+
 bool server_drain::halt() noexcept {
     const bool was_finished = finished();
     halted_ = true;

@@ -288,6 +288,9 @@ void server_impl::stop(boost::asio::any_completion_handler<void(bool)> handler) 
         stopping_ = true;
         reconnect_timer_.cancel();
         s = session_;
+        if (s)
+            for (const auto& sc : s->channels)
+                if (sc->ch.is_open() && !sc->consumer_tag.empty()) drain_.cancelling(1);
         finished_now = drain_.begin(std::chrono::steady_clock::now(), opts_.drain_timeout);
         if (!finished_now) {
             drain_timer_.expires_at(drain_.deadline());
@@ -315,6 +318,12 @@ void server_impl::stop(boost::asio::any_completion_handler<void(bool)> handler) 
                                          ec == amqp::client_error::channel_closed;
                     if (ec && !closing)
                         self->log("could not cancel the consumer: " + ec.message());
+                    bool ended = false;
+                    {
+                        std::lock_guard l(self->mutex_);
+                        ended = self->drain_.cancelled();
+                    }
+                    if (ended) self->finish_stop();
                 });
     }
     if (finished_now) boost::asio::post(executor_, [self = shared_from_this()] { self->finish_stop(); });
@@ -344,11 +353,13 @@ void server_impl::settled(std::size_t n) {
 void server_impl::finish_stop() {
     std::shared_ptr<session> s;
     std::size_t unfinished = 0;
+    bool graceful = false;
     {
         std::lock_guard lock(mutex_);
         if (stop_result_ || !drain_.finished()) return;
         stop_result_ = drain_.complete();
         unfinished = drain_.in_flight();
+        graceful = !drain_.cut_short();
         drain_timer_.cancel();
         s = session_;
     }
@@ -368,11 +379,25 @@ void server_impl::finish_stop() {
         for (auto& h : handlers) complete_later(self->executor_, std::move(h), result);
     };
     if (!s || !s->conn->is_open()) return complete();
-    // Closing the connection closes its channels, which returns their unacked deliveries to the queue.
-    s->conn->async_close([self = shared_from_this(), s, complete](amqp::error_code ec) {
-        if (ec && ec != amqp::client_error::connection_closed) self->log("close: " + ec.message());
-        complete();
-    });
+    auto close_connection = [self = shared_from_this(), s, complete] {
+        s->conn->async_close([self, s, complete](amqp::error_code ec) {
+            if (ec && ec != amqp::client_error::connection_closed) self->log("close: " + ec.message());
+            complete();
+        });
+    };
+    // A drain cut short (halt, deadline: the broker may be frozen) closes the connection at once,
+    // which closes its channels and returns their unacked deliveries to the queue. A drain that
+    // ended by itself first closes each channel (channel.close, close-ok), then the connection.
+    std::vector<amqp::channel*> open;
+    if (graceful)
+        for (const auto& sc : s->channels)
+            if (sc->ch.is_open()) open.push_back(&sc->ch);
+    if (open.empty()) return close_connection();
+    auto left = std::make_shared<std::size_t>(open.size());
+    for (amqp::channel* ch : open)
+        ch->async_close([left, close_connection](amqp::error_code) {
+            if (--*left == 0) close_connection();
+        });
 }
 
 void server_impl::close_session(const std::shared_ptr<session>& s) {

@@ -41,6 +41,29 @@ TEST(ServerDrain, TheLastSettledRequestEndsItOnce) {
     EXPECT_FALSE(d.expired(t0 + 2s));  // finished already: the timer is a no-op
 }
 
+// The consumers' cancel-ok is awaited too (within the deadline), so the channels close after the
+// broker stopped delivering: cancel, cancel-ok, channel.close, connection.close.
+TEST(ServerDrain, ItWaitsForTheConsumersCancelOk) {
+    rpc::server_drain d;
+    d.taken();
+    d.cancelling(2);
+    const clock_type::time_point t0{};
+    EXPECT_FALSE(d.begin(t0, 1s));
+    EXPECT_FALSE(d.settled(1));  // the request is done, one cancel-ok is still awaited... two
+    EXPECT_FALSE(d.cancelled());
+    EXPECT_TRUE(d.cancelled());  // the last one ends the drain, complete
+    EXPECT_TRUE(d.complete());
+    EXPECT_FALSE(d.cut_short());
+    EXPECT_FALSE(d.cancelled());  // never ends twice
+
+    rpc::server_drain silent;  // a broker that never answers the cancel: the deadline ends it
+    silent.cancelling(1);
+    EXPECT_FALSE(silent.begin(t0, 1s));
+    EXPECT_TRUE(silent.expired(t0 + 1s));
+    EXPECT_TRUE(silent.complete());  // no request was in flight: the stop still reports complete
+    EXPECT_TRUE(silent.cut_short());  // but the server closes the connection without channel.close
+}
+
 TEST(ServerDrain, TheDeadlineEndsItIncomplete) {
     rpc::server_drain d;
     d.taken();
