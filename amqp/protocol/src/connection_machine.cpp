@@ -15,8 +15,7 @@ namespace amqp::protocol {
 
 using namespace detail;
 
-connection_machine::connection_machine(protocol_options opts)
-    : opts_(std::move(opts)), decoder_(frame_min_size) {}
+connection_machine::connection_machine(protocol_options opts) : opts_(std::move(opts)), decoder_(frame_min_size) {}
 
 // ---- driving -----------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-#include <amqp/protocol/client_error.hpp>
 #include <amqp/codec/field_table.hpp>
 #include <amqp/codec/frame.hpp>
+#include <amqp/protocol/client_error.hpp>
 #include <amqp/protocol/handshake.hpp>
 
 #include <algorithm>

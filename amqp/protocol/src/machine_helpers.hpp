@@ -1,8 +1,8 @@
 // Private helpers shared by the connection machine's source files.
 #pragma once
 
-#include <amqp/protocol/client_error.hpp>
 #include <amqp/codec/methods.hpp>
+#include <amqp/protocol/client_error.hpp>
 
 #include <string>
 #include <string_view>

@@ -3,10 +3,10 @@
 // Plain data: an event is read by the machine's owner, on the owner's thread.
 #pragma once
 
-#include <amqp/protocol/client_error.hpp>
 #include <amqp/codec/methods.hpp>
 #include <amqp/codec/properties.hpp>
 #include <amqp/codec/types.hpp>
+#include <amqp/protocol/client_error.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -4,9 +4,9 @@
 // std::bad_alloc where they allocate). Threading: pure functions, callable from any thread.
 #pragma once
 
-#include <amqp/protocol/options.hpp>
 #include <amqp/codec/methods.hpp>
 #include <amqp/codec/types.hpp>
+#include <amqp/protocol/options.hpp>
 
 #include <cstdint>
 #include <string>
