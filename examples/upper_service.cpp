@@ -15,16 +15,20 @@
 #include <rpc/server_awaitable.hpp>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <future>
 #include <iostream>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
@@ -169,6 +173,24 @@ int main(int argc, char** argv) {
         // [end]
         const std::string refused = refused_p.get_future().get();
         expect(refused == "nothing to upper-case", "an error reply: " + refused);
+
+        // [cancel]
+        // Race a call against a timer: the loser is cancelled. A cancelled call completes with
+        // operation_aborted and leaves the client's table at once; its reply, if one comes, is dropped.
+        using namespace asio::experimental::awaitable_operators;
+        auto within = [&](std::chrono::milliseconds limit) -> asio::awaitable<std::string> {
+            rpc::request_message m;
+            m.body = R"({"text": "in a hurry"})";
+            asio::steady_timer timer(io, limit);
+            auto first = co_await (client.async_request(std::move(m), asio::use_awaitable) ||
+                                   timer.async_wait(asio::use_awaitable));
+            co_return first.index() == 0 ? std::get<0>(first).body : "no reply within the limit";
+        };
+        const std::string hurried = asio::co_spawn(io, within(std::chrono::milliseconds(1)), asio::use_future).get();
+        // hurried: "no reply within the limit" (or the reply, on a very fast broker)
+        // [end]
+        expect(hurried == "no reply within the limit" || hurried.rfind(R"({"shout":"IN A HURRY!")", 0) == 0,
+               "a call raced against a timer: " + hurried);
 
         // [stop]
         client.close();

@@ -217,7 +217,7 @@ amqp::error_code server_impl::publish_reply(amqp::channel& ch, std::string_view 
                                             const std::optional<std::string_view>& correlation_id, const reply& r) {
     amqp::basic_properties props;
     props.correlation_id = correlation_id;
-    if (r.content_type) props.content_type = *r.content_type;
+    if (!r.content_type.empty()) props.content_type = r.content_type;
     amqp::byte_buffer headers;
     if (!r.headers.empty()) {
         if (amqp::error_code ec = amqp::encode_table(r.headers, headers)) {

@@ -74,7 +74,7 @@ faults_test::private_broker* broker_limits::broker_ = nullptr;
 // Answers "big" with 20000 bytes and anything else with "ok".
 rpc::request_handler big_or_ok() {
     return [](const rpc::request& r) {
-        return rpc::reply{r.body == "big" ? std::string(20000, '7') : std::string("ok"), std::nullopt};
+        return rpc::reply{r.body == "big" ? std::string(20000, '7') : std::string("ok")};
     };
 }
 
@@ -206,7 +206,7 @@ TEST_F(broker_limits, reply_queue_deleted_fails_pending_calls_at_once_then_recon
     so.prefetch = 2;
     rpc::rpc_server server(io_.executor(), broker_->options(), so, [released](const rpc::request& r) {
         if (r.body == "hold") released.wait_for(60s);
-        return rpc::reply{"ok", std::nullopt};
+        return rpc::reply{"ok"};
     });
     server.start();
     auto client = reconnecting_client(so.queue);

@@ -9,7 +9,7 @@ using kind = rpc::decoded_reply::kind;
 TEST(ReplyFormat, PlainValueIsDecimalText) {
     const auto r = rpc::make_value_reply(rpc::fibonacci(30), rpc::reply_format::plain);
     EXPECT_EQ(r.body, "832040");
-    EXPECT_FALSE(r.content_type);
+    EXPECT_TRUE(r.content_type.empty());
 }
 
 TEST(ReplyFormat, JsonValueKeepsEveryDigit) {

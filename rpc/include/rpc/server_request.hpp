@@ -46,11 +46,13 @@ struct request {
 struct reply {
     reply() = default;
     /// reply{body}, reply{body, content_type}, reply{body, content_type, headers}.
-    reply(std::string body_, std::optional<std::string> content_type_ = std::nullopt, amqp::field_table headers_ = {})
+    reply(std::string body_, std::string content_type_ = {}, amqp::field_table headers_ = {})
         : body(std::move(body_)), content_type(std::move(content_type_)), headers(std::move(headers_)) {}
 
     std::string body;
-    std::optional<std::string> content_type;  ///< application/json for JSON bodies
+    /// Sent as the content_type property when not empty (application/json for JSON bodies): the
+    /// same type as request::content_type and the client's request_message / reply_message.
+    std::string content_type;
     amqp::field_table headers;                ///< sent as the reply's headers table when not empty
 
     /// The error reply every client of this library reads as an error (errc::remote_error with

@@ -5,7 +5,7 @@
 namespace rpc {
 
 reply make_value_reply(const big_int& value, reply_format format) {
-    if (format == reply_format::plain) return {value.str(), std::nullopt, {}};
+    if (format == reply_format::plain) return reply{value.str()};
     return {"{\"response\": " + value.str() + ", \"error\": null}", std::string(json_content_type), {}};
 }
 
