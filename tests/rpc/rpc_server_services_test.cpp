@@ -214,6 +214,30 @@ TEST_F(RpcServerServices, SeveralServicesOnOneConnectionSyncAsyncAndOneThatNever
     EXPECT_TRUE(server.stop());
 }
 
+// The metadata round trip between our own client and server: the request's content type and
+// headers reach the handler; the reply's content type and headers reach the caller.
+TEST_F(RpcServerServices, ContentTypeAndHeadersGoBothWaysBetweenOurClientAndServer) {
+    const auto q = unique_queue("meta");
+    rpc::rpc_server server(io.executor(), broker_options(), {});
+    server.add_service(q, [](const rpc::request& req) {
+        std::string tenant = "none";
+        for (const auto& [key, value] : req.headers)
+            if (key == "x-tenant" && value.is<std::string>()) tenant = value.get<std::string>();
+        return rpc::reply{req.content_type, "text/x-echo", amqp::field_table{{"x-seen-tenant", tenant}}};
+    });
+    server.start();
+    auto client = make_client(io.executor(), q);
+    rpc::request_message m;
+    m.body = "hi";
+    m.content_type = "text/x-request";
+    m.headers = amqp::field_table{{"x-tenant", std::string("acme")}};
+    const rpc::reply_message r = client->request(m);
+    EXPECT_EQ(r.body, "text/x-request");
+    EXPECT_EQ(r.content_type, "text/x-echo");
+    EXPECT_EQ(r.headers, (amqp::field_table{{"x-seen-tenant", std::string("acme")}}));
+    EXPECT_TRUE(server.stop());
+}
+
 // A coroutine handler that is itself a client of another service.
 TEST_F(RpcServerServices, AnAwaitableHandlerAwaitsACallToAnotherService) {
     const auto inner = unique_queue("inner");
