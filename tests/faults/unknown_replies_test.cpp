@@ -52,8 +52,14 @@ TEST(unknown_replies, a_flood_is_dropped_counted_and_memory_stays_flat) {
     EXPECT_EQ(s.replies_without_id, without_id);
     EXPECT_EQ(s.replies, 1u);  // only the warm-up call's
     EXPECT_EQ(client->pending_calls(), 0u);
+#if !defined(__SANITIZE_ADDRESS__)
     // Loose: 25000 messages of 512 bytes are 12 MB; keeping them would show as growth.
     EXPECT_LT(growth_kib, 50 * 1024);
+#else
+    // Not under ASan: its allocator keeps freed blocks in quarantine (256 MB by default), so the
+    // resident set grows with every allocation, kept or not. The plain build checks the growth;
+    // ASan's leak check covers what is never freed.
+#endif
 
     EXPECT_EQ(rpc::fibonacci_client(*client).call(20, 30s), 6765);
     client->close();
