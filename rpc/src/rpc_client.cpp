@@ -427,6 +427,9 @@ private:
 namespace {
 // Installed in a request's cancellation slot: the cancellation reaches the core on the strand.
 struct request_canceller {
+    // A constructor, not an aggregate: the slot constructs it with parentheses, which clang 14
+    // does not accept for aggregates (C++20's parenthesised aggregate initialisation).
+    request_canceller(std::weak_ptr<client_impl> i, std::uint64_t k) : impl(std::move(i)), key(k) {}
     std::weak_ptr<client_impl> impl;
     std::uint64_t key;
     void operator()(asio::cancellation_type_t type) const {
