@@ -234,10 +234,14 @@ void channel::close() {
 // ---- connection ---------------------------------------------------------------------------------
 
 connection::connection(executor_type ex, connection_options opts)
-    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts), nullptr)) {}
+    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts), nullptr)) {
+    impl_->attach();
+}
 
 connection::connection(executor_type ex, connection_options opts, std::unique_ptr<transport::stream> stream)
-    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts), std::move(stream))) {}
+    : impl_(std::make_shared<connection_impl>(std::move(ex), std::move(opts), std::move(stream))) {
+    impl_->attach();
+}
 
 connection::~connection() {
     if (impl_) impl_->shutdown();

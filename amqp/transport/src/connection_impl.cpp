@@ -52,7 +52,43 @@ connection_impl::connection_impl(asio::any_io_executor ex, connection_options op
     }
 }
 
-connection_impl::~connection_impl() = default;
+connection_impl::~connection_impl() {
+    if (!registry_) return;
+    std::lock_guard lk(registry_->mu);
+    registry_->all.erase(this);
+}
+
+void connection_impl::attach() {
+    auto& ctx = asio::query(ex_, asio::execution::context);
+    registry_ = asio::use_service<handler_registry>(ctx).connections();
+    std::lock_guard lk(registry_->mu);
+    registry_->all.emplace(this, weak_from_this());
+}
+
+void connection_impl::drop_handlers() {
+    // Moved out first, destroyed when this returns: a handler's destructor may call back into
+    // this connection (its owner going away calls shutdown()).
+    std::vector<asio::any_completion_handler<void()>> commands;
+    {
+        std::lock_guard lk(handoff_mu_);
+        commands.swap(handoff_);
+    }
+    std::optional<void_handler> open;
+    if (open_handler_) open.emplace(std::move(*open_handler_));
+    open_handler_.reset();
+    auto closing = std::exchange(close_handlers_, {});
+    auto waiting = std::exchange(stream_close_waiters_, {});
+    auto on_close = std::exchange(on_close_, {});
+    auto on_blocked = std::exchange(on_blocked_, {});
+    auto channels = std::exchange(channels_, {});
+    for (auto& [id, ch] : channels) {
+        auto ops = std::exchange(ch->ops, {});
+        auto consumers = std::exchange(ch->consumers, {});
+        auto on_return = std::exchange(ch->on_return, {});
+        auto on_cancelled = std::exchange(ch->on_cancelled, {});
+        auto ch_close = std::exchange(ch->on_close, {});
+    }
+}
 
 close_reason connection_impl::last_reason() const {
     std::lock_guard lk(snapshot_mu_);

@@ -9,6 +9,8 @@
 // published snapshot (atomics, and `snapshot_mu_` for the close reason and server properties).
 #pragma once
 
+#include "handler_registry.hpp"
+
 #include <amqp/connection.hpp>
 #include <amqp/protocol/connection_machine.hpp>
 #include <amqp/codec/trace.hpp>
@@ -100,6 +102,12 @@ public:
     void cancel_open();
     /// The owning `connection` is going away: close the stream without a handshake.
     void shutdown();
+    /// Join the execution context's registry (once, right after construction: needs
+    /// weak_from_this), so that the context's shutdown reaches drop_handlers().
+    void attach();
+    /// The execution context is shutting down (no thread runs it): destroy every stored handler
+    /// without calling it, which breaks the cycle of a handler that owns its connection.
+    void drop_handlers();
 
     /// Queue a synchronous method on a channel; `op` gets the reply or the error, on the strand.
     void send_sync(const std::shared_ptr<channel_impl>& ch, const method& m, reply_op op);
@@ -177,6 +185,7 @@ private:
 
     asio::any_io_executor ex_;
     asio::strand<asio::any_io_executor> strand_;
+    std::shared_ptr<live_connections> registry_;  // the context's, set by attach()
     const connection_options opts_;
     trace::format_options trace_opts_;  ///< AMQP_TRACE=time: this connection's id and the time
 
