@@ -13,32 +13,20 @@ std::shared_ptr<channel_impl> connection_impl::find_channel(std::uint16_t id) co
 void connection_impl::handle(protocol::event& ev) {
     switch (ev.kind) {
         case protocol::event_kind::none:
-        case protocol::event_kind::flow:
-        case protocol::event_kind::confirm:
-            break;
-        case protocol::event_kind::opened:
-            on_opened();
-            break;
-        case protocol::event_kind::reply:
-            on_reply(ev);
-            break;
+        case protocol::event_kind::flow: break;
+        case protocol::event_kind::confirm: on_confirm(ev); break;
+        case protocol::event_kind::opened: on_opened(); break;
+        case protocol::event_kind::reply: on_reply(ev); break;
         case protocol::event_kind::delivery: {
             const auto ch = find_channel(ev.channel);
             if (!ch) break;
             const auto c = ch->consumers.find(ev.deliver.consumer_tag);
             if (c == ch->consumers.end() || !c->second) break;
-            c->second(delivered_message{ev.channel, ev.deliver, ev.properties, ev.body, ev.body_refused,
-                                        ev.body_size, ev.fault});
+            c->second(delivered_message{ev.channel, ev.deliver, ev.properties, ev.body, ev.body_refused, ev.body_size,
+                                        ev.fault});
             break;
         }
-        case protocol::event_kind::returned: {
-            const auto ch = find_channel(ev.channel);
-            if (!ch || !ch->on_return) break;
-            auto h = ch->on_return;  // a copy: the handler may replace itself
-            h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size,
-                               ev.fault});
-            break;
-        }
+        case protocol::event_kind::returned: on_returned(ev); break;
         case protocol::event_kind::consumer_cancelled: {
             const auto ch = find_channel(ev.channel);
             if (!ch) break;
@@ -53,12 +41,8 @@ void connection_impl::handle(protocol::event& ev) {
             if (auto h = on_blocked_) h(b, ev.text);
             break;
         }
-        case protocol::event_kind::channel_closed:
-            on_channel_closed(ev);
-            break;
-        case protocol::event_kind::closed:
-            on_closed(ev);
-            break;
+        case protocol::event_kind::channel_closed: on_channel_closed(ev); break;
+        case protocol::event_kind::closed: on_closed(ev); break;
     }
 }
 
@@ -80,6 +64,25 @@ void connection_impl::on_opened() {
     }
 }
 
+void connection_impl::on_returned(const protocol::event& ev) {
+    const auto ch = find_channel(ev.channel);
+    if (!ch) return;
+    // Before its ack (which settles it as returned), and before on_return sees it.
+    ch->confirms.on_returned(ev.returned, ev.body, !ev.body_refused && ev.fault.empty());
+    if (!ch->on_return) return;
+    auto h = ch->on_return;  // a copy: the handler may replace itself
+    h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size, ev.fault});
+}
+
+void connection_impl::on_confirm(const protocol::event& ev) {
+    const auto ch = find_channel(ev.channel);
+    if (!ch) return;
+    const error_code ec = ev.ack            ? error_code{}
+                          : ev.confirm_lost ? make_error_code(client_error::publish_unconfirmed)
+                                            : make_error_code(client_error::publish_nacked);
+    ch->confirms.settle(ev.confirm_first, ev.delivery_tag, ec, ex_);
+}
+
 void connection_impl::on_reply(protocol::event& ev) {
     const auto it = channels_.find(ev.channel);
     if (it == channels_.end()) return;
@@ -88,6 +91,7 @@ void connection_impl::on_reply(protocol::event& ev) {
     if (std::holds_alternative<channel_close_ok>(ev.reply)) {
         ch->open = false;
         channels_.erase(it);
+        ch->confirms.fail_all(make_error_code(client_error::publish_unconfirmed), ex_);
     }
     if (ch->ops.empty()) return;
     auto op = std::move(ch->ops.front());
@@ -106,6 +110,7 @@ void connection_impl::on_channel_closed(const protocol::event& ev) {
     ch->ops.clear();
     for (auto& op : ops) std::move(op)(ev.reason.code, nullptr);
     ch->consumers.clear();
+    ch->confirms.fail_all(make_error_code(client_error::publish_unconfirmed), ex_);
     if (auto h = ch->on_close) h(ev.reason);
 }
 
@@ -136,6 +141,7 @@ void connection_impl::on_closed(const protocol::event& ev) {
         ch->ops.clear();
         for (auto& op : ops) std::move(op)(op_ec, nullptr);
         ch->consumers.clear();
+        ch->confirms.fail_all(make_error_code(client_error::publish_unconfirmed), ex_);
     }
     if (!user_closed_ && was_open) {
         for (auto& [id, ch] : channels)

@@ -11,11 +11,11 @@
 // is running the connection's executor (they wait on a future), and throw amqp::error.
 #pragma once
 
-#include <amqp/protocol/client_error.hpp>
-#include <amqp/connection_options.hpp>
 #include <amqp/codec/methods.hpp>
 #include <amqp/codec/properties.hpp>
 #include <amqp/codec/types.hpp>
+#include <amqp/connection_options.hpp>
+#include <amqp/protocol/client_error.hpp>
 #include <amqp/transport/stream.hpp>
 
 #include <chrono>
@@ -35,6 +35,7 @@ namespace amqp {
 namespace detail {
 class connection_impl;
 class channel_impl;
+class owned_message;
 }  // namespace detail
 
 /// A message delivered to a consumer (basic.deliver + content header + body). All views point
@@ -42,7 +43,7 @@ class channel_impl;
 /// you keep.
 struct delivered_message {
     std::uint16_t channel = 0;
-    basic_deliver method;          ///< consumer_tag, delivery_tag, redelivered, exchange, routing_key
+    basic_deliver method;  ///< consumer_tag, delivery_tag, redelivered, exchange, routing_key
     basic_properties properties;
     bytes_view body;
     /// connection_options::deliver_oversized: the body (declared `body_size` bytes) exceeded
@@ -66,7 +67,7 @@ struct returned_message {
     bytes_view body;
     bool body_refused = false;  ///< as delivered_message::body_refused
     std::uint64_t body_size = 0;
-    std::string_view fault;     ///< as delivered_message::fault
+    std::string_view fault;  ///< as delivered_message::fault
 };
 
 /// Arguments of queue.declare. `name` empty: the broker names the queue (see the result).
@@ -92,9 +93,9 @@ struct exchange_options {
     std::string type = "direct";  ///< "direct", "fanout", "topic", "headers", or a plugin's type
     bool passive = false;         ///< only check that it exists (404 NOT_FOUND closes the channel if not)
     bool durable = false;
-    bool auto_delete = false;     ///< deleted when its last binding goes (RabbitMQ)
-    bool internal = false;        ///< no direct publishing, only exchange-to-exchange (RabbitMQ)
-    field_table arguments;        ///< e.g. {"alternate-exchange", "unrouted"}
+    bool auto_delete = false;  ///< deleted when its last binding goes (RabbitMQ)
+    bool internal = false;     ///< no direct publishing, only exchange-to-exchange (RabbitMQ)
+    field_table arguments;     ///< e.g. {"alternate-exchange", "unrouted"}
 };
 
 /// Arguments of queue.bind and queue.unbind.
@@ -116,9 +117,9 @@ struct consume_options {
 
 /// Arguments of basic.publish.
 struct publish_options {
-    std::string_view exchange;     ///< "" = default exchange (routing_key names the queue)
+    std::string_view exchange;  ///< "" = default exchange (routing_key names the queue)
     std::string_view routing_key;
-    bool mandatory = false;        ///< unroutable → basic.return delivered to on_return
+    bool mandatory = false;  ///< unroutable → basic.return delivered to on_return
 };
 
 using delivery_handler = std::function<void(const delivered_message&)>;
@@ -139,8 +140,8 @@ public:
     template <class Token>
     auto async_declare_queue(queue_options opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code, queue_info)>(
-            [this](auto handler, queue_options o) { start_declare_queue(std::move(o), std::move(handler)); },
-            token, std::move(opts));
+            [this](auto handler, queue_options o) { start_declare_queue(std::move(o), std::move(handler)); }, token,
+            std::move(opts));
     }
     /// exchange.declare; completes on declare-ok. A redeclare with other settings closes the
     /// channel (406 PRECONDITION_FAILED), a passive declare of a missing exchange too (404): the
@@ -165,16 +166,16 @@ public:
     template <class Token>
     auto async_bind_queue(binding_options opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler, binding_options o) { start_binding(true, std::move(o), std::move(handler)); },
-            token, std::move(opts));
+            [this](auto handler, binding_options o) { start_binding(true, std::move(o), std::move(handler)); }, token,
+            std::move(opts));
     }
     /// queue.unbind: remove a binding made with the same queue, exchange, key and arguments
     /// (removing one that does not exist succeeds).
     template <class Token>
     auto async_unbind_queue(binding_options opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler, binding_options o) { start_binding(false, std::move(o), std::move(handler)); },
-            token, std::move(opts));
+            [this](auto handler, binding_options o) { start_binding(false, std::move(o), std::move(handler)); }, token,
+            std::move(opts));
     }
     /// queue.delete (if-unused and if-empty false); completes with the number of messages
     /// deleted with it.
@@ -204,14 +205,43 @@ public:
     template <class Token>
     auto async_cancel(std::string consumer_tag, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler, std::string tag) { start_cancel(std::move(tag), std::move(handler)); },
-            token, std::move(consumer_tag));
+            [this](auto handler, std::string tag) { start_cancel(std::move(tag), std::move(handler)); }, token,
+            std::move(consumer_tag));
     }
     /// channel.close with 200; completes when close-ok arrives.
     template <class Token>
     auto async_close(Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
             [this](auto handler) { start_close(std::move(handler)); }, token);
+    }
+
+    /// confirm.select; completes on select-ok. From the moment it goes out, every publish on the
+    /// channel is numbered and settled by the broker (RabbitMQ's publisher confirms): see
+    /// async_publish. Errors: not_open, the channel's close reason.
+    template <class Token>
+    auto async_confirm_select(Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_confirm_select(std::move(handler)); }, token);
+    }
+
+    /// Publish a message and learn what became of it. The exchange, routing key, properties and
+    /// body are copied before this returns (whatever the token, deferred included).
+    /// On a channel in confirm mode (async_confirm_select) it completes when the broker settles
+    /// the message: success on basic.ack; publish_nacked (basic.nack: the broker could not take
+    /// it, e.g. a full queue with x-overflow reject-publish); publish_returned (mandatory and
+    /// unroutable: basic.return came before the ack; on_return is still called);
+    /// publish_unconfirmed (the channel or connection closed first: the message may or may not
+    /// be queued). On a channel not in confirm mode it completes once the frames are handed to
+    /// the connection. Errors known at once: not_open, message_too_large, 502 SYNTAX_ERROR (a
+    /// shortstr over 255 bytes), 501 FRAME_ERROR. No cancellation: a publish on the wire cannot
+    /// be taken back. The completion runs on the handler's associated executor, never inside
+    /// this call. Any thread. Cost: one copy of the message, and while unconfirmed one small
+    /// record (its number, the handler, two hashes for a mandatory one).
+    template <class Token>
+    auto async_publish(const publish_options& opts, const basic_properties& props, bytes_view body, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [impl = impl_](auto handler, copied_message m) { start_publish(impl, std::move(m), std::move(handler)); },
+            token, copy_message(opts, props, body));
     }
 
     /// Queue a message for sending: method, header and body frames go out together, in one write
@@ -258,6 +288,16 @@ private:
                        boost::asio::any_completion_handler<void(error_code, std::string)>);
     void start_cancel(std::string, boost::asio::any_completion_handler<void(error_code)>);
     void start_close(boost::asio::any_completion_handler<void(error_code)>);
+    void start_confirm_select(boost::asio::any_completion_handler<void(error_code)>);
+
+    /// The message async_publish copied, or the error that refused the copy.
+    struct copied_message {
+        error_code ec;
+        std::shared_ptr<const detail::owned_message> msg;
+    };
+    copied_message copy_message(const publish_options& opts, const basic_properties& props, bytes_view body) const;
+    static void start_publish(const std::shared_ptr<detail::channel_impl>& ch, copied_message m,
+                              boost::asio::any_completion_handler<void(error_code)> h);
 
     std::shared_ptr<detail::channel_impl> impl_;
 };
