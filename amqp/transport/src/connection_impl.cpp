@@ -30,12 +30,20 @@ close_reason local_reason(error_code ec, std::string text) {
     return r;
 }
 
+// An executor that is a strand already (the RPC client runs its connection on its own strand) is
+// the connection's strand as it is: a strand made over it would pass every handler through two
+// strand queues, each with its lock, its allocation and its executor copies.
+asio::strand<asio::any_io_executor> strand_of(const asio::any_io_executor& ex) {
+    if (const auto* s = ex.target<asio::strand<asio::any_io_executor>>()) return *s;
+    return asio::make_strand(ex);
+}
+
 }  // namespace
 
 connection_impl::connection_impl(asio::any_io_executor ex, connection_options opts,
                                  std::unique_ptr<transport::stream> stream)
     : ex_(ex),
-      strand_(asio::make_strand(ex)),
+      strand_(strand_of(ex)),
       opts_(std::move(opts)),
       machine_(opts_),
       stream_(std::move(stream)),
