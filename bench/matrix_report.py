@@ -99,12 +99,13 @@ def instructions_markdown(results):
             + "; ".join(f"{s['date']}, `{s['command']}`, load average at its start `{s.get('loadavg_start')}`"
                         for s in results.get("instructions_sources", [])) + ".\n"]
            if results.get("instructions_sources") else []),
-         "| role | kind | mode | reply queue | N1, N2 | instructions/RPC | vs ours |",
-         "|---|---|---|---|---|---:|---:|"]
+         "| role | kind | mode | reply queue | N1, N2 | instructions/RPC | vs ours | counted |",
+         "|---|---|---|---|---|---:|---:|---|"]
     ours = {(r["role"], r["mode"]): r["ir_per_rpc"] for r in rows if r["kind"] == "ours"}
     for r in sorted(rows, key=lambda r: (r["role"], r["mode"] != "seq", r["ir_per_rpc"])):
         L.append(f"| {r['role']} | {r['kind']} | {r['mode']} | {r['reply']} | {r['calls'][0]}, {r['calls'][1]} "
-                 f"| {fmt(r['ir_per_rpc'], 0)} | {ratio(r['ir_per_rpc'], ours.get((r['role'], r['mode'])))} |")
+                 f"| {fmt(r['ir_per_rpc'], 0)} | {ratio(r['ir_per_rpc'], ours.get((r['role'], r['mode'])))} "
+                 f"| {r.get('source') or 'this run'} |")
     L.append("")
     return L
 
