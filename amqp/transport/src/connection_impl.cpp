@@ -410,6 +410,10 @@ void connection_impl::arm_timer() {
     if (link_ == link::up) earliest(machine_.next_deadline());
     if (link_ == link::down) at.reset();
     if (at == timer_at_) return;
+    // A later deadline keeps the earlier wait armed: it fires early, on_timer finds nothing due and
+    // pump() arms the timer again. Every message moves the heartbeat deadlines later, and re-arming
+    // at each wake-up cost a cancelled wait (its aborted completion through the strand) per message.
+    if (at && timer_at_ && *timer_at_ < *at) return;
     timer_at_ = at;
     if (!at) {
         timer_.cancel();
