@@ -94,12 +94,18 @@ def instructions_markdown(results):
          "(`--workers 0 --quiet`; aio-pika's against its own), servers called by our client; reply queue as listed. Far more repeatable "
          "than wall time: the native programs' counts move by a few per cent between runs, the "
          "garbage-collected runtimes' (Go, Node, Python) by up to ~10 %.\n",
-         "| role | kind | mode | reply queue | N1, N2 | instructions/RPC | vs ours |",
-         "|---|---|---|---|---|---:|---:|"]
+         *([f"These counts come from earlier runs than the rest of this page (`--instructions-from`; "
+            f"instruction counts do not depend on the load), a row from the last of them that has it: "
+            + "; ".join(f"{s['date']}, `{s['command']}`, load average at its start `{s.get('loadavg_start')}`"
+                        for s in results.get("instructions_sources", [])) + ".\n"]
+           if results.get("instructions_sources") else []),
+         "| role | kind | mode | reply queue | N1, N2 | instructions/RPC | vs ours | counted |",
+         "|---|---|---|---|---|---:|---:|---|"]
     ours = {(r["role"], r["mode"]): r["ir_per_rpc"] for r in rows if r["kind"] == "ours"}
     for r in sorted(rows, key=lambda r: (r["role"], r["mode"] != "seq", r["ir_per_rpc"])):
         L.append(f"| {r['role']} | {r['kind']} | {r['mode']} | {r['reply']} | {r['calls'][0]}, {r['calls'][1]} "
-                 f"| {fmt(r['ir_per_rpc'], 0)} | {ratio(r['ir_per_rpc'], ours.get((r['role'], r['mode'])))} |")
+                 f"| {fmt(r['ir_per_rpc'], 0)} | {ratio(r['ir_per_rpc'], ours.get((r['role'], r['mode'])))} "
+                 f"| {r.get('source') or 'this run'} |")
     L.append("")
     return L
 

@@ -6,6 +6,7 @@ patterns.RPC), every cell on one private broker in one run.
     bench/run_matrix.py [--build DIR] [--reps 5] [--requests 5000] [--n 20] [--quick]
                         [--clients a,b] [--servers a,b] [--no-scaling] [--no-sizes]
                         [--no-instructions] [--instr-modes seq,pipe] [--url URL] [--out docs]
+                        [--no-matrix] [--instructions-from FILE]
 
 Matrix: every client against our server (`ours`: --workers 0 --quiet; `ours-default`: the README's
 command line) and against its own server (matrix_procs.py says who plays with whom, and which
@@ -17,6 +18,10 @@ on the syscall tracepoints of the client and of the server(s) over a run, divide
 (warmup and setup included). Then: message sizes 16 B .. 1 MiB (matrix_size.py), instructions per
 RPC under callgrind (matrix_instr.py), and a smaller sweep: inflight 1..256, and 1, 2, 4 servers.
 The targets of issue 19 are printed met / NOT met at the end (matrix_targets.py).
+
+Instruction counts do not depend on the machine's load, wall-clock rates do: on a shared machine
+count the instructions while it is busy (`--no-matrix --no-sizes --no-scaling`) and take them into
+the run made in a quiet hour with `--instructions-from THAT_RUN/benchmarks.json` (the page says so).
 
 Writes OUT/benchmarks.md, OUT/benchmarks.json (every run) and OUT/benchmarks.png (plot_matrix.py).
 Starts its own broker with scripts/rabbitmq.sh (--dir build/bench-rmq) unless --url is given, and
@@ -269,6 +274,19 @@ def run_scaling(args, url, logdir, results):
             log(f"server sweep {impl:10} servers={nsrv}: {res['rpc/s']:9.0f} rpc/s p50 {res['p50_us']:7.1f} us")
 
 
+def take_instructions(results, earlier):
+    """The instruction counts of earlier runs (--instructions-from), a later run's replacing an earlier
+    one's for the same role, program and mode; each source run is listed on the page."""
+    rows = {}
+    for e in earlier:
+        for r in e["instructions"]:
+            rows[(r["role"], r["kind"], r["mode"])] = r | {"source": e.get("date")}
+        results["failures"] += [f for f in e.get("failures", []) if f.startswith("instructions ")]
+    results["instructions"] = list(rows.values())
+    results["instructions_sources"] = [{"date": e.get("date"), "command": e.get("command"),
+                                        "loadavg_start": e.get("machine", {}).get("loadavg_start")} for e in earlier]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "bench"),
@@ -282,6 +300,10 @@ def main():
     ap.add_argument("--no-instructions", action="store_true", help="skip the callgrind instruction counts")
     ap.add_argument("--instr-modes", default="seq,pipe", help="modes of the instruction counts (seq,pipe)")
     ap.add_argument("--no-sizes", action="store_true", help="skip the message-size runs")
+    ap.add_argument("--no-matrix", action="store_true", help="skip the client x server cells")
+    ap.add_argument("--instructions-from", metavar="FILE", action="append", help="no callgrind runs: take the "
+                    "instruction counts from the benchmarks.json of an earlier run (recorded on the page with that "
+                    "run's date); given again, a later file's counts replace an earlier one's for the same program")
     ap.add_argument("--clients", default=",".join(procs.CLIENTS), help="clients to run (comma-separated)")
     ap.add_argument("--servers", default=",".join(procs.SERVERS), help="servers to run (comma-separated)")
     ap.add_argument("--url", help="use this broker instead of starting one")
@@ -298,8 +320,21 @@ def main():
         with open(args.from_json) as f:
             results = json.load(f)
         os.makedirs(args.out, exist_ok=True)
+        if args.instructions_from:
+            # The counts of other runs into this one's page and json (the wall-clock run of a quiet hour
+            # and the callgrind runs made while the machine was busy).
+            earlier = []
+            for path in args.instructions_from:
+                with open(path) as f:
+                    earlier.append(json.load(f))
+            take_instructions(results, earlier)
+            with open(os.path.join(args.out, "benchmarks.json"), "w") as f:
+                json.dump(results, f, indent=1)
+        for line in matrix_report.targets(results):
+            log(f"target: {line}")
         write_markdown(os.path.join(args.out, "benchmarks.md"), results)
-        return subprocess.run([PY, os.path.join(HERE, "plot_matrix.py"), args.from_json,
+        return subprocess.run([PY, os.path.join(HERE, "plot_matrix.py"), os.path.join(args.out, "benchmarks.json")
+                               if args.instructions_from else args.from_json,
                                os.path.join(args.out, "benchmarks.png")]).returncode
     if args.quick:
         args.requests, args.reps = 300, 1
@@ -312,6 +347,12 @@ def main():
                      f"amqp_rpc_rpc_bench amqp_rpc_rpc_echo_server amqp_rpc_rmqc_rpc_server amqp_rpc_rmqc_rpc_client "
                      f"first")
     args.instr_modes = [m for m in args.instr_modes.split(",") if m]
+    earlier = []
+    for path in args.instructions_from or []:
+        with open(path) as f:
+            earlier.append(json.load(f))
+        if not earlier[-1].get("instructions"):
+            sys.exit(f"run_matrix: {path} has no instruction counts")
     skipped = []
     for attr, known in (("clients", procs.CLIENTS), ("servers", procs.SERVERS)):
         kinds = [k for k in getattr(args, attr).split(",") if k]
@@ -350,10 +391,13 @@ def main():
     with Broker(args.url, args.rmq_dir) as broker:
         results["url"] = broker.url
         log(f"broker {broker.url}")
-        run_matrix(args, broker.url, logdir, results)
+        if not args.no_matrix:
+            run_matrix(args, broker.url, logdir, results)
         if not args.no_sizes:
             matrix_size.run_sizes(args, broker.url, logdir, results, log)
-        if not args.no_instructions:
+        if earlier:
+            take_instructions(results, earlier)
+        elif not args.no_instructions:
             matrix_instr.run_instructions(args, broker.url, logdir, results, log)
         if not args.no_scaling:
             run_scaling(args, broker.url, logdir, results)

@@ -30,12 +30,20 @@ close_reason local_reason(error_code ec, std::string text) {
     return r;
 }
 
+// An executor that is a strand already (the RPC client runs its connection on its own strand) is
+// the connection's strand as it is: a strand made over it would pass every handler through two
+// strand queues, each with its lock, its allocation and its executor copies.
+asio::strand<asio::any_io_executor> strand_of(const asio::any_io_executor& ex) {
+    if (const auto* s = ex.target<asio::strand<asio::any_io_executor>>()) return *s;
+    return asio::make_strand(ex);
+}
+
 }  // namespace
 
 connection_impl::connection_impl(asio::any_io_executor ex, connection_options opts,
                                  std::unique_ptr<transport::stream> stream)
     : ex_(ex),
-      strand_(asio::make_strand(ex)),
+      strand_(strand_of(ex)),
       opts_(std::move(opts)),
       machine_(opts_),
       stream_(std::move(stream)),
@@ -426,6 +434,10 @@ void connection_impl::arm_timer() {
     if (link_ == link::up) earliest(machine_.next_deadline());
     if (link_ == link::down) at.reset();
     if (at == timer_at_) return;
+    // A later deadline keeps the earlier wait armed: it fires early, on_timer finds nothing due and
+    // pump() arms the timer again. Every message moves the heartbeat deadlines later, and re-arming
+    // at each wake-up cost a cancelled wait (its aborted completion through the strand) per message.
+    if (at && timer_at_ && *timer_at_ < *at) return;
     timer_at_ = at;
     if (!at) {
         timer_.cancel();
