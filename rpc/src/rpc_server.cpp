@@ -22,6 +22,7 @@ rpc_server::rpc_server(executor_type ex, amqp::connection_options conn, server_o
     : rpc_server(std::move(ex), std::move(conn), opts) {
     service_options so;
     so.prefetch = opts.prefetch;
+    so.queue_type = opts.queue_type;
     so.runs_inline = std::move(opts.runs_inline);
     add_service(std::move(opts.queue), std::move(handler), std::move(so));
 }

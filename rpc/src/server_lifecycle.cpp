@@ -104,10 +104,9 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     }
 
     void declare(service_channel& sc) {
-        amqp::queue_options q;
-        q.name = sc.svc->queue;
+        amqp::queue_options q = queue_declaration(sc.svc->queue, sc.svc->opts.queue_type);
         sc.ch.async_declare_queue(std::move(q), [op = shared_from_this(), &sc](amqp::error_code ec, amqp::queue_info) {
-            if (ec) return op->fail(ec, &sc);
+            if (ec) return op->fail(ec, &sc, declare_hint(sc, op->s->conn->last_close_reason()));
             sc.ch.async_qos(sc.svc->opts.prefetch, [op, &sc](amqp::error_code ec2) {
                 if (ec2) return op->fail(ec2, &sc);
                 op->consume(sc);
@@ -134,9 +133,18 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
         sc.ch.async_consume(std::move(c), deliver, std::move(consuming));
     }
 
-    void fail(amqp::error_code ec, service_channel* sc) {
-        const std::string why = describe(ec, sc ? sc->ch.last_close_reason() : amqp::close_reason{},
-                                         s->conn->last_close_reason());
+    // The fix for a refused declaration, when a setting is the fix: the channel's close, or the
+    // connection's (RabbitMQ 4.3 closes the connection over a transient queue).
+    static std::string declare_hint(service_channel& sc, const amqp::close_reason& conn) {
+        const amqp::close_reason& ch = sc.ch.last_close_reason();
+        const amqp::close_reason& r = ch.from_broker ? ch : conn;
+        return declare_refusal_hint(sc.svc->queue, sc.svc->opts.queue_type, r);
+    }
+
+    void fail(amqp::error_code ec, service_channel* sc, const std::string& hint = {}) {
+        std::string why = describe(ec, sc ? sc->ch.last_close_reason() : amqp::close_reason{},
+                                   s->conn->last_close_reason());
+        if (!hint.empty()) why += "; " + hint;
         {
             std::lock_guard lock(self->mutex_);
             self->last_error_ = why;

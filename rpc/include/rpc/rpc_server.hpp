@@ -36,8 +36,12 @@ class server_impl;
 /// How a server works: its connection-wide options, and the queue, prefetch and runs_inline of the
 /// service the constructor with a handler adds (add_service adds more).
 struct server_options {
-    /// Declared as the tutorial does: queue_declare(queue=...) — not durable, not exclusive.
+    /// Declared as queue_type says (by default as the tutorial does: queue_declare(queue=...) —
+    /// not durable, not exclusive).
     std::string queue = "rpc_queue";
+    /// How `queue` is declared: transient (the tutorial's; RabbitMQ 4.3 refuses it by default),
+    /// classic (durable) or quorum (durable, replicated). See server_queue.hpp.
+    rpc::queue_type queue_type = rpc::queue_type::transient;
     /// basic.qos prefetch_count: unacked requests the broker hands this server at once.
     std::uint16_t prefetch = 1;
     /// Threads running synchronous handlers (a pool the server owns; the only threads it starts).
@@ -111,8 +115,8 @@ public:
 
     /// A server with no service yet: add_service() before start().
     rpc_server(executor_type ex, amqp::connection_options conn, server_options opts);
-    /// A server with one synchronous service: opts.queue answered by `handler`, with opts.prefetch
-    /// and opts.runs_inline.
+    /// A server with one synchronous service: opts.queue answered by `handler`, with opts.prefetch,
+    /// opts.queue_type and opts.runs_inline.
     rpc_server(executor_type ex, amqp::connection_options conn, server_options opts, request_handler handler);
     /// Closes without draining if stop() was not called.
     ~rpc_server();
@@ -122,7 +126,7 @@ public:
     executor_type get_executor() const noexcept;
 
     /// Another service on the same connection: its own channel consuming `queue` (declared as
-    /// server_options::queue is) with `opts.prefetch`. Before start() only: throws
+    /// `opts.queue_type` says) with `opts.prefetch`. Before start() only: throws
     /// std::logic_error after, or for a queue already served.
     void add_service(std::string queue, request_handler handler, service_options opts = {});
     void add_service(std::string queue, async_request_handler handler, service_options opts = {});
