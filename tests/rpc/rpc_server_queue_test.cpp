@@ -1,6 +1,6 @@
 // The request queue's type against a real RabbitMQ (issue 16): a quorum service answers calls
 // published persistent; a declaration the broker refuses fails the start naming the fix.
-#include "server_test_support.hpp"
+#include <test_support/server_test_support.hpp>
 
 #include <gtest/gtest.h>
 
