@@ -36,6 +36,14 @@ bool ack_window::finished(std::uint64_t tag) {
     return true;
 }
 
+bool ack_window::released(std::uint64_t tag) {
+    const std::size_t i = find(tag);
+    if (i == npos || at(i).done) return false;
+    // Not done: never pushed on behind_. Gone from the front, it no longer stops the run after it.
+    erase(i);
+    return true;
+}
+
 ack_window::ack ack_window::take_ack() {
     ack a;
     while (size_ > 0 && at(0).done) {

@@ -109,7 +109,12 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
             if (ec) return op->fail(ec, &sc, declare_hint(sc, op->s->conn->last_close_reason()));
             sc.ch.async_qos(sc.svc->opts.prefetch, [op, &sc](amqp::error_code ec2) {
                 if (ec2) return op->fail(ec2, &sc);
-                op->consume(sc);
+                if (!op->self->opts_.confirm_replies) return op->consume(sc);
+                // Before the first delivery: every reply on the channel is then confirmed.
+                sc.ch.async_confirm_select([op, &sc](amqp::error_code ec3) {
+                    if (ec3) return op->fail(ec3, &sc);
+                    op->consume(sc);
+                });
             });
         });
     }
@@ -438,7 +443,8 @@ void server_impl::on_log(std::function<void(std::string_view)> h) {
 server_stats server_impl::stats() const {
     return {stats_.requests.load(),         stats_.replies.load(),          stats_.no_reply_to.load(),
             stats_.handler_failures.load(), stats_.publish_failures.load(), stats_.reconnects.load(),
-            stats_.rejected.load(),         stats_.acks.load()};
+            stats_.rejected.load(),         stats_.acks.load(),             stats_.replies_returned.load(),
+            stats_.replies_unconfirmed.load()};
 }
 
 std::size_t server_impl::in_flight() const {

@@ -70,6 +70,16 @@ struct server_options {
     /// prefetch of them wait for their ack instead of one. false: one basic.ack per request, as
     /// the tutorial's server does.
     bool batch_acks = true;
+    /// Publisher confirms on the replies: the service channels are put in confirm mode, each
+    /// reply is published mandatory, and its request is acked only once the broker confirmed the
+    /// reply, or returned it (its reply_to queue is gone, and so is the caller: nothing to wait
+    /// for). A reply nacked by the broker gets its request nacked with requeue (answered again,
+    /// here or by another server); a reply unconfirmed when the channel or connection died leaves
+    /// its request to the broker, which redelivers it. So a node's death between reply and ack
+    /// means a redelivery (a duplicate reply the caller drops), never a lost reply. Costs a
+    /// round trip to the broker before each ack (acks still batch: batch_acks). false: the reply
+    /// counts as sent once handed to the connection.
+    bool confirm_replies = false;
     /// stop() waits this long for in-flight requests before closing anyway: what is unfinished
     /// then is released (the broker redelivers it to another server), and stop() returns false.
     /// A timer on the executor (cancelled when the drain ends).
@@ -106,6 +116,11 @@ struct server_stats {
     /// max_request_size, or a content header our limits refuse (amqp::delivered_message::fault).
     std::uint64_t rejected = 0;
     std::uint64_t acks = 0;  ///< basic.ack frames sent (one may settle several requests: batch_acks)
+    /// confirm_replies: replies returned by the broker (no such reply_to queue); their requests are acked.
+    std::uint64_t replies_returned = 0;
+    /// confirm_replies: replies nacked, or unconfirmed when the channel closed; their requests
+    /// were not acked (nacked with requeue, or left to the broker's redelivery).
+    std::uint64_t replies_unconfirmed = 0;
 };
 
 /// An RPC server on its own connection: add services, start, stop.
