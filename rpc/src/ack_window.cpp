@@ -18,10 +18,8 @@ std::size_t ack_window::find(std::uint64_t tag) noexcept {
     if (at(size_ - 1).tag == tag) lo = size_ - 1;
     while (hi - lo > 1) {
         const std::size_t mid = lo + (hi - lo) / 2;
-        if (at(mid).tag <= tag)
-            lo = mid;
-        else
-            hi = mid;
+        if (at(mid).tag <= tag) lo = mid;
+        else hi = mid;
     }
     return at(lo).tag == tag ? lo : npos;
 }

@@ -11,7 +11,8 @@ void refuse_on_executor(const detail::server_impl& impl, const char* what) {
     if (impl.on_executor_thread())
         throw std::logic_error(std::string("rpc_server::") + what +
                                " called on a thread running the server's executor, which it would wait for "
-                               "forever: use async_" + what + " there");
+                               "forever: use async_" +
+                               what + " there");
 }
 }  // namespace
 

@@ -6,12 +6,9 @@ namespace rpc {
 
 std::string_view to_string(queue_type t) noexcept {
     switch (t) {
-    case queue_type::classic:
-        return "classic";
-    case queue_type::quorum:
-        return "quorum";
-    case queue_type::transient:
-        break;
+        case queue_type::classic: return "classic";
+        case queue_type::quorum: return "quorum";
+        case queue_type::transient: break;
     }
     return "transient";
 }
@@ -42,12 +39,14 @@ std::string declare_refusal_hint(std::string_view queue, queue_type t, const amq
          text.find("inequivalent arg") == std::string_view::npos))
         return "the broker refuses transient (non-durable, non-exclusive) queues such as " + q +
                ": declare it durable with --queue-type classic|quorum (server_options::queue_type)";
-    if (r.reply_code == precondition_failed && (text.find("inequivalent arg 'x-queue-type'") != std::string_view::npos ||
-                                                text.find("inequivalent arg 'durable'") != std::string_view::npos))
+    if (r.reply_code == precondition_failed &&
+        (text.find("inequivalent arg 'x-queue-type'") != std::string_view::npos ||
+         text.find("inequivalent arg 'durable'") != std::string_view::npos))
         return "queue " + q + " exists already with another durability or type than --queue-type " +
                std::string(to_string(t)) +
                " declares: use the existing queue's type (--queue-type transient|classic|quorum), or delete the "
-               "queue (rabbitmqctl delete_queue " + amqp::printable(queue) + ") so that it is declared anew";
+               "queue (rabbitmqctl delete_queue " +
+               amqp::printable(queue) + ") so that it is declared anew";
     return {};
 }
 

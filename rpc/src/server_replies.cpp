@@ -87,10 +87,8 @@ amqp::error_code server_impl::publish_reply(amqp::channel& ch, std::string_view 
     amqp::publish_options where;
     where.routing_key = reply_to;
     const amqp::error_code ec = ch.publish(where, props, amqp::as_bytes(r.body));
-    if (ec)
-        ++stats_.publish_failures;
-    else
-        ++stats_.replies;
+    if (ec) ++stats_.publish_failures;
+    else ++stats_.replies;
     return ec;
 }
 
@@ -134,8 +132,8 @@ void server_impl::reply_settled(const std::shared_ptr<confirmed_reply>& c, amqp:
     // Nacked, or the channel went first: the reply may not exist. The request stays the broker's.
     ++stats_.replies_unconfirmed;
     ++stats_.publish_failures;
-    log("reply not confirmed (" + ec.message() + ", correlation_id " +
-        amqp::printable(c->correlation_id.value_or("")) + "): the request is not acked, the broker redelivers it");
+    log("reply not confirmed (" + ec.message() + ", correlation_id " + amqp::printable(c->correlation_id.value_or("")) +
+        "): the request is not acked, the broker redelivers it");
     release(*c->sc, c->tag);
 }
 

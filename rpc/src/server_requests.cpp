@@ -18,10 +18,8 @@ namespace {
 constexpr std::size_t reused_body_max = 64 * 1024;
 
 void assign(std::string& to, const std::optional<std::string_view>& from) {
-    if (from)
-        to.assign(*from);
-    else
-        to.clear();
+    if (from) to.assign(*from);
+    else to.clear();
 }
 
 // Copy what the delivery's views show into `req` (reusing its buffers).

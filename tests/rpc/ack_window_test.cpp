@@ -35,12 +35,9 @@ struct broker_model {
         std::size_t front = 0, behind = 0;
         bool running_seen = false;
         for (std::uint64_t t : unacked) {
-            if (!finished.count(t))
-                running_seen = true;
-            else if (running_seen)
-                ++behind;
-            else
-                front = 1;
+            if (!finished.count(t)) running_seen = true;
+            else if (running_seen) ++behind;
+            else front = 1;
         }
         return front + behind;
     }
@@ -199,14 +196,16 @@ TEST(AckWindow, EveryFinishingOrderIsAckedAtOnceInTheFewestFrames) {
 }
 
 // Random finishing orders over a window that grows and wraps around its ring, deliveries taken
-// as acks free the prefetch: the same checks, and the window never above the prefetch.
-TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) {
-    std::mt19937 rng(12345);
+// as acks free the prefetch, with one delivery in `release_one_in` released (nacked: its reply
+// was not confirmed) instead of finished (0: none): the same checks, every ack names only finished
+// deliveries still unacked at the broker, and the window never above the prefetch.
+void random_orders(unsigned seed, std::size_t max_window, std::uint64_t max_total, unsigned release_one_in) {
+    std::mt19937 rng(seed);
     for (int round = 0; round < 200; ++round) {
         rpc::ack_window w;
         broker_model b;
-        const std::size_t window = 1 + rng() % 100;  // the prefetch
-        const std::uint64_t total = 1 + rng() % 500;
+        const std::size_t window = 1 + rng() % max_window;  // the prefetch
+        const std::uint64_t total = 1 + rng() % max_total;
         std::uint64_t next = 1;
         std::vector<std::uint64_t> running;
         while (next <= total || !b.unacked.empty()) {
@@ -217,8 +216,13 @@ TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) {
             }
             ASSERT_LE(w.outstanding(), window);
             const std::size_t i = rng() % running.size();
-            ASSERT_TRUE(w.finished(running[i]));
-            b.finished.insert(running[i]);
+            if (release_one_in != 0 && rng() % release_one_in == 0) {
+                ASSERT_TRUE(w.released(running[i]));
+                b.unacked.erase(running[i]);  // the nack settles it at the broker
+            } else {
+                ASSERT_TRUE(w.finished(running[i]));
+                b.finished.insert(running[i]);
+            }
             running.erase(running.begin() + static_cast<long>(i));
             if (rng() % 3 != 0 || running.empty()) drain(w, b);
             ASSERT_FALSE(::testing::Test::HasFailure()) << "round " << round;
@@ -226,6 +230,8 @@ TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) {
         EXPECT_EQ(w.outstanding(), 0u);
     }
 }
+
+TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) { random_orders(12345, 100, 500, 0); }
 
 // confirm_replies: a request whose reply was not confirmed leaves the window unacked (the server
 // nacks it): it no longer stops the front run, no ack names it, and it cannot be released twice.
@@ -249,37 +255,6 @@ TEST(AckWindow, AReleasedDeliveryIsNeverAckedAndNoLongerHoldsTheFront) {
     EXPECT_EQ(w.take_ack().count, 0u);
 }
 
-// The random orders again with one delivery in four released (nacked) instead of finished: every
-// ack the window sends names only finished deliveries still unacked at the broker.
-TEST(AckWindow, RandomOrdersWithReleasedDeliveriesAckOnlyFinishedOnes) {
-    std::mt19937 rng(678);
-    for (int round = 0; round < 200; ++round) {
-        rpc::ack_window w;
-        broker_model b;
-        const std::size_t window = 1 + rng() % 50;
-        const std::uint64_t total = 1 + rng() % 300;
-        std::uint64_t next = 1;
-        std::vector<std::uint64_t> running;
-        while (next <= total || !b.unacked.empty()) {
-            while (next <= total && b.unacked.size() < window) {
-                ASSERT_TRUE(w.taken(next));
-                b.unacked.insert(next);
-                running.push_back(next++);
-            }
-            const std::size_t i = rng() % running.size();
-            if (rng() % 4 == 0) {
-                ASSERT_TRUE(w.released(running[i]));
-                b.unacked.erase(running[i]);  // the nack settles it at the broker
-            } else {
-                ASSERT_TRUE(w.finished(running[i]));
-                b.finished.insert(running[i]);
-            }
-            running.erase(running.begin() + static_cast<long>(i));
-            if (rng() % 3 != 0 || running.empty()) drain(w, b);
-            ASSERT_FALSE(::testing::Test::HasFailure()) << "round " << round;
-        }
-        EXPECT_EQ(w.outstanding(), 0u);
-    }
-}
+TEST(AckWindow, RandomOrdersWithReleasedDeliveriesAckOnlyFinishedOnes) { random_orders(678, 50, 300, 4); }
 
 }  // namespace

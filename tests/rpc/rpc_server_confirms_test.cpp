@@ -15,28 +15,7 @@ namespace {
 
 using namespace rpc_test;
 
-class RpcServerConfirms : public ::testing::Test {
-protected:
-    void SetUp() override { RPC_REQUIRE_BROKER(); }
-    void TearDown() override {
-        if (queue_.empty()) return;
-        try {
-            raw_peer(io.executor()).channel().delete_queue(queue_);
-        } catch (const std::exception&) {
-        }
-    }
-    const std::string& queue(const std::string& what) { return queue_ = unique_queue(what); }
-
-    /// Polls `done` every 10 ms for at most 30 s.
-    template <class Pred>
-    static bool eventually(Pred done) {
-        for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        return done();
-    }
-
-    rpc::cli::io_thread io;
-    std::string queue_;
-};
+using RpcServerConfirms = own_queue_test;
 
 TEST_F(RpcServerConfirms, EveryCallIsAnsweredAndTheQueueEndsEmpty) {
     const std::string& q = queue("confirmed");

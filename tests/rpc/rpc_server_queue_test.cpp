@@ -11,22 +11,7 @@ namespace {
 
 using namespace rpc_test;
 
-class RpcServerQueue : public ::testing::Test {
-protected:
-    void SetUp() override { RPC_REQUIRE_BROKER(); }
-    // Durable queues outlive the test's connections: deleted at the end.
-    void TearDown() override {
-        if (queue_.empty()) return;
-        try {
-            raw_peer(io.executor()).channel().delete_queue(queue_);
-        } catch (const std::exception&) {
-        }
-    }
-    const std::string& queue(const std::string& what) { return queue_ = unique_queue(what); }
-
-    rpc::cli::io_thread io;
-    std::string queue_;
-};
+using RpcServerQueue = own_queue_test;
 
 TEST_F(RpcServerQueue, AQuorumServiceAnswersPersistentRequests) {
     const std::string& q = queue("quorum");
@@ -78,7 +63,7 @@ TEST_F(RpcServerQueue, QuorumOnAnExistingTransientQueueFailsNamingTheFix) {
         ADD_FAILURE() << "the server started on a transient queue declared quorum";
     } catch (const amqp::error& e) {
         const std::string what = e.what();
-        EXPECT_NE(what.find("406"), std::string::npos) << what;       // what the broker said
+        EXPECT_NE(what.find("406"), std::string::npos) << what;  // what the broker said
         EXPECT_NE(what.find("inequivalent arg"), std::string::npos) << what;
         EXPECT_NE(what.find("--queue-type"), std::string::npos) << what;  // and the fix
         EXPECT_NE(what.find("delete_queue \"" + q + "\""), std::string::npos) << what;

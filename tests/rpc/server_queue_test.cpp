@@ -58,8 +58,8 @@ TEST(ServerQueue, DeclarationsAreTheTutorialsADurableClassicAndAQuorumQueue) {
 }
 
 TEST(ServerQueue, ABrokerRefusingTransientQueuesGetsTheDurableTypesAsTheFix) {
-    const std::string hint =
-        rpc::declare_refusal_hint("rpc_queue", rpc::queue_type::transient, broker_close(541, refused_transient));
+    const std::string hint = rpc::declare_refusal_hint("rpc_queue", rpc::queue_type::transient,
+                                                       broker_close(541, refused_transient));
     EXPECT_NE(hint.find("--queue-type classic|quorum"), std::string::npos) << hint;
     EXPECT_NE(hint.find("\"rpc_queue\""), std::string::npos) << hint;
     // A broker refusing it with 406 instead: the same fix.
@@ -81,8 +81,9 @@ TEST(ServerQueue, AQueueOfAnotherTypeOrDurabilityGetsTheTypeOptionOrItsDeletion)
     // Declared transient over a durable queue: the mismatch, not "transient queues refused".
     const std::string back = rpc::declare_refusal_hint(
         "jobs", rpc::queue_type::transient,
-        broker_close(406, "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'jobs' in vhost '/': received "
-                          "'false' but current is 'true'"));
+        broker_close(406,
+                     "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'jobs' in vhost '/': received "
+                     "'false' but current is 'true'"));
     EXPECT_NE(back.find("exists already"), std::string::npos) << back;
 }
 
@@ -92,8 +93,8 @@ TEST(ServerQueue, OtherRefusalsGetNoHintAndTheQueueNameIsEscaped) {
               "");
     EXPECT_EQ(rpc::declare_refusal_hint("q", rpc::queue_type::classic, broker_close(406, "PRECONDITION_FAILED - x")),
               "");
-    const std::string hint =
-        rpc::declare_refusal_hint("a\nb", rpc::queue_type::transient, broker_close(541, refused_transient));
+    const std::string hint = rpc::declare_refusal_hint("a\nb", rpc::queue_type::transient,
+                                                       broker_close(541, refused_transient));
     EXPECT_EQ(hint.find('\n'), std::string::npos) << hint;
 }
 

@@ -13,8 +13,8 @@
 #include <rpc/server_handler.hpp>
 #include <rpc/server_request.hpp>
 
-#include <amqp/protocol/client_error.hpp>
 #include <amqp/connection_options.hpp>
+#include <amqp/protocol/client_error.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -106,9 +106,9 @@ struct server_options {
 
 /// Counters of what the server did.
 struct server_stats {
-    std::uint64_t requests = 0;       ///< deliveries received
-    std::uint64_t replies = 0;        ///< replies published
-    std::uint64_t no_reply_to = 0;    ///< requests without reply_to (acked, logged, not answered)
+    std::uint64_t requests = 0;          ///< deliveries received
+    std::uint64_t replies = 0;           ///< replies published
+    std::uint64_t no_reply_to = 0;       ///< requests without reply_to (acked, logged, not answered)
     std::uint64_t handler_failures = 0;  ///< handlers that threw (an error reply was sent)
     std::uint64_t publish_failures = 0;  ///< replies that could not be queued (connection gone)
     std::uint64_t reconnects = 0;        ///< successful reconnections (server_options::reconnect)
