@@ -8,9 +8,11 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: rpc_client [--url URL] [--queue Q] [--direct-reply-to] [N]\n"
+    "usage: rpc_client [--url URL] [--queue Q] [--queue-type T] [--direct-reply-to] [N]\n"
     "Ask the server on queue Q (default rpc_queue) for fib(N) (default 30); wait up to 30 s.\n"
     "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --queue-type T       the server's queue: transient (default), classic or quorum; with a\n"
+    "                       durable one (classic, quorum) the request is published persistent\n"
     "  --direct-reply-to    receive the reply through amq.rabbitmq.reply-to\n";
 
 int request(const rpc::cli::arguments& args) {
@@ -34,5 +36,5 @@ int request(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"queue", true}, {"direct-reply-to", false}}, request);
+    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"queue", true}, {"queue-type", true}, {"direct-reply-to", false}}, request);
 }

@@ -24,15 +24,19 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: rpc_server [--url URL] [--queue Q] [--prefetch N] [--max-n N] [--naive]\n"
-    "                  [--reply-format plain|json] [--reconnect] [--workers N] [--quiet]\n"
-    "                  [--drain-timeout S] [--max-request-size BYTES]\n"
+    "usage: rpc_server [--url URL] [--queue Q] [--queue-type T] [--confirms] [--prefetch N]\n"
+    "                  [--max-n N] [--naive] [--reply-format plain|json] [--reconnect] [--workers N]\n"
+    "                  [--quiet] [--drain-timeout S] [--max-request-size BYTES]\n"
     "Serve fib(n) requests from queue Q (default rpc_queue) until SIGINT or SIGTERM, then finish\n"
     "the requests in flight (for at most --drain-timeout seconds; a second signal stops at once)\n"
     "and exit. What is unfinished is left to the broker, which redelivers it to another server.\n"
     "Exit status: 0 stopped by a signal with every request finished; 1 error (connection lost,\n"
     "broker refused); 2 usage; 3 the drain timed out; 4 a second signal cut the drain short.\n"
     "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --queue-type T       how Q is declared: transient (default; the tutorial's, refused by\n"
+    "                       RabbitMQ 4.3), classic (durable) or quorum (durable, replicated)\n"
+    "  --confirms           ack a request only once the broker confirmed its reply (publisher\n"
+    "                       confirms); on by default with --queue-type classic or quorum\n"
     "  --prefetch N         unacked requests at once (default 1)\n"
     "  --max-n N            largest n served (default 100000)\n"
     "  --naive              the tutorial's exponential recursion (n <= 45)\n"
@@ -59,6 +63,8 @@ int serve(const rpc::cli::arguments& args) {
     rpc::server_options opts;
     opts.queue = args.value("queue").value_or("rpc_queue");
     if (opts.queue.empty() || opts.queue.size() > 255) throw usage_error("--queue must be 1 to 255 characters");
+    opts.queue_type = queue_type_from(args);
+    opts.confirm_replies = confirms_from(args);
     if (auto p = args.value("prefetch")) opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
     opts.reconnect = args.flag("reconnect");
     opts.workers = std::min<std::size_t>(opts.prefetch, std::max(1u, std::thread::hardware_concurrency()));
@@ -147,7 +153,7 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
     return rpc::cli::run(argc, argv, usage,
-                         {{"url", true}, {"queue", true}, {"prefetch", true}, {"max-n", true}, {"naive", false},
+                         {{"url", true}, {"queue", true}, {"queue-type", true}, {"confirms", false}, {"prefetch", true}, {"max-n", true}, {"naive", false},
                           {"reply-format", true}, {"reconnect", false}, {"workers", true}, {"quiet", false},
                           {"drain-timeout", true}, {"max-request-size", true}},
                          serve);

@@ -18,10 +18,8 @@ std::size_t ack_window::find(std::uint64_t tag) noexcept {
     if (at(size_ - 1).tag == tag) lo = size_ - 1;
     while (hi - lo > 1) {
         const std::size_t mid = lo + (hi - lo) / 2;
-        if (at(mid).tag <= tag)
-            lo = mid;
-        else
-            hi = mid;
+        if (at(mid).tag <= tag) lo = mid;
+        else hi = mid;
     }
     return at(lo).tag == tag ? lo : npos;
 }
@@ -33,6 +31,14 @@ bool ack_window::finished(std::uint64_t tag) {
     // Anywhere but the front it may sit behind a running delivery: take_ack looks it up again
     // (and skips it if the front run took it first).
     if (i != 0) behind_.push_back(tag);
+    return true;
+}
+
+bool ack_window::released(std::uint64_t tag) {
+    const std::size_t i = find(tag);
+    if (i == npos || at(i).done) return false;
+    // Not done: never pushed on behind_. Gone from the front, it no longer stops the run after it.
+    erase(i);
     return true;
 }
 

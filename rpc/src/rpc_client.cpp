@@ -230,6 +230,7 @@ private:
         if (!a.request.content_type.empty()) props.content_type = a.request.content_type;
         const std::string expiration = std::to_string(a.ttl.count());  // the broker drops what nobody took in time
         props.expiration = expiration;
+        if (opts_.persistent) props.delivery_mode = 2;  // written to disk by a durable queue
         if (!a.request.headers.empty()) {
             headers_scratch_.clear();
             if (const error_code ec = amqp::encode_table(a.request.headers, headers_scratch_))

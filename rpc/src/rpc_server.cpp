@@ -11,7 +11,8 @@ void refuse_on_executor(const detail::server_impl& impl, const char* what) {
     if (impl.on_executor_thread())
         throw std::logic_error(std::string("rpc_server::") + what +
                                " called on a thread running the server's executor, which it would wait for "
-                               "forever: use async_" + what + " there");
+                               "forever: use async_" +
+                               what + " there");
 }
 }  // namespace
 
@@ -22,6 +23,7 @@ rpc_server::rpc_server(executor_type ex, amqp::connection_options conn, server_o
     : rpc_server(std::move(ex), std::move(conn), opts) {
     service_options so;
     so.prefetch = opts.prefetch;
+    so.queue_type = opts.queue_type;
     so.runs_inline = std::move(opts.runs_inline);
     add_service(std::move(opts.queue), std::move(handler), std::move(so));
 }

@@ -104,11 +104,21 @@ private:
     bool cheap(const service& svc, const amqp::delivered_message& m) const noexcept;
     void reject(service_channel& sc, const amqp::delivered_message& m);
     reply run_handler(const service& svc, const request& req);
+    void finished(const std::shared_ptr<session>& s, service_channel& sc, std::uint64_t tag);
+
+    // server_replies.cpp
+    /// Publish the reply to request `tag`, then settle the request: acked once the reply is
+    /// handed to the connection, or (confirm_replies) once the broker confirmed or returned it.
+    void respond(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
+                 const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r);
     void publish_checked(amqp::channel& ch, std::string_view reply_to, const std::optional<std::string_view>& cid,
                          const reply& r);
     amqp::error_code publish_reply(amqp::channel& ch, std::string_view reply_to,
                                    const std::optional<std::string_view>& correlation_id, const reply& r);
-    void finished(const std::shared_ptr<session>& s, service_channel& sc, std::uint64_t tag);
+    struct confirmed_reply;
+    void publish_confirmed(std::shared_ptr<confirmed_reply> c, const reply& r);
+    void reply_settled(const std::shared_ptr<confirmed_reply>& c, amqp::error_code ec);
+    void release(service_channel& sc, std::uint64_t tag);
     void send_acks(service_channel& sc, std::unique_lock<std::mutex>& lock);
     void settled(std::size_t n);
 
@@ -145,7 +155,7 @@ private:
 
     struct {
         std::atomic<std::uint64_t> requests{0}, replies{0}, no_reply_to{0}, handler_failures{0}, publish_failures{0},
-            reconnects{0}, rejected{0}, acks{0};
+            reconnects{0}, rejected{0}, acks{0}, replies_returned{0}, replies_unconfirmed{0};
     } stats_;
 };
 

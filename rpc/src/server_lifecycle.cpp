@@ -104,13 +104,17 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     }
 
     void declare(service_channel& sc) {
-        amqp::queue_options q;
-        q.name = sc.svc->queue;
+        amqp::queue_options q = queue_declaration(sc.svc->queue, sc.svc->opts.queue_type);
         sc.ch.async_declare_queue(std::move(q), [op = shared_from_this(), &sc](amqp::error_code ec, amqp::queue_info) {
-            if (ec) return op->fail(ec, &sc);
+            if (ec) return op->fail(ec, &sc, declare_hint(sc, op->s->conn->last_close_reason()));
             sc.ch.async_qos(sc.svc->opts.prefetch, [op, &sc](amqp::error_code ec2) {
                 if (ec2) return op->fail(ec2, &sc);
-                op->consume(sc);
+                if (!op->self->opts_.confirm_replies) return op->consume(sc);
+                // Before the first delivery: every reply on the channel is then confirmed.
+                sc.ch.async_confirm_select([op, &sc](amqp::error_code ec3) {
+                    if (ec3) return op->fail(ec3, &sc);
+                    op->consume(sc);
+                });
             });
         });
     }
@@ -134,9 +138,18 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
         sc.ch.async_consume(std::move(c), deliver, std::move(consuming));
     }
 
-    void fail(amqp::error_code ec, service_channel* sc) {
-        const std::string why = describe(ec, sc ? sc->ch.last_close_reason() : amqp::close_reason{},
-                                         s->conn->last_close_reason());
+    // The fix for a refused declaration, when a setting is the fix: the channel's close, or the
+    // connection's (RabbitMQ 4.3 closes the connection over a transient queue).
+    static std::string declare_hint(service_channel& sc, const amqp::close_reason& conn) {
+        const amqp::close_reason& ch = sc.ch.last_close_reason();
+        const amqp::close_reason& r = ch.from_broker ? ch : conn;
+        return declare_refusal_hint(sc.svc->queue, sc.svc->opts.queue_type, r);
+    }
+
+    void fail(amqp::error_code ec, service_channel* sc, const std::string& hint = {}) {
+        std::string why = describe(ec, sc ? sc->ch.last_close_reason() : amqp::close_reason{},
+                                   s->conn->last_close_reason());
+        if (!hint.empty()) why += "; " + hint;
         {
             std::lock_guard lock(self->mutex_);
             self->last_error_ = why;
@@ -430,7 +443,8 @@ void server_impl::on_log(std::function<void(std::string_view)> h) {
 server_stats server_impl::stats() const {
     return {stats_.requests.load(),         stats_.replies.load(),          stats_.no_reply_to.load(),
             stats_.handler_failures.load(), stats_.publish_failures.load(), stats_.reconnects.load(),
-            stats_.rejected.load(),         stats_.acks.load()};
+            stats_.rejected.load(),         stats_.acks.load(),             stats_.replies_returned.load(),
+            stats_.replies_unconfirmed.load()};
 }
 
 std::size_t server_impl::in_flight() const {

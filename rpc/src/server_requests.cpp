@@ -18,10 +18,8 @@ namespace {
 constexpr std::size_t reused_body_max = 64 * 1024;
 
 void assign(std::string& to, const std::optional<std::string_view>& from) {
-    if (from)
-        to.assign(*from);
-    else
-        to.clear();
+    if (from) to.assign(*from);
+    else to.clear();
 }
 
 // Copy what the delivery's views show into `req` (reusing its buffers).
@@ -106,8 +104,7 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
         // owns, into buffers reused from one request to the next.
         request& req = inline_request_;
         fill(req, m);
-        publish_checked(sc.ch, *m.properties.reply_to, cid, run_handler(svc, req));
-        finished(s, sc, m.method.delivery_tag);
+        respond(s, sc, *m.properties.reply_to, cid, m.method.delivery_tag, run_handler(svc, req));
         // Reused, the copy would keep the largest request's size for good.
         if (req.body.capacity() > reused_body_max) std::string().swap(req.body);
         return;
@@ -119,8 +116,7 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
                                has_cid = cid.has_value()] {
         const std::optional<std::string_view> id = has_cid ? std::optional<std::string_view>(req.correlation_id)
                                                            : std::nullopt;
-        self->publish_checked(sc.ch, req.reply_to, id, self->run_handler(*sc.svc, req));
-        self->finished(s, sc, tag);
+        self->respond(s, sc, req.reply_to, id, tag, self->run_handler(*sc.svc, req));
     });
 }
 
@@ -195,47 +191,7 @@ void server_impl::reject(service_channel& sc, const amqp::delivered_message& m) 
 
 void server_impl::complete(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
                            const std::optional<std::string>& correlation_id, std::uint64_t tag, const reply& r) {
-    publish_checked(sc.ch, reply_to, view(correlation_id), r);
-    finished(s, sc, tag);
-}
-
-void server_impl::publish_checked(amqp::channel& ch, std::string_view reply_to,
-                                  const std::optional<std::string_view>& cid, const reply& r) {
-    amqp::error_code ec = publish_reply(ch, reply_to, cid, r);
-    if (ec == amqp::client_error::message_too_large) {
-        // The connection's one size limit caps replies too: the caller still gets an answer.
-        ec = publish_reply(ch, reply_to, cid,
-                           make_error_reply("the reply of " + std::to_string(r.body.size()) +
-                                            " bytes is too large: the server's max_request_size, which caps "
-                                            "replies too, is " + std::to_string(opts_.max_request_size)));
-    }
-    if (ec) log("could not publish the reply: " + ec.message());
-}
-
-// The reply goes to the default exchange, whose routing key names the queue. Counted.
-amqp::error_code server_impl::publish_reply(amqp::channel& ch, std::string_view reply_to,
-                                            const std::optional<std::string_view>& correlation_id, const reply& r) {
-    amqp::basic_properties props;
-    props.correlation_id = correlation_id;
-    if (!r.content_type.empty()) props.content_type = r.content_type;
-    amqp::byte_buffer headers;
-    if (!r.headers.empty()) {
-        if (amqp::error_code ec = amqp::encode_table(r.headers, headers)) {
-            ++stats_.publish_failures;
-            log("the reply's headers cannot be encoded: " + ec.message() + "; sent without them");
-            headers.clear();
-        } else {
-            props.headers = amqp::table_view{amqp::bytes_view(headers.data(), headers.size())};
-        }
-    }
-    amqp::publish_options where;
-    where.routing_key = reply_to;
-    const amqp::error_code ec = ch.publish(where, props, amqp::as_bytes(r.body));
-    if (ec)
-        ++stats_.publish_failures;
-    else
-        ++stats_.replies;
-    return ec;
+    respond(s, sc, reply_to, view(correlation_id), tag, r);
 }
 
 // The request's reply is published (queued ahead of anything sent later): it may be acked.

@@ -63,6 +63,13 @@ closing the socket (the fault matrix reports it; see --expect-close).
   channel_close_405         the first queue.declare is answered with channel.close 405
                             RESOURCE_LOCKED -> fail naming 405 / RESOURCE_LOCKED; the client
                             answers channel.close-ok.
+  refuse_transient_queue    RabbitMQ 4.3's refusal of a transient non-exclusive queue: a
+                            queue.declare neither durable nor exclusive is answered with
+                            connection.close 541 INTERNAL_ERROR naming the deprecated feature
+                            transient_nonexcl_queues (its text as RabbitMQ builds it, capped at
+                            255 bytes) -> a client's exclusive reply queue passes: the right
+                            answer, close 200; a server declaring the tutorial's queue fails
+                            naming the fix (--queue-type classic|quorum) and answers close-ok.
   wrong_corr_ids_first      after the request: three replies with a wrong correlation id, without
                             one, and with a prefix of the right one, then the right reply ->
                             the right answer, exit 0 (the strays are dropped).
@@ -127,6 +134,8 @@ SCENARIOS = {
     "silence_after_heartbeat": Scenario(r"heartbeat|connection (timed? ?out|lost|dead)"),
     "forced_close_320": Scenario(r"320|CONNECTION_FORCED"),
     "channel_close_405": Scenario(r"405|RESOURCE_LOCKED"),
+    # Our clients' reply queues are exclusive (or direct reply-to): 4.3 lets them through.
+    "refuse_transient_queue": Scenario(r"", right_answer=True),
     "wrong_corr_ids_first": Scenario(r"", right_answer=True),
     "reply_not_a_number": Scenario(r"not a number|number|invalid|parse|integer"),
     "error_reply": Scenario(r"fake broker"),
@@ -146,6 +155,18 @@ PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 FRAME_END = b"\xce"
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 ERROR_TEXT = "fib: n out of range (fake broker)"
+# RabbitMQ 4.3 (deprecated feature transient_nonexcl_queues denied by default): the text
+# rabbit_deprecated_features builds for a denied feature, after "INTERNAL_ERROR - ", cut as RabbitMQ
+# cuts a reply text longer than 255 bytes (252 bytes and "...").
+TRANSIENT_REFUSAL = (
+    "INTERNAL_ERROR - Feature `transient_nonexcl_queues` is deprecated.\n"
+    "By default, this feature is not permitted anymore.\n"
+    "The feature will be removed from a future major RabbitMQ version, regardless of the "
+    "configuration; actual version to be determined.\n"
+    "To continue using this feature when it is not permitted by default, set the following "
+    "parameter in your configuration:\n"
+    "    \"deprecated_features.permit.transient_nonexcl_queues = true\"")
+TRANSIENT_REFUSAL = (TRANSIENT_REFUSAL.encode()[:252] + b"...").decode()
 # Basic.Properties flag bits (AMQP 0-9-1 section 4.2.6.1: first property is the highest bit).
 FLAG_HEADERS = 0x2000
 FLAG_CORRELATION_ID = 0x0400
@@ -389,6 +410,10 @@ class Session:
                                f"queue '{m.queue or 'rpc_queue'}' in vhost '/'",
                     class_id=50, method_id=10))
                 return self.after_fault()
+            if self.scenario == "refuse_transient_queue" and not m.durable and not m.exclusive:
+                self.send_frame(0, C.Connection.Close(
+                    reply_code=541, reply_text=TRANSIENT_REFUSAL, class_id=50, method_id=10))
+                return self.after_fault()
             name = m.queue or f"amq.gen-fake{next(self.queue_seq):04d}"
             if not m.nowait:
                 self.send_frame(channel, C.Queue.DeclareOk(
@@ -607,7 +632,8 @@ class Session:
                     break
                 # A client winding down politely (after an error reply, or a channel closed by
                 # us) gets its answers, unless the broker already closed the connection.
-                if self.scenario not in ("forced_close_320", "auth_refused") and not self.silent:
+                broker_closed = ("forced_close_320", "auth_refused", "refuse_transient_queue")
+                if self.scenario not in broker_closed and not self.silent:
                     if isinstance(value, commands.Basic.Cancel):
                         self.send_frame(channel, commands.Basic.CancelOk(
                             consumer_tag=value.consumer_tag))

@@ -61,6 +61,7 @@ EXPECTED_CLOSE = {
     "silence_after_heartbeat": {"CLIENT_EOF", "CLIENT_CLOSE=320", "CLIENT_CLOSE=501"},
     "forced_close_320": {"CLIENT_CLOSE_OK"},
     "channel_close_405": {"CLIENT_CLOSE=200", "CLIENT_EOF"},
+    "refuse_transient_queue": {"CLIENT_CLOSE=200"},
     "auth_refused": {"CLIENT_CLOSE_OK", "CLIENT_EOF"},
     "close_after_start_ok": {"-"},
     "wrong_protocol_header": {"-"},

@@ -265,6 +265,22 @@ class PikaScenarios(unittest.TestCase):
             self.assertEqual(cm.exception.reply_code, 405)
             self.assertIn("CLIENT_SENT=Channel.CloseOk", fb.finish())
 
+    def test_refuse_transient_queue_541_as_rabbitmq_4_3(self):
+        # The tutorial's server declaration is refused, closing the connection...
+        with FakeBroker("refuse_transient_queue") as fb:
+            params = pika.ConnectionParameters("127.0.0.1", fb.port, heartbeat=0)
+            conn = pika.BlockingConnection(params)
+            with self.assertRaises(pika.exceptions.ConnectionClosedByBroker) as cm:
+                conn.channel().queue_declare("rpc_queue")
+            self.assertEqual(cm.exception.reply_code, 541)
+            self.assertEqual(cm.exception.reply_text, fake_broker.TRANSIENT_REFUSAL)
+            self.assertEqual(len(fake_broker.TRANSIENT_REFUSAL.encode()), 255)
+            self.assertIn(fb.finish()[-1], ("CLIENT_CLOSE_OK", "CLIENT_EOF"))
+        # ...a client's exclusive reply queue passes.
+        with FakeBroker("refuse_transient_queue") as fb:
+            cid, got = pika_call(fb.port, n=10)
+            self.assertEqual(got, [(cid, None, b"55")])
+
     def test_auth_refused_403(self):
         with FakeBroker("auth_refused") as fb:
             with self.assertRaises(pika.exceptions.ProbableAuthenticationError) as cm:

@@ -35,12 +35,9 @@ struct broker_model {
         std::size_t front = 0, behind = 0;
         bool running_seen = false;
         for (std::uint64_t t : unacked) {
-            if (!finished.count(t))
-                running_seen = true;
-            else if (running_seen)
-                ++behind;
-            else
-                front = 1;
+            if (!finished.count(t)) running_seen = true;
+            else if (running_seen) ++behind;
+            else front = 1;
         }
         return front + behind;
     }
@@ -199,14 +196,16 @@ TEST(AckWindow, EveryFinishingOrderIsAckedAtOnceInTheFewestFrames) {
 }
 
 // Random finishing orders over a window that grows and wraps around its ring, deliveries taken
-// as acks free the prefetch: the same checks, and the window never above the prefetch.
-TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) {
-    std::mt19937 rng(12345);
+// as acks free the prefetch, with one delivery in `release_one_in` released (nacked: its reply
+// was not confirmed) instead of finished (0: none): the same checks, every ack names only finished
+// deliveries still unacked at the broker, and the window never above the prefetch.
+void random_orders(unsigned seed, std::size_t max_window, std::uint64_t max_total, unsigned release_one_in) {
+    std::mt19937 rng(seed);
     for (int round = 0; round < 200; ++round) {
         rpc::ack_window w;
         broker_model b;
-        const std::size_t window = 1 + rng() % 100;  // the prefetch
-        const std::uint64_t total = 1 + rng() % 500;
+        const std::size_t window = 1 + rng() % max_window;  // the prefetch
+        const std::uint64_t total = 1 + rng() % max_total;
         std::uint64_t next = 1;
         std::vector<std::uint64_t> running;
         while (next <= total || !b.unacked.empty()) {
@@ -217,8 +216,13 @@ TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) {
             }
             ASSERT_LE(w.outstanding(), window);
             const std::size_t i = rng() % running.size();
-            ASSERT_TRUE(w.finished(running[i]));
-            b.finished.insert(running[i]);
+            if (release_one_in != 0 && rng() % release_one_in == 0) {
+                ASSERT_TRUE(w.released(running[i]));
+                b.unacked.erase(running[i]);  // the nack settles it at the broker
+            } else {
+                ASSERT_TRUE(w.finished(running[i]));
+                b.finished.insert(running[i]);
+            }
             running.erase(running.begin() + static_cast<long>(i));
             if (rng() % 3 != 0 || running.empty()) drain(w, b);
             ASSERT_FALSE(::testing::Test::HasFailure()) << "round " << round;
@@ -226,5 +230,31 @@ TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) {
         EXPECT_EQ(w.outstanding(), 0u);
     }
 }
+
+TEST(AckWindow, RandomOrdersAckEveryDeliveryOnceAndOnlyWhenFinished) { random_orders(12345, 100, 500, 0); }
+
+// confirm_replies: a request whose reply was not confirmed leaves the window unacked (the server
+// nacks it): it no longer stops the front run, no ack names it, and it cannot be released twice.
+TEST(AckWindow, AReleasedDeliveryIsNeverAckedAndNoLongerHoldsTheFront) {
+    rpc::ack_window w;
+    for (std::uint64_t t = 1; t <= 4; ++t) ASSERT_TRUE(w.taken(t));
+    ASSERT_TRUE(w.finished(2));
+    EXPECT_EQ(w.take_ack().tag, 2u);  // alone: 1 still runs
+    EXPECT_EQ(w.take_ack().count, 0u);
+    ASSERT_TRUE(w.finished(3));
+    EXPECT_TRUE(w.released(1));
+    EXPECT_FALSE(w.released(1));
+    EXPECT_FALSE(w.released(3));  // finished: acked, not released
+    EXPECT_FALSE(w.finished(1));
+    const rpc::ack_window::ack a = w.take_ack();
+    EXPECT_EQ(a.tag, 3u);
+    EXPECT_EQ(a.count, 1u);
+    EXPECT_EQ(w.outstanding(), 1u);
+    EXPECT_TRUE(w.released(4));
+    EXPECT_EQ(w.outstanding(), 0u);
+    EXPECT_EQ(w.take_ack().count, 0u);
+}
+
+TEST(AckWindow, RandomOrdersWithReleasedDeliveriesAckOnlyFinishedOnes) { random_orders(678, 50, 300, 4); }
 
 }  // namespace

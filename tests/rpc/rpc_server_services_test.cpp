@@ -1,7 +1,7 @@
 // The generic service API against a real RabbitMQ (issue 17): what a handler sees and answers,
 // errors, several services on one connection, asynchronous and coroutine handlers (one calling
 // another service), and the asynchronous life cycle on a single thread (issue 14).
-#include "server_test_support.hpp"
+#include <test_support/server_test_support.hpp>
 
 #include <rpc/server_awaitable.hpp>
 

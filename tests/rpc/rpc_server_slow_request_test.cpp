@@ -2,7 +2,7 @@
 // finish behind it are acked at once, so the prefetch window keeps moving and the broker keeps
 // delivering. Before the fix they waited for the slow one's ack: with prefetch 8 the window filled
 // after 7 fast requests and nothing more was delivered until the slow one finished.
-#include "server_test_support.hpp"
+#include <test_support/server_test_support.hpp>
 
 #include <set>
 

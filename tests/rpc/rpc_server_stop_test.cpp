@@ -2,7 +2,7 @@
 // used to log while holding the lock log() takes, so a drain that ran out of time hung the
 // server for good, holding its connection and so its unacked requests. Every wait here has its
 // own deadline: a stop() that hangs fails the test instead of running into ctest's timeout.
-#include "server_test_support.hpp"
+#include <test_support/server_test_support.hpp>
 
 #include <cstdio>
 #include <cstdlib>

@@ -35,6 +35,10 @@ public:
     /// The delivery's reply is published (or it needs none). Returns false if `tag` is not
     /// outstanding or already finished.
     bool finished(std::uint64_t tag);
+    /// The delivery leaves the window unacked: the caller settles it otherwise (basic.nack with
+    /// requeue: its reply was not confirmed by the broker), before any later ack is sent. Returns
+    /// false if `tag` is not outstanding or already finished.
+    bool released(std::uint64_t tag);
     /// The next ack to send, to be called until it returns count 0 (the acks must reach the
     /// channel in the order returned): first one frame for the finished run at the front of the
     /// window (multiple=true when it settles more than one delivery), then one single ack for

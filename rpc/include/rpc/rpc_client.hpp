@@ -45,6 +45,10 @@ struct client_options {
     bool reconnect = false;
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5000};
+    /// Publish requests persistent (delivery_mode 2): a durable request queue (a server's
+    /// queue_type classic or quorum) then keeps them over a broker restart. Costs a disk write per
+    /// request on the broker; useless with a transient queue.
+    bool persistent = false;
 };
 
 namespace detail {

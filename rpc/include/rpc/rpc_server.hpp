@@ -13,8 +13,8 @@
 #include <rpc/server_handler.hpp>
 #include <rpc/server_request.hpp>
 
-#include <amqp/protocol/client_error.hpp>
 #include <amqp/connection_options.hpp>
+#include <amqp/protocol/client_error.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -36,8 +36,12 @@ class server_impl;
 /// How a server works: its connection-wide options, and the queue, prefetch and runs_inline of the
 /// service the constructor with a handler adds (add_service adds more).
 struct server_options {
-    /// Declared as the tutorial does: queue_declare(queue=...) — not durable, not exclusive.
+    /// Declared as queue_type says (by default as the tutorial does: queue_declare(queue=...) —
+    /// not durable, not exclusive).
     std::string queue = "rpc_queue";
+    /// How `queue` is declared: transient (the tutorial's; RabbitMQ 4.3 refuses it by default),
+    /// classic (durable) or quorum (durable, replicated). See server_queue.hpp.
+    rpc::queue_type queue_type = rpc::queue_type::transient;
     /// basic.qos prefetch_count: unacked requests the broker hands this server at once.
     std::uint16_t prefetch = 1;
     /// Threads running synchronous handlers (a pool the server owns; the only threads it starts).
@@ -66,6 +70,16 @@ struct server_options {
     /// prefetch of them wait for their ack instead of one. false: one basic.ack per request, as
     /// the tutorial's server does.
     bool batch_acks = true;
+    /// Publisher confirms on the replies: the service channels are put in confirm mode, each
+    /// reply is published mandatory, and its request is acked only once the broker confirmed the
+    /// reply, or returned it (its reply_to queue is gone, and so is the caller: nothing to wait
+    /// for). A reply nacked by the broker gets its request nacked with requeue (answered again,
+    /// here or by another server); a reply unconfirmed when the channel or connection died leaves
+    /// its request to the broker, which redelivers it. So a node's death between reply and ack
+    /// means a redelivery (a duplicate reply the caller drops), never a lost reply. Costs a
+    /// round trip to the broker before each ack (acks still batch: batch_acks). false: the reply
+    /// counts as sent once handed to the connection.
+    bool confirm_replies = false;
     /// stop() waits this long for in-flight requests before closing anyway: what is unfinished
     /// then is released (the broker redelivers it to another server), and stop() returns false.
     /// A timer on the executor (cancelled when the drain ends).
@@ -92,9 +106,9 @@ struct server_options {
 
 /// Counters of what the server did.
 struct server_stats {
-    std::uint64_t requests = 0;       ///< deliveries received
-    std::uint64_t replies = 0;        ///< replies published
-    std::uint64_t no_reply_to = 0;    ///< requests without reply_to (acked, logged, not answered)
+    std::uint64_t requests = 0;          ///< deliveries received
+    std::uint64_t replies = 0;           ///< replies published
+    std::uint64_t no_reply_to = 0;       ///< requests without reply_to (acked, logged, not answered)
     std::uint64_t handler_failures = 0;  ///< handlers that threw (an error reply was sent)
     std::uint64_t publish_failures = 0;  ///< replies that could not be queued (connection gone)
     std::uint64_t reconnects = 0;        ///< successful reconnections (server_options::reconnect)
@@ -102,6 +116,11 @@ struct server_stats {
     /// max_request_size, or a content header our limits refuse (amqp::delivered_message::fault).
     std::uint64_t rejected = 0;
     std::uint64_t acks = 0;  ///< basic.ack frames sent (one may settle several requests: batch_acks)
+    /// confirm_replies: replies returned by the broker (no such reply_to queue); their requests are acked.
+    std::uint64_t replies_returned = 0;
+    /// confirm_replies: replies nacked, or unconfirmed when the channel closed; their requests
+    /// were not acked (nacked with requeue, or left to the broker's redelivery).
+    std::uint64_t replies_unconfirmed = 0;
 };
 
 /// An RPC server on its own connection: add services, start, stop.
@@ -111,8 +130,8 @@ public:
 
     /// A server with no service yet: add_service() before start().
     rpc_server(executor_type ex, amqp::connection_options conn, server_options opts);
-    /// A server with one synchronous service: opts.queue answered by `handler`, with opts.prefetch
-    /// and opts.runs_inline.
+    /// A server with one synchronous service: opts.queue answered by `handler`, with opts.prefetch,
+    /// opts.queue_type and opts.runs_inline.
     rpc_server(executor_type ex, amqp::connection_options conn, server_options opts, request_handler handler);
     /// Closes without draining if stop() was not called.
     ~rpc_server();
@@ -122,7 +141,7 @@ public:
     executor_type get_executor() const noexcept;
 
     /// Another service on the same connection: its own channel consuming `queue` (declared as
-    /// server_options::queue is) with `opts.prefetch`. Before start() only: throws
+    /// `opts.queue_type` says) with `opts.prefetch`. Before start() only: throws
     /// std::logic_error after, or for a queue already served.
     void add_service(std::string queue, request_handler handler, service_options opts = {});
     void add_service(std::string queue, async_request_handler handler, service_options opts = {});

@@ -4,6 +4,7 @@
 // (asio::awaitable<reply>(request)) into the asynchronous kind.
 #pragma once
 
+#include <rpc/server_queue.hpp>
 #include <rpc/server_request.hpp>
 
 #include <cstdint>
@@ -49,6 +50,9 @@ using async_request_handler = std::function<void(request, reply_sender)>;
 struct service_options {
     /// basic.qos prefetch_count on the service's channel: unacked requests at once.
     std::uint16_t prefetch = 1;
+    /// How the service's queue is declared (server_queue.hpp). A broker refusing the declaration
+    /// fails the start (or the reconnection) with its reason and, when a setting fixes it, the fix.
+    rpc::queue_type queue_type = rpc::queue_type::transient;
     /// Synchronous handlers with server_options::workers > 0: a request for which this returns true
     /// runs on the connection's thread instead of a worker (see server_options::runs_inline).
     std::function<bool(std::string_view body)> runs_inline;

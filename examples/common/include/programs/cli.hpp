@@ -6,6 +6,7 @@
 #include <amqp/connection_options.hpp>
 #include <fibonacci/fibonacci.hpp>
 #include <rpc/rpc_client.hpp>
+#include <rpc/server_queue.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -100,7 +101,14 @@ private:
     std::thread thread_;
 };
 
-/// The clients' shared options: --queue (default rpc_queue) and --direct-reply-to.
+/// --queue-type transient|classic|quorum (default transient); another value is a usage_error.
+rpc::queue_type queue_type_from(const arguments& args);
+/// Publisher confirms wanted: --confirms, or a durable --queue-type (classic, quorum), whose point
+/// is not to lose a request.
+bool confirms_from(const arguments& args);
+
+/// The clients' shared options: --queue (default rpc_queue), --direct-reply-to, and --queue-type
+/// (requests published persistent for a durable queue).
 rpc::client_options client_options_from(const arguments& args);
 
 /// client.call(n, timeout), then client.close() whether the call succeeded or threw: a failed

@@ -3,7 +3,7 @@
 // server goes on; a peer's text cannot forge a log line; a second stop signal (halt) cuts a
 // drain short; a failed start says why.
 #include <test_support/child_process.hpp>
-#include "server_test_support.hpp"
+#include <test_support/server_test_support.hpp>
 
 #include <cstdio>
 #include <cstdlib>

@@ -65,4 +65,28 @@ inline std::uint32_t wait_until_ready(raw_peer& peer, const std::string& queue, 
     return ready;
 }
 
+/// A test against the broker with one queue of its own (queue()), deleted at the end: a durable
+/// one outlives the test's connections.
+class own_queue_test : public ::testing::Test {
+protected:
+    void SetUp() override { RPC_REQUIRE_BROKER(); }
+    void TearDown() override {
+        if (queue_.empty()) return;
+        try {
+            raw_peer(io.executor()).channel().delete_queue(queue_);
+        } catch (const std::exception&) {}
+    }
+    const std::string& queue(const std::string& what) { return queue_ = unique_queue(what); }
+
+    /// Polls `done` every 10 ms for at most 30 s; its last answer.
+    template <class Pred>
+    static bool eventually(Pred done) {
+        for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return done();
+    }
+
+    rpc::cli::io_thread io;
+    std::string queue_;
+};
+
 }  // namespace rpc_test
