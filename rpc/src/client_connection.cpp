@@ -22,6 +22,7 @@ void client_impl::set_up(std::shared_ptr<amqp::connection> conn, link l, setup_h
     std::weak_ptr<client_impl> weak = shared_from_this();
     setup_hooks hooks;
     hooks.direct_reply_to = opts_.direct_reply_to;
+    hooks.confirm = opts_.confirm_requests;
     hooks.prepare_channel = [weak, l](amqp::channel& ch) {
         if (auto self = weak.lock()) self->install_channel_handlers(ch, l);
     };
@@ -118,7 +119,7 @@ void client_impl::install_channel_handlers(amqp::channel& ch, link l) {
 void client_impl::lost(const link& l, errc code, const std::string& why) {
     // A start attempt on a node that failed: the start goes on with the next node.
     if (l.generation == 0 && l.conn != conn_.get()) return;
-    core_.connection_lost(l.generation, code, why + " (node " + node_name(l.node) + ")");
+    core_.connection_lost(l.generation, code, why + " (node " + node_name(l.node) + ")", clock::now());
     run_actions();
 }
 

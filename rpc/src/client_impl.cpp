@@ -6,6 +6,7 @@
 #include <amqp/codec/field_table.hpp>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -39,6 +40,7 @@ client_core_options core_options(const client_options& o, const std::vector<amqp
     c.reconnect_max = o.reconnect_max;
     c.max_message_size = nodes.front().max_message_size;
     c.node_count = nodes.size();
+    c.confirm_requests = o.confirm_requests;
     return c;
 }
 }  // namespace
@@ -75,7 +77,7 @@ void client_impl::refuse_blocking_on_executor(const char* what) const {
 client_stats client_impl::stats() const noexcept {
     std::array<std::uint64_t, stat_count> v{};
     for (std::size_t i = 0; i < stat_count; ++i) v[i] = stats_[i].load(std::memory_order_relaxed);
-    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
 }
 
 void client_impl::start(start_handler h) {
@@ -215,8 +217,25 @@ void client_impl::publish(client_action& a) {
     amqp::publish_options where;
     where.routing_key = opts_.queue;
     where.mandatory = true;
-    if (const error_code ec = ch_.publish(where, props, amqp::as_bytes(a.request.body)))
-        core_.publish_failed(a.key, ec);
+    if (!opts_.confirm_requests) {
+        if (const error_code ec = ch_.publish(where, props, amqp::as_bytes(a.request.body)))
+            core_.publish_failed(a.key, ec);
+        return;
+    }
+    auto settled = [weak = weak_from_this(), key = a.key, generation = core_.generation()](error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        if (!ec) {
+            self->core_.publish_confirmed(key, generation);
+        } else if (ec == amqp::client_error::publish_nacked) {
+            self->core_.publish_nacked(key, generation, "basic.nack", clock::now());
+        } else if (ec != amqp::client_error::publish_returned && ec != amqp::client_error::publish_unconfirmed) {
+            // returned: on_return tells the call; unconfirmed: the loss does (connection_lost).
+            self->core_.publish_failed(key, ec);
+        }
+        self->run_actions();
+    };
+    ch_.async_publish(where, props, amqp::as_bytes(a.request.body), asio::bind_executor(strand_, std::move(settled)));
 }
 
 void client_impl::finish(client_action& a) {
@@ -252,7 +271,9 @@ void client_impl::refresh_snapshot() noexcept {
                                          s.replies_without_id,
                                          s.reconnects,
                                          s.reconnect_attempts,
-                                         s.cancelled};
+                                         s.cancelled,
+                                         s.resent,
+                                         s.duplicate_replies};
     for (std::size_t i = 0; i < stat_count; ++i) stats_[i].store(v[i], std::memory_order_relaxed);
 }
 

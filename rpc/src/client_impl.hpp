@@ -80,7 +80,7 @@ public:
     client_stats stats() const noexcept;
 
 private:
-    static constexpr std::size_t stat_count = 10;
+    static constexpr std::size_t stat_count = 12;
 
     bool on_executor_thread() const;
 

@@ -46,6 +46,14 @@ struct client_options {
     bool reconnect = false;
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5000};
+    /// Publisher confirms: the reply channel is put in confirm mode and a request counts as sent
+    /// only when the broker confirmed it. A nack: an idempotent call (request_message::idempotent)
+    /// is sent again, another fails with errc::not_confirmed ("the request may not have reached
+    /// the queue (...); not re-sent: the call is not idempotent"); so does a non-idempotent call
+    /// unconfirmed when the connection is lost. Costs a round trip per request (pipelined).
+    /// Independently of it, with `reconnect`, idempotent calls pending at a lost connection are
+    /// sent again after reconnecting (to the next node), with their correlation id.
+    bool confirm_requests = false;
 };
 
 namespace detail {
