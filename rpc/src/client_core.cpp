@@ -159,9 +159,9 @@ void client_core::publish_nacked(std::uint64_t key, std::uint64_t generation, st
     call& c = it->second;
     const std::string reason = "the broker nacked it: " + printable_reason(why);
     if (!c.idempotent)
-        return complete(it, errc::not_confirmed,
-                        "the request may not have reached the queue (" + reason +
-                            "); not re-sent: the call is not idempotent");
+        return complete(
+            it, errc::not_confirmed,
+            "the request may not have reached the queue (" + reason + "); not re-sent: the call is not idempotent");
     if (c.resends >= opts_.max_resends)
         return complete(it, errc::not_confirmed,
                         "the request may not have reached the queue (" + reason + "); not re-sent again after " +
@@ -262,8 +262,7 @@ void client_core::reconnect_failed(std::uint64_t /*generation*/, const std::stri
     }
 }
 
-void client_core::connection_lost(std::uint64_t generation, errc code, const std::string& why,
-                                  clock::time_point now) {
+void client_core::connection_lost(std::uint64_t generation, errc code, const std::string& why, clock::time_point now) {
     // A connection's channel and the connection itself both report its end: the first counts.
     // Calls made since wait for a reconnection and must not fail by the second.
     if (generation != generation_ || !stop_reason_.empty()) return;
@@ -325,8 +324,7 @@ void client_core::fail_all(errc code, const std::string& why, bool keep_idempote
     // Failover: an idempotent call is published again after the reconnection (its reply queue,
     // or its request, may have died with the node); any other ends now.
     std::vector<std::uint64_t> ending, resending;
-    for (auto& [key, c] : calls_)
-        (!c.idempotent || c.resends >= opts_.max_resends ? ending : resending).push_back(key);
+    for (auto& [key, c] : calls_) (!c.idempotent || c.resends >= opts_.max_resends ? ending : resending).push_back(key);
     // In the order they were made in.
     std::sort(resending.begin(), resending.end(),
               [this](std::uint64_t a, std::uint64_t b) { return calls_.at(a).seq < calls_.at(b).seq; });
@@ -336,11 +334,10 @@ void client_core::fail_all(errc code, const std::string& why, bool keep_idempote
         auto it = calls_.find(key);
         const call& c = it->second;
         if (opts_.confirm_requests && !c.held && !c.confirmed)
-            complete(it, errc::not_confirmed,
-                     "the request may not have reached the queue (" + why +
-                         "); not re-sent: the call is not idempotent");
-        else
-            complete(it, code, why);
+            complete(
+                it, errc::not_confirmed,
+                "the request may not have reached the queue (" + why + "); not re-sent: the call is not idempotent");
+        else complete(it, code, why);
     }
 }
 

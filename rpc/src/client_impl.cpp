@@ -6,9 +6,9 @@
 #include <amqp/codec/field_table.hpp>
 
 #include <boost/asio/append.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -68,10 +68,9 @@ bool client_impl::on_executor_thread() const {
 
 void client_impl::refuse_blocking_on_executor(const char* what) const {
     if (on_executor_thread())
-        throw call_error(errc::would_deadlock,
-                         std::string(what) +
-                             " called on a thread that runs the client's executor: it would wait "
-                             "for itself; use the async_ form there");
+        throw call_error(errc::would_deadlock, std::string(what) +
+                                                   " called on a thread that runs the client's executor: it would wait "
+                                                   "for itself; use the async_ form there");
 }
 
 client_stats client_impl::stats() const noexcept {
@@ -94,28 +93,29 @@ void client_impl::start(start_handler h) {
 void client_impl::start_on(std::size_t node, std::string failures, start_handler h) {
     if (node > 0) conn_ = std::make_shared<amqp::connection>(strand_, nodes_[node]);
     node_ = node;
-    set_up(conn_, link{conn_.get(), 0, node},
-           [self = shared_from_this(), node, failures = std::move(failures), h = std::move(h)](setup_result r) mutable {
-               if (!r.ec && !self->core_.connection_up(0, clock::now(), node)) {
-                   r.ec = errc::connection_lost;
-                   r.why = self->core_.lost_reason();
-               }
-               if (r.ec) {
-                   if (!failures.empty()) failures += "; ";
-                   failures += self->nodes_.size() > 1 ? self->attempt_failure(node, r.why) : r.why;
-                   if (node + 1 < self->nodes_.size() && self->core_.current_state() == client_core::state::not_started) {
-                       self->core_.start_attempt_failed();
-                       if (self->conn_->is_open()) self->conn_->async_close([c = self->conn_](error_code) {});
-                       return self->start_on(node + 1, std::move(failures), std::move(h));
-                   }
-                   r.why = std::move(failures);
-               }
-               self->starting_ = false;
-               if (!r.ec) self->adopt(std::move(r.channel), std::move(r.reply_queue));
-               self->start_failure_.store(std::make_shared<const std::string>(std::move(r.why)));
-               self->run_actions();
-               self->complete(std::move(h), r.ec);
-           });
+    set_up(
+        conn_, link{conn_.get(), 0, node},
+        [self = shared_from_this(), node, failures = std::move(failures), h = std::move(h)](setup_result r) mutable {
+            if (!r.ec && !self->core_.connection_up(0, clock::now(), node)) {
+                r.ec = errc::connection_lost;
+                r.why = self->core_.lost_reason();
+            }
+            if (r.ec) {
+                if (!failures.empty()) failures += "; ";
+                failures += self->nodes_.size() > 1 ? self->attempt_failure(node, r.why) : r.why;
+                if (node + 1 < self->nodes_.size() && self->core_.current_state() == client_core::state::not_started) {
+                    self->core_.start_attempt_failed();
+                    if (self->conn_->is_open()) self->conn_->async_close([c = self->conn_](error_code) {});
+                    return self->start_on(node + 1, std::move(failures), std::move(h));
+                }
+                r.why = std::move(failures);
+            }
+            self->starting_ = false;
+            if (!r.ec) self->adopt(std::move(r.channel), std::move(r.reply_queue));
+            self->start_failure_.store(std::make_shared<const std::string>(std::move(r.why)));
+            self->run_actions();
+            self->complete(std::move(h), r.ec);
+        });
 }
 
 void client_impl::submit(const generated_id& id, request_message req, std::unique_ptr<request_context> ctx) {
@@ -126,7 +126,8 @@ void client_impl::submit(const generated_id& id, request_message req, std::uniqu
 // A request made from inside the strand (a completion handler that makes the next request,
 // dispatched inline by run_actions): it enters the core at once, saving a post per request.
 // Whatever completes meanwhile is posted, never run inside the initiating function.
-bool client_impl::try_submit_inline(const generated_id& id, request_message& req, std::unique_ptr<request_context>& ctx) {
+bool client_impl::try_submit_inline(const generated_id& id, request_message& req,
+                                    std::unique_ptr<request_context>& ctx) {
     if (!strand_.running_in_this_thread()) return false;
     const bool outer = initiating_;
     initiating_ = true;
@@ -183,10 +184,8 @@ void client_impl::run_actions() {
 
 void client_impl::execute(client_action& a) {
     switch (a.what) {
-        case client_action::kind::publish:
-            return publish(a);
-        case client_action::kind::complete:
-            return finish(a);
+        case client_action::kind::publish: return publish(a);
+        case client_action::kind::complete: return finish(a);
         case client_action::kind::arm_timer:
             timer_.expires_at(a.at);  // cancels the wait for an older time
             return timer_.async_wait([weak = weak_from_this()](error_code ec) {
@@ -196,8 +195,7 @@ void client_impl::execute(client_action& a) {
                     self->run_actions();
                 }
             });
-        case client_action::kind::reconnect:
-            return reconnect(a.generation, a.node);
+        case client_action::kind::reconnect: return reconnect(a.generation, a.node);
     }
 }
 
@@ -246,8 +244,7 @@ void client_impl::finish(client_action& a) {
     const auto ex = asio::get_associated_executor(h, executor_);
     // key 0: a request refused before it entered the table, still in its initiating function
     // when it came inline.
-    if (initiating_ || a.key == 0)
-        return asio::post(executor_, asio::append(std::move(h), a.ec, std::move(a.reply)));
+    if (initiating_ || a.key == 0) return asio::post(executor_, asio::append(std::move(h), a.ec, std::move(a.reply)));
     asio::dispatch(ex, asio::append(std::move(h), a.ec, std::move(a.reply)));
 }
 

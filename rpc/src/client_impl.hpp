@@ -118,7 +118,7 @@ private:
 
     boost::asio::any_io_executor executor_;
     boost::asio::strand<boost::asio::any_io_executor> strand_;
-    boost::asio::steady_timer timer_;  // the core's one timer
+    boost::asio::steady_timer timer_;              // the core's one timer
     std::vector<amqp::connection_options> nodes_;  // in the order they are tried
     client_options opts_;
     client_core core_;

@@ -1,8 +1,8 @@
 // The client with publisher confirms on the test broker: confirmed calls succeed; a request the
 // broker nacks (a full queue with reject-publish) fails as not_confirmed, after bounded re-sends
 // when idempotent.
-#include <test_support/rpc_fixture.hpp>
 #include <fibonacci/fibonacci_client.hpp>
+#include <test_support/rpc_fixture.hpp>
 
 namespace {
 

@@ -35,25 +35,22 @@ struct harness {
     clock::time_point now = clock::time_point{} + std::chrono::hours(1);
     std::map<int, completion> completed;  // by tag
     std::vector<rpc::client_action> published;
-    std::vector<std::uint64_t> reconnects;  // generations asked for
+    std::vector<std::uint64_t> reconnects;     // generations asked for
     std::vector<std::size_t> reconnect_nodes;  // and the node of each
-    std::map<int, std::string> ids;         // tag -> correlation id
-    std::map<int, std::uint64_t> keys;      // tag -> key
+    std::map<int, std::string> ids;            // tag -> correlation id
+    std::map<int, std::uint64_t> keys;         // tag -> key
     int duplicates = 0;
 
     void drain() {
         for (auto& a : core.actions()) switch (a.what) {
-                case kind::publish:
-                    published.push_back(std::move(a));
-                    break;
+                case kind::publish: published.push_back(std::move(a)); break;
                 case kind::complete: {
                     const int tag = static_cast<tagged&>(*a.context).tag;
                     if (!completed.emplace(tag, completion{now, a.ec, a.message, std::move(a.reply)}).second)
                         ++duplicates;
                     break;
                 }
-                case kind::arm_timer:
-                    break;  // core.timer_at() says when
+                case kind::arm_timer: break;  // core.timer_at() says when
                 case kind::reconnect:
                     reconnects.push_back(a.generation);
                     reconnect_nodes.push_back(a.node);

@@ -1,8 +1,8 @@
 // A client given several broker nodes, on the test broker: dead nodes are skipped at start, a
 // lost node is left for the next one, and the texts name the node.
+#include <fibonacci/fibonacci_client.hpp>
 #include <test_support/rpc_fixture.hpp>
 #include <test_support/test_relay.hpp>
-#include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
@@ -94,8 +94,8 @@ TEST_F(RpcClientNodes, ALostNodeFailsItsPendingCallNamingItAndTheNextCallGoesToT
 TEST_F(RpcClientNodes, AServerSkipsADeadNodeAndAStartOnDeadNodesNamesEach) {
     const auto q = unique_queue("nodes-server");
     const std::uint16_t dead = closed_port();
-    rpc::rpc_server server(io.executor(), rpc::broker_nodes{{at(dead), broker_options()}},
-                           fib_server::options(q, 1), rpc::make_fibonacci_handler({}));
+    rpc::rpc_server server(io.executor(), rpc::broker_nodes{{at(dead), broker_options()}}, fib_server::options(q, 1),
+                           rpc::make_fibonacci_handler({}));
     server.start();
     auto client = make_client(io.executor(), q);
     EXPECT_EQ(rpc::fibonacci_client(*client).call(12, 30s), 144);

@@ -233,10 +233,10 @@ private:
     bool reconnecting_ = false;                 // an attempt is under way, or due
     std::chrono::milliseconds retry_delay_{0};  // after a failed attempt: doubling
     clock::time_point next_attempt_at_ = clock::time_point::min();
-    bool attempt_waiting_ = false;  // an attempt waits for next_attempt_at_
-    bool started_ = false;            // connection_up(0) succeeded once
-    std::size_t node_ = 0;            // of the connection in use
-    std::size_t next_node_ = 0;       // where the next attempt goes
+    bool attempt_waiting_ = false;     // an attempt waits for next_attempt_at_
+    bool started_ = false;             // connection_up(0) succeeded once
+    std::size_t node_ = 0;             // of the connection in use
+    std::size_t next_node_ = 0;        // where the next attempt goes
     std::size_t failed_in_a_row_ = 0;  // attempts failed since the last connection: a round ends at node_count
     client_stats stats_;
 };
