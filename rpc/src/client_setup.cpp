@@ -34,9 +34,19 @@ struct setup_op : std::enable_shared_from_this<setup_op> {
             if (ec) return self->fail(ec, "cannot open a channel: ");
             self->channel = std::move(ch);
             self->hooks.prepare_channel(self->channel);
-            if (self->hooks.direct_reply_to) return self->consume(direct_reply_to_queue);
-            self->declare();
+            if (self->hooks.confirm) return self->confirm_select();
+            self->reply_queue();
         });
+    }
+    void confirm_select() {
+        channel.async_confirm_select([self = shared_from_this()](error_code ec) {
+            if (ec) return self->fail(ec, "cannot put the channel in confirm mode: ");
+            self->reply_queue();
+        });
+    }
+    void reply_queue() {
+        if (hooks.direct_reply_to) return consume(direct_reply_to_queue);
+        declare();
     }
     void declare() {
         amqp::queue_options q;

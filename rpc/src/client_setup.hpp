@@ -26,6 +26,7 @@ struct setup_result {
 /// What the set-up needs from its owner.
 struct setup_hooks {
     bool direct_reply_to = false;
+    bool confirm = false;  ///< confirm.select on the channel before consuming
     /// Called with the new channel before consuming on it (the owner installs its handlers).
     std::function<void(amqp::channel&)> prepare_channel;
     /// The reply consumer's delivery handler.

@@ -9,6 +9,7 @@ rpc::client_options client_options_from(const arguments& args) {
     opts.queue = args.value("queue").value_or("rpc_queue");
     opts.direct_reply_to = args.flag("direct-reply-to");
     opts.persistent = queue_type_from(args) != rpc::queue_type::transient;
+    opts.confirm_requests = confirms_from(args);
     return opts;
 }
 

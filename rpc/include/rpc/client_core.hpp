@@ -44,6 +44,16 @@ struct client_core_options {
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5000};
     std::size_t max_message_size = 128 * 1024 * 1024;
+    /// How many broker nodes the owner can connect to (broker_nodes, in the order it tries them).
+    /// A lost connection reconnects to the next node; a failed attempt moves on to the next one
+    /// after the backoff, held calls waiting, until every node failed once in a row: then the
+    /// held calls fail.
+    std::size_t node_count = 1;
+    /// client_options::confirm_requests: the owner publishes on a confirm-mode channel and reports
+    /// each request's nack (publish_nacked); a nacked call is re-sent when idempotent (at most
+    /// max_resends times), else fails with not_confirmed.
+    bool confirm_requests = false;
+    unsigned max_resends = 3;
 };
 
 /// One thing the owner must do, in the order given.
@@ -56,7 +66,7 @@ struct client_action {
                     ///< publish_failed(key)
         complete,   ///< complete `context` with `ec` (text in `message`) or with `reply`
         arm_timer,  ///< (re)arm the one timer for `at` (it replaces any earlier arming); call timer_fired then
-        reconnect,  ///< start a reconnection attempt now for connection `generation`
+        reconnect,  ///< start a reconnection attempt now for connection `generation`, to node `node`
     } what;
     std::uint64_t key = 0;
     generated_id id;
@@ -68,6 +78,7 @@ struct client_action {
     reply_message reply;
     std::chrono::steady_clock::time_point at;
     std::uint64_t generation = 0;
+    std::size_t node = 0;
 };
 
 /// A reply as the connection delivered it: the views live only for the event's call.
@@ -110,17 +121,30 @@ public:
                   std::string_view routing_key);
     /// The publish of call `key` failed locally (the channel closed meanwhile...).
     void publish_failed(std::uint64_t key, const error_code& ec);
+    /// The broker confirmed call `key`'s request, published on connection `generation`.
+    void publish_confirmed(std::uint64_t key, std::uint64_t generation);
+    /// The broker nacked call `key`'s request (published on `generation`): an idempotent call
+    /// is published again, another fails with not_confirmed. (A publish left unconfirmed by a
+    /// lost connection is the loss's business: connection_lost.)
+    void publish_nacked(std::uint64_t key, std::uint64_t generation, std::string_view why, clock::time_point now);
     /// The timer armed by the last arm_timer action fired (or a stale arming: harmless).
     void timer_fired(clock::time_point now);
-    /// The connection of `generation` is set up (first start: generation 0). Returns false when
-    /// it was lost meanwhile (then nothing changes but `lost_reason()` explains).
-    bool connection_up(std::uint64_t generation, clock::time_point now);
-    /// A reconnection attempt for `generation` failed with text `why`.
+    /// The connection of `generation` is set up (first start: generation 0), to node `node`.
+    /// Returns false when it was lost meanwhile (then nothing changes but `lost_reason()` explains).
+    bool connection_up(std::uint64_t generation, clock::time_point now, std::size_t node = 0);
+    /// start(): the attempt on one node failed before connection_up; the owner tries the next
+    /// node with generation 0 again, so the failed attempt's loss is forgotten.
+    void start_attempt_failed();
+    /// A reconnection attempt for `generation` (to the node its action named) failed with text `why`.
     void reconnect_failed(std::uint64_t generation, const std::string& why, clock::time_point now);
     /// The connection of `generation` (or its channel or reply consumer) ended: every pending
-    /// call fails with `code` and `why`. Events of an older generation, and all but the first
-    /// loss of one generation, are ignored.
-    void connection_lost(std::uint64_t generation, errc code, const std::string& why);
+    /// call fails with `code` and `why`, except, when a reconnection is possible, idempotent
+    /// calls, which are held and published again after it (their reply queue died with the
+    /// connection); with confirm_requests a non-idempotent call not yet confirmed fails with
+    /// not_confirmed. Events of an older generation, and all but the first loss of one
+    /// generation, are ignored.
+    void connection_lost(std::uint64_t generation, errc code, const std::string& why,
+                         clock::time_point now = clock::time_point::min());
     /// connection.blocked (true, with the broker's reason) / connection.unblocked (false).
     void blocked(std::uint64_t generation, bool is_blocked, std::string_view reason, clock::time_point now);
     /// The caller cancelled call `key` with the cancellation types in `kinds` (cancel_kind):
@@ -135,6 +159,8 @@ public:
     bool is_blocked() const noexcept { return blocked_; }
     std::uint64_t generation() const noexcept { return generation_; }
     bool reconnecting() const noexcept { return reconnecting_; }
+    /// The node of the connection in use (or last in use).
+    std::size_t node() const noexcept { return node_; }
     const std::string& lost_reason() const noexcept { return stop_reason_; }
     std::size_t pending_calls() const noexcept { return calls_.size(); }
     std::size_t held_requests() const noexcept { return held_.size(); }
@@ -153,6 +179,12 @@ private:
         clock::time_point deadline;
         bool held = false;
         bool saw_block = false;  // the broker blocked the connection while this call waited
+        bool idempotent = false;
+        bool confirmed = false;
+        unsigned resends = 0;
+        std::uint64_t seq = 0;         // submit order
+        std::uint64_t generation = 0;  // of the connection it was last published on
+        request_message copy;          // idempotent: what a re-send publishes
         call* earlier = nullptr;
         call* later = nullptr;
     };
@@ -169,11 +201,14 @@ private:
     void flush_held(clock::time_point now);
     void complete(call_table::iterator it, error_code ec, std::string why, reply_message r = {});
     void fail_now(std::unique_ptr<call_context> ctx, error_code ec, std::string why);
-    void fail_all(errc code, const std::string& why);
+    void fail_all(errc code, const std::string& why, bool keep_idempotent = false);
+    void hold_for_resend(call& c);
+    static void remember(std::unordered_set<std::uint64_t>& set, std::deque<std::uint64_t>& order, std::uint64_t key);
     void forget(std::uint64_t key);
     void remove_held(std::uint64_t key);
     std::string timeout_reason(const call& c);
     void start_reconnect_when_due(clock::time_point now);
+    void push_reconnect();
     void rearm(bool after_fire);
     bool can_reconnect() const noexcept;
 
@@ -185,6 +220,9 @@ private:
     std::deque<std::uint64_t> held_;                                // keys not yet published, in order
     std::unordered_set<std::uint64_t> abandoned_;  // timed out or cancelled: a late reply is no stranger
     std::deque<std::uint64_t> abandoned_order_;
+    std::unordered_set<std::uint64_t> resent_done_;  // re-sent calls answered: a second reply is a duplicate
+    std::deque<std::uint64_t> resent_done_order_;
+    std::uint64_t next_seq_ = 0;
     clock::time_point timer_at_ = clock::time_point::max();
     state state_ = state::not_started;
     std::string stop_reason_;
@@ -195,7 +233,11 @@ private:
     bool reconnecting_ = false;                 // an attempt is under way, or due
     std::chrono::milliseconds retry_delay_{0};  // after a failed attempt: doubling
     clock::time_point next_attempt_at_ = clock::time_point::min();
-    bool attempt_waiting_ = false;  // an attempt waits for next_attempt_at_
+    bool attempt_waiting_ = false;     // an attempt waits for next_attempt_at_
+    bool started_ = false;             // connection_up(0) succeeded once
+    std::size_t node_ = 0;             // of the connection in use
+    std::size_t next_node_ = 0;        // where the next attempt goes
+    std::size_t failed_in_a_row_ = 0;  // attempts failed since the last connection: a round ends at node_count
     client_stats stats_;
 };
 
