@@ -1,0 +1,174 @@
+// The cluster tests' load client: keeps K Fibonacci calls in flight on one rpc_client until N are
+// answered, checks every answer, and prints a line per answer with its time (CLOCK_MONOTONIC, the
+// clock of Python's time.monotonic) so that the driver (rpc_failover_test.py) knows when to kill a
+// node and how long the calls took to come back after it. rpc_bench measures; this one observes.
+//
+//   cluster_load [--url URL]... [--queue Q] [--queue-type T] [--confirms] [--requests N] [--inflight K]
+//                [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]
+// Output: "answered <count> <seconds>" per correct answer, then "stats ..." (the client's counters).
+// Exit 0 when all N were answered correctly; 1 at the first failed or wrong call, with its text.
+// --not-idempotent: the calls go through rpc_client::async_request as plain requests, which the
+// client must not re-send (only fibonacci_client marks its calls idempotent).
+#include <fibonacci/fibonacci_client.hpp>
+#include <programs/cli.hpp>
+#include <rpc/rpc_client.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+namespace {
+
+constexpr std::string_view usage =
+    "usage: cluster_load [--url URL]... [--queue Q] [--queue-type T] [--confirms] [--requests N]\n"
+    "                    [--inflight K] [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]\n";
+
+double monotonic_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct plan {
+    std::uint64_t requests = 300;
+    std::uint64_t inflight = 16;
+    std::uint64_t n = 20;
+    std::chrono::milliseconds timeout{60000};
+    std::chrono::milliseconds interval{0};
+    bool idempotent = true;
+};
+
+/// K slots, each: call, check, pause `interval`, call again, until `requests` calls were made.
+class load {
+public:
+    load(rpc::rpc_client& client, const plan& p) : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)) {
+        slots_.reserve(p.inflight);
+        for (std::uint64_t i = 0; i < p.inflight; ++i) slots_.emplace_back(client);
+    }
+
+    /// Empty when every call was answered correctly, else the first failure.
+    std::string run() {
+        for (std::size_t s = 0; s < slots_.size(); ++s) next(s);
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return answered_ == plan_.requests || !failure_.empty(); });
+        return failure_;
+    }
+
+private:
+    // Stable addresses: the calls hold `diag` and the timer until they complete.
+    struct slot {
+        explicit slot(rpc::rpc_client& c) : pause(c.get_executor()) {}
+        rpc::diagnostics diag;
+        boost::asio::steady_timer pause;
+    };
+
+    void next(std::size_t s) {
+        {
+            std::lock_guard lock(mutex_);
+            if (started_ == plan_.requests || !failure_.empty()) return;
+            ++started_;
+        }
+        auto done = [this, s](rpc::error_code ec, const rpc::big_int& v) { on_answer(s, ec, v); };
+        rpc::diagnostics& diag = slots_[s].diag;
+        if (plan_.idempotent) {
+            rpc::fibonacci_client(client_).async_call(plan_.n, plan_.timeout, diag, done);
+            return;
+        }
+        rpc::request_message req{std::to_string(plan_.n), {}, plan_.timeout, {}};
+        client_.async_request(std::move(req), diag, [this, s, done](rpc::error_code ec, rpc::reply_message r) {
+            rpc::big_int v = ec ? rpc::big_int(0) : rpc::detail::fibonacci_value(ec, r, &slots_[s].diag);
+            done(ec, v);
+        });
+    }
+
+    void on_answer(std::size_t s, rpc::error_code ec, const rpc::big_int& v) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!failure_.empty()) return;
+            if (ec || v != expected_) {
+                const std::string& why = slots_[s].diag.message;
+                failure_ = ec ? "call failed: " + (why.empty() ? ec.message() : why)
+                              : "wrong answer to fib(" + std::to_string(plan_.n) + "): " + v.str();
+                cv_.notify_all();
+                return;
+            }
+            ++answered_;
+            std::printf("answered %llu %.6f\n", static_cast<unsigned long long>(answered_), monotonic_seconds());
+            std::fflush(stdout);
+            if (answered_ == plan_.requests) {
+                cv_.notify_all();
+                return;
+            }
+        }
+        if (plan_.interval.count() == 0) return next(s);
+        slots_[s].pause.expires_after(plan_.interval);
+        slots_[s].pause.async_wait([this, s](const rpc::error_code& e) {
+            if (!e) next(s);
+        });
+    }
+
+    rpc::rpc_client& client_;
+    const plan plan_;
+    const rpc::big_int expected_;
+    std::vector<slot> slots_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::uint64_t started_ = 0;
+    std::uint64_t answered_ = 0;
+    std::string failure_;
+};
+
+int run_load(const rpc::cli::arguments& args) {
+    using namespace rpc::cli;
+    if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
+    plan p;
+    if (auto v = args.value("requests")) p.requests = parse_count(*v, 1, 100000, "--requests");
+    if (auto v = args.value("inflight")) p.inflight = parse_count(*v, 1, 1024, "--inflight");
+    if (auto v = args.value("n")) p.n = parse_count(*v, 0, 10000, "--n");
+    if (auto v = args.value("timeout")) p.timeout = parse_seconds(*v, "--timeout");
+    if (auto v = args.value("interval-ms"))
+        p.interval = std::chrono::milliseconds(parse_count(*v, 0, 10000, "--interval-ms"));
+    p.idempotent = !args.flag("not-idempotent");
+    rpc::client_options opts = client_options_from(args);
+    opts.default_timeout = p.timeout;
+    opts.reconnect = true;
+
+    io_thread io;
+    rpc::rpc_client client(io.executor(), broker_options(args), opts);
+    client.start();
+    load l(client, p);
+    const std::string failure = l.run();
+    const rpc::client_stats st = client.stats();
+    // The pending calls' handlers point at `l`: close (failing them) while it is alive.
+    client.close();
+    std::printf("stats published=%llu replies=%llu late=%llu unknown=%llu reconnects=%llu timeouts=%llu\n",
+                static_cast<unsigned long long>(st.calls), static_cast<unsigned long long>(st.replies),
+                static_cast<unsigned long long>(st.late_replies), static_cast<unsigned long long>(st.unknown_replies),
+                static_cast<unsigned long long>(st.reconnects), static_cast<unsigned long long>(st.timeouts));
+    std::fflush(stdout);
+    if (!failure.empty()) {
+        print_error(failure);
+        return exit_failure;
+    }
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return rpc::cli::run(argc, argv, usage,
+                         {{"url", true},
+                          {"queue", true},
+                          {"queue-type", true},
+                          {"confirms", false},
+                          {"requests", true},
+                          {"inflight", true},
+                          {"n", true},
+                          {"timeout", true},
+                          {"interval-ms", true},
+                          {"not-idempotent", false}},
+                         run_load);
+}
