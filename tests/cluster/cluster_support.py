@@ -29,6 +29,23 @@ class Cluster:
             self.urls = f.read().strip().split(",")
         if len(self.urls) != 3:
             fail(f"expected a three-node cluster, got URLs {self.urls}")
+        self.killed = set()
+
+    def __enter__(self):
+        """All three nodes running (a test before this one may have failed with a node down)."""
+        status = self.run("status")
+        for node in (int(i) for i in re.findall(r"^node (\d) not running", status.stdout, re.M)):
+            self.killed.add(node)
+        self.restart_killed()
+        return self
+
+    def __exit__(self, *exc):
+        """Restarts what the test killed, even when it failed: the next test needs all three."""
+        self.restart_killed()
+
+    def restart_killed(self):
+        for node in sorted(self.killed):
+            self.restart(node)
 
     def url(self, node):
         return self.urls[node - 1]
@@ -60,6 +77,7 @@ class Cluster:
         return done
 
     def kill(self, node):
+        self.killed.add(node)
         if self.run("kill", str(node)).returncode != 0:
             fail(f"cluster kill {node} failed")
 
@@ -67,6 +85,7 @@ class Cluster:
         """Boots node `node` again and checks that all three run."""
         if self.run("restart", str(node), timeout=RESTART_TIMEOUT).returncode != 0:
             fail(f"cluster restart {node} failed")
+        self.killed.discard(node)
         survivor = 1 if node != 1 else 2
         running = self.ctl_json(survivor, "cluster_status").get("running_nodes", [])
         if len(running) != 3:

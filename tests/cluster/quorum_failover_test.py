@@ -67,20 +67,24 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--count", type=int, default=100)
     args = parser.parse_args()
-    cluster = Cluster(args.script, args.dir)
+    with Cluster(args.script, args.dir) as cluster:
+        check(cluster, args.count)
+
+
+def check(cluster, count):
     urls = cluster.urls
     queue = f"cluster-quorum-failover-{os.getpid()}"
 
-    publish(urls[0], queue, args.count)
-    print(f"published {args.count} confirmed persistent messages to quorum queue {queue} via node 1")
+    publish(urls[0], queue, count)
+    print(f"published {count} confirmed persistent messages to quorum queue {queue} via node 1")
 
     leader = cluster.leader_index(queue)
     print(f"leader of {queue}: node {leader}")
     cluster.kill(leader)
 
     survivor = 1 if leader != 1 else 2
-    seen = consume_all(urls[survivor - 1], queue, args.count)
-    expected = {str(i).encode() for i in range(args.count)}
+    seen = consume_all(urls[survivor - 1], queue, count)
+    expected = {str(i).encode() for i in range(count)}
     missing = sorted(int(b) for b in expected - set(seen))
     extra = set(seen) - expected
     print(f"consumed {len(seen)} distinct messages from node {survivor} "

@@ -26,6 +26,7 @@ duplicates dropped, the longest pause in the answers around the kill).
                        --client RPC_CLIENT --load CLUSTER_LOAD (--kill WHO | --not-idempotent)
 """
 import argparse
+import atexit
 import os
 import signal
 import subprocess
@@ -44,12 +45,15 @@ NOT_CONFIRMED_TEXT = ("the request may not have reached the queue (", "); not re
 
 
 class Program:
-    """A child process whose output lines are collected (with their arrival time) by threads."""
+    """A child process whose output lines are collected by threads. None outlives the test."""
+
+    started = []
 
     def __init__(self, name, cmd):
         self.name = name
         print(f"$ {' '.join(cmd)}", flush=True)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        Program.started.append(self.proc)
         self.out, self.err = [], []
         self.cond = threading.Condition()
         for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
@@ -89,6 +93,14 @@ class Program:
             if lines:
                 print(f"--- {self.name} {label} (last {min(tail, len(lines))} of {len(lines)} lines)")
                 print("\n".join(lines[-tail:]))
+
+
+@atexit.register
+def _end_children():
+    for proc in Program.started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def url_args(cluster, nodes):
@@ -282,11 +294,11 @@ def main():
     args = parser.parse_args()
     if bool(args.kill) == args.not_idempotent:
         parser.error("give --kill WHO or --not-idempotent")
-    cluster = Cluster(args.script, args.dir)
-    if args.not_idempotent:
-        not_idempotent_test(args, cluster)
-    else:
-        kill_test(args, cluster)
+    with Cluster(args.script, args.dir) as cluster:
+        if args.not_idempotent:
+            not_idempotent_test(args, cluster)
+        else:
+            kill_test(args, cluster)
 
 
 if __name__ == "__main__":
