@@ -22,8 +22,11 @@ duplicates dropped, the longest pause in the answers around the kill).
                      re-sent (the queue holds one request, not two). Then a request nacked by a
                      full queue (x-max-length 1, reject-publish) fails with contracts.md's text.
 
+  --compare-confirms figures, not a check: the calls/s of the same load with confirms off, on, and
+                     on a quorum queue (run by hand; docs/cluster.md quotes it).
+
   rpc_failover_test.py --script scripts/rabbitmq.sh --dir CLUSTER_DIR --server RPC_SERVER
-                       --client RPC_CLIENT --load CLUSTER_LOAD (--kill WHO | --not-idempotent)
+                       --client RPC_CLIENT --load CLUSTER_LOAD (--kill WHO | --not-idempotent | --compare-confirms)
 """
 import argparse
 import atexit
@@ -119,12 +122,11 @@ def stats(lines):
     return {}
 
 
-def start_servers(args, cluster, queue):
+def start_servers(args, cluster, queue, kind=("--queue-type", "quorum")):
     servers = []
     for i, nodes in enumerate(SERVER_NODES):
-        servers.append(Program(f"server{i + 1}", [args.server, *url_args(cluster, nodes), "--queue", queue,
-                                                  "--queue-type", "quorum", "--reconnect", "--quiet",
-                                                  "--prefetch", "8"]))
+        servers.append(Program(f"server{i + 1}", [args.server, *url_args(cluster, nodes), "--queue", queue, *kind,
+                                                  "--reconnect", "--quiet", "--prefetch", "8"]))
     for s in servers:
         if not s.wait_for(lambda out: any("Awaiting RPC requests" in line for line in out), READY_WAIT):
             s.dump()
@@ -279,6 +281,28 @@ def not_idempotent_test(args, cluster):
     print("PASS")
 
 
+def compare_confirms(args, cluster):
+    """Figures, not a check: the same load with confirms off and on, and on a quorum queue."""
+    kinds = {"transient, no confirms": (), "transient + --confirms": ("--confirms",),
+             "quorum (confirms)": ("--queue-type", "quorum")}
+    for label, kind in kinds.items():
+        queue = f"cluster-rpc-compare-{len(kind)}-{os.getpid()}"
+        servers = start_servers(args, cluster, queue, kind)
+        load = Program("cluster_load", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", queue, *kind,
+                                        "--requests", str(args.requests), "--inflight", str(args.inflight),
+                                        "--interval-ms", "0", "--timeout", "90"])
+        rc = load.finish(RUN_WAIT)
+        failures = stop_servers(servers)
+        times = [t for _, t in answers(load.out)]
+        if rc != 0 or failures or len(times) != args.requests:
+            load.dump()
+            fail(f"{label}: exit {rc}, {len(times)} answers; {failures}")
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        print(f"FIGURES {label}: {args.requests} calls, {args.inflight} in flight: {rate:.0f} calls/s", flush=True)
+        delete_queue(cluster.url(1), queue)
+    print("PASS")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--script", required=True)
@@ -288,15 +312,18 @@ def main():
     parser.add_argument("--load", required=True)
     parser.add_argument("--kill", choices=["client", "server", "leader", "none"])
     parser.add_argument("--not-idempotent", action="store_true")
+    parser.add_argument("--compare-confirms", action="store_true", help="figures: confirms off, on, quorum")
     parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--inflight", type=int, default=16)
     parser.add_argument("--interval-ms", type=int, default=40)
     args = parser.parse_args()
-    if bool(args.kill) == args.not_idempotent:
-        parser.error("give --kill WHO or --not-idempotent")
+    if [bool(args.kill), args.not_idempotent, args.compare_confirms].count(True) != 1:
+        parser.error("give one of --kill WHO, --not-idempotent, --compare-confirms")
     with Cluster(args.script, args.dir) as cluster:
         if args.not_idempotent:
             not_idempotent_test(args, cluster)
+        elif args.compare_confirms:
+            compare_confirms(args, cluster)
         else:
             kill_test(args, cluster)
 
