@@ -236,7 +236,7 @@ def not_idempotent_test(args, cluster):
     client_node = CLIENT_NODES[0]
     # No server: the request stays queued, confirmed, its reply never comes.
     load = Program("cluster_load", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", queue, "--queue-type",
-                                    "quorum", "--requests", "1", "--inflight", "1", "--timeout", "90",
+                                    "quorum", "--requests", "1", "--inflight", "1", "--timeout", "30",
                                     "--not-idempotent"])
     deadline = time.monotonic() + READY_WAIT
     while time.monotonic() < deadline and load.proc.poll() is None:
@@ -248,6 +248,9 @@ def not_idempotent_test(args, cluster):
         load.dump()
         fail("the request never reached the queue")
     time.sleep(1)  # its confirm is on the way back: the call is pending for its reply now
+    if client_node not in cluster.connected_nodes(load.proc.pid):
+        fail(f"cluster_load is not connected to node {client_node} but to "
+             f"{sorted(cluster.connected_nodes(load.proc.pid))}: killing that node would test nothing")
     cluster.kill(client_node)
     rc = load.finish(120)
     load.dump()
@@ -268,7 +271,7 @@ def not_idempotent_test(args, cluster):
     declare_quorum(cluster.url(LEADER_NODE), full, {"x-max-length": 1, "x-overflow": "reject-publish"})
     load = Program("cluster_load(full)", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", full,
                                           "--queue-type", "quorum", "--requests", "2", "--inflight", "1",
-                                          "--timeout", "30", "--not-idempotent"])
+                                          "--timeout", "15", "--not-idempotent"])
     rc = load.finish(60)
     load.dump()
     text = "\n".join(load.err)
