@@ -24,6 +24,11 @@ void answer(test_peer& peer, broker_state& st, const amqp::frame_view& f) {
     if (f.type == frame_type::header) return;  // a body follows (every test message has one)
     if (f.type == frame_type::body) {
         st.body.insert(st.body.end(), f.payload.begin(), f.payload.end());
+        if (st.opts.on_publish) {
+            st.opts.on_publish(st.publish_channel, st.routing_key, st.body);
+            st.body.clear();
+            return;
+        }
         basic_deliver d;
         d.consumer_tag = "ctag-1";
         d.delivery_tag = st.next_tag++;
@@ -52,6 +57,8 @@ void answer(test_peer& peer, broker_state& st, const amqp::frame_view& f) {
     } else if (const auto* p = std::get_if<basic_publish>(&m)) {
         st.publish_channel = ch;
         st.routing_key = std::string(p->routing_key);
+    } else if (std::holds_alternative<confirm_select>(m)) {
+        peer.send(method_frame(ch, confirm_select_ok{}));
     } else if (std::holds_alternative<channel_close>(m)) {
         peer.send(method_frame(ch, channel_close_ok{}));
     } else if (std::holds_alternative<connection_close>(m)) {

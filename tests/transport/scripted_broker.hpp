@@ -9,6 +9,7 @@
 
 #include <amqp/connection.hpp>
 
+#include <functional>
 #include <string>
 
 namespace amqp_test {
@@ -17,6 +18,10 @@ struct scripted_broker_options {
     std::uint16_t heartbeat = 60;
     bool answer_connection_close = true;  ///< false: a peer that never says close-ok
     bool hang_up_on_connection_close = false;  ///< EOF instead of close-ok
+    /// Set: each published message (its channel, routing key, body) goes here instead of being
+    /// delivered back; the test answers it (basic.ack, basic.nack, basic.return) itself.
+    std::function<void(std::uint16_t channel, const std::string& routing_key, const amqp::byte_buffer& body)>
+        on_publish;
 };
 
 inline amqp::queue_options queue(std::string name) {

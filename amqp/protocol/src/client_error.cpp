@@ -36,6 +36,10 @@ public:
             case client_error::message_too_large: return "message too large";
             case client_error::operation_aborted: return "operation aborted";
             case client_error::credentials_too_long: return "user name or password too long";
+            case client_error::publish_nacked: return "the broker refused the message (basic.nack)";
+            case client_error::publish_returned: return "the message was returned unroutable (basic.return)";
+            case client_error::publish_unconfirmed:
+                return "the channel or connection closed before the broker confirmed the message";
         }
         return "unknown amqp.client error " + std::to_string(code);
     }

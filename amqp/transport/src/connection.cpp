@@ -3,6 +3,7 @@
 #include "cancellable_op.hpp"
 #include "channel_request.hpp"
 #include "connection_impl.hpp"
+#include "owned_method.hpp"
 
 #include <amqp/codec/field_table.hpp>
 
@@ -143,6 +144,37 @@ void channel::start_close(asio::any_completion_handler<void(error_code)> h) {
     m.reply_text = "Goodbye";
     auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
     sync_request(impl_, m, [op](error_code ec, const method*) { op->finish(ec); });
+}
+
+void channel::start_confirm_select(asio::any_completion_handler<void(error_code)> h) {
+    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
+    sync_request(impl_, confirm_select{false}, [op](error_code ec, const method*) { op->finish(ec); });
+}
+
+channel::copied_message channel::copy_message(const publish_options& opts, const basic_properties& props,
+                                              bytes_view body) const {
+    auto conn = impl_ ? impl_->conn.lock() : nullptr;
+    if (!conn || !conn->is_open() || !impl_->open) return {make_error_code(client_error::not_open), nullptr};
+    if (body.size() > conn->options().max_message_size)
+        return {make_error_code(client_error::message_too_large), nullptr};
+    basic_publish m;
+    m.exchange = opts.exchange;
+    m.routing_key = opts.routing_key;
+    m.mandatory = opts.mandatory;
+    auto owned = std::make_shared<detail::owned_message>();
+    if (auto ec = owned->assign(m, props, body, conn->frame_max())) return {ec, nullptr};
+    return {{}, std::move(owned)};
+}
+
+void channel::start_publish(const std::shared_ptr<channel_impl>& ch, copied_message m,
+                            asio::any_completion_handler<void(error_code)> h) {
+    auto conn = ch ? ch->conn.lock() : nullptr;
+    if (!m.ec && !conn) m.ec = client_error::not_open;
+    if (m.ec) {
+        complete_on(executor_of(ch), std::move(h), m.ec);
+        return;
+    }
+    conn->publish(ch, std::move(m.msg), std::move(h));
 }
 
 error_code channel::publish(const publish_options& opts, const basic_properties& props, bytes_view body) {

@@ -14,7 +14,9 @@ void connection_impl::handle(protocol::event& ev) {
     switch (ev.kind) {
         case protocol::event_kind::none:
         case protocol::event_kind::flow:
+            break;
         case protocol::event_kind::confirm:
+            on_confirm(ev);
             break;
         case protocol::event_kind::opened:
             on_opened();
@@ -31,14 +33,9 @@ void connection_impl::handle(protocol::event& ev) {
                                         ev.body_size, ev.fault});
             break;
         }
-        case protocol::event_kind::returned: {
-            const auto ch = find_channel(ev.channel);
-            if (!ch || !ch->on_return) break;
-            auto h = ch->on_return;  // a copy: the handler may replace itself
-            h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size,
-                               ev.fault});
+        case protocol::event_kind::returned:
+            on_returned(ev);
             break;
-        }
         case protocol::event_kind::consumer_cancelled: {
             const auto ch = find_channel(ev.channel);
             if (!ch) break;
@@ -80,6 +77,25 @@ void connection_impl::on_opened() {
     }
 }
 
+void connection_impl::on_returned(const protocol::event& ev) {
+    const auto ch = find_channel(ev.channel);
+    if (!ch) return;
+    // Before its ack (which settles it as returned), and before on_return sees it.
+    ch->confirms.on_returned(ev.returned, ev.body, !ev.body_refused && ev.fault.empty());
+    if (!ch->on_return) return;
+    auto h = ch->on_return;  // a copy: the handler may replace itself
+    h(returned_message{ev.channel, ev.returned, ev.properties, ev.body, ev.body_refused, ev.body_size, ev.fault});
+}
+
+void connection_impl::on_confirm(const protocol::event& ev) {
+    const auto ch = find_channel(ev.channel);
+    if (!ch) return;
+    const error_code ec = ev.ack            ? error_code{}
+                          : ev.confirm_lost ? make_error_code(client_error::publish_unconfirmed)
+                                            : make_error_code(client_error::publish_nacked);
+    ch->confirms.settle(ev.confirm_first, ev.delivery_tag, ec, ex_);
+}
+
 void connection_impl::on_reply(protocol::event& ev) {
     const auto it = channels_.find(ev.channel);
     if (it == channels_.end()) return;
@@ -88,6 +104,7 @@ void connection_impl::on_reply(protocol::event& ev) {
     if (std::holds_alternative<channel_close_ok>(ev.reply)) {
         ch->open = false;
         channels_.erase(it);
+        ch->confirms.fail_all(make_error_code(client_error::publish_unconfirmed), ex_);
     }
     if (ch->ops.empty()) return;
     auto op = std::move(ch->ops.front());
@@ -106,6 +123,7 @@ void connection_impl::on_channel_closed(const protocol::event& ev) {
     ch->ops.clear();
     for (auto& op : ops) std::move(op)(ev.reason.code, nullptr);
     ch->consumers.clear();
+    ch->confirms.fail_all(make_error_code(client_error::publish_unconfirmed), ex_);
     if (auto h = ch->on_close) h(ev.reason);
 }
 
@@ -136,6 +154,7 @@ void connection_impl::on_closed(const protocol::event& ev) {
         ch->ops.clear();
         for (auto& op : ops) std::move(op)(op_ec, nullptr);
         ch->consumers.clear();
+        ch->confirms.fail_all(make_error_code(client_error::publish_unconfirmed), ex_);
     }
     if (!user_closed_ && was_open) {
         for (auto& [id, ch] : channels)

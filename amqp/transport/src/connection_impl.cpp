@@ -87,6 +87,7 @@ void connection_impl::drop_handlers() {
         auto on_return = std::exchange(ch->on_return, {});
         auto on_cancelled = std::exchange(ch->on_cancelled, {});
         auto ch_close = std::exchange(ch->on_close, {});
+        auto confirms = ch->confirms.take_all();
     }
 }
 
@@ -250,6 +251,28 @@ error_code connection_impl::publish(const std::shared_ptr<channel_impl>& ch, con
         if (!machine_.publish(ch->id, owned->method(), owned->properties(), owned->body())) pump();
     });
     return {};
+}
+
+void connection_impl::publish(const std::shared_ptr<channel_impl>& ch, std::shared_ptr<const owned_message> msg,
+                              void_handler h) {
+    on_strand([this, ch, msg = std::move(msg), h = std::move(h)]() mutable {
+        const auto it = channels_.find(ch->id);
+        if (it == channels_.end() || it->second != ch) {
+            complete(std::move(h), make_error_code(client_error::not_open));
+            return;
+        }
+        std::uint64_t seq = 0;
+        if (auto ec = machine_.publish(ch->id, msg->method(), msg->properties(), msg->body(), seq)) {
+            complete(std::move(h), ec);
+            return;
+        }
+        if (seq == 0) {
+            complete(std::move(h), error_code{});  // not in confirm mode: handed over is all there is
+        } else {
+            ch->confirms.add(seq, msg->method(), msg->body(), std::move(h));
+        }
+        pump();
+    });
 }
 
 void connection_impl::run_handoff() {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "handler_registry.hpp"
+#include "publish_confirms.hpp"
 
 #include <amqp/connection.hpp>
 #include <amqp/protocol/connection_machine.hpp>
@@ -68,6 +69,7 @@ public:
     std::function<void(std::string_view)> on_cancelled;
     close_handler on_close;
     std::map<std::string, delivery_handler, std::less<>> consumers;
+    publish_confirms confirms;  // async_publish calls waiting for the broker's answer
 
     /// Snapshot for channel::last_close_reason() (any thread).
     close_reason last_reason() const {
@@ -83,6 +85,8 @@ private:
     mutable std::mutex reason_mu_;
     close_reason last_reason_;
 };
+
+class owned_message;
 
 class connection_impl : public std::enable_shared_from_this<connection_impl> {
 public:
@@ -116,6 +120,9 @@ public:
     error_code send_async(const std::shared_ptr<channel_impl>& ch, const method& m);
     error_code publish(const std::shared_ptr<channel_impl>& ch, const basic_publish& m, const basic_properties& props,
                        bytes_view body);
+    /// async_publish: queue the copied message; `h` completes when the frames are queued, or on
+    /// a confirm-mode channel with the broker's answer (publish_confirms). Any thread.
+    void publish(const std::shared_ptr<channel_impl>& ch, std::shared_ptr<const owned_message> msg, void_handler h);
 
     /// Run `f` on the strand: inline if already there, else handed over in order with the other
     /// threads' commands (one post wakes the strand for all those queued meanwhile).
@@ -179,6 +186,8 @@ private:
     void handle(protocol::event& ev);
     void on_opened();
     void on_reply(protocol::event& ev);
+    void on_confirm(const protocol::event& ev);
+    void on_returned(const protocol::event& ev);
     void on_channel_closed(const protocol::event& ev);
     void on_closed(const protocol::event& ev);
     std::shared_ptr<channel_impl> find_channel(std::uint16_t id) const;

@@ -35,6 +35,7 @@ namespace amqp {
 namespace detail {
 class connection_impl;
 class channel_impl;
+class owned_message;
 }  // namespace detail
 
 /// A message delivered to a consumer (basic.deliver + content header + body). All views point
@@ -214,6 +215,35 @@ public:
             [this](auto handler) { start_close(std::move(handler)); }, token);
     }
 
+    /// confirm.select; completes on select-ok. From the moment it goes out, every publish on the
+    /// channel is numbered and settled by the broker (RabbitMQ's publisher confirms): see
+    /// async_publish. Errors: not_open, the channel's close reason.
+    template <class Token>
+    auto async_confirm_select(Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_confirm_select(std::move(handler)); }, token);
+    }
+
+    /// Publish a message and learn what became of it. The exchange, routing key, properties and
+    /// body are copied before this returns (whatever the token, deferred included).
+    /// On a channel in confirm mode (async_confirm_select) it completes when the broker settles
+    /// the message: success on basic.ack; publish_nacked (basic.nack: the broker could not take
+    /// it, e.g. a full queue with x-overflow reject-publish); publish_returned (mandatory and
+    /// unroutable: basic.return came before the ack; on_return is still called);
+    /// publish_unconfirmed (the channel or connection closed first: the message may or may not
+    /// be queued). On a channel not in confirm mode it completes once the frames are handed to
+    /// the connection. Errors known at once: not_open, message_too_large, 502 SYNTAX_ERROR (a
+    /// shortstr over 255 bytes), 501 FRAME_ERROR. No cancellation: a publish on the wire cannot
+    /// be taken back. The completion runs on the handler's associated executor, never inside
+    /// this call. Any thread. Cost: one copy of the message, and while unconfirmed one small
+    /// record (its number, the handler, two hashes for a mandatory one).
+    template <class Token>
+    auto async_publish(const publish_options& opts, const basic_properties& props, bytes_view body, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [impl = impl_](auto handler, copied_message m) { start_publish(impl, std::move(m), std::move(handler)); },
+            token, copy_message(opts, props, body));
+    }
+
     /// Queue a message for sending: method, header and body frames go out together, in one write
     /// with whatever else is queued, never interleaved with another message. Returns at once;
     /// thread-safe. Errors: not_open, message_too_large. Returned messages go to on_return.
@@ -258,6 +288,16 @@ private:
                        boost::asio::any_completion_handler<void(error_code, std::string)>);
     void start_cancel(std::string, boost::asio::any_completion_handler<void(error_code)>);
     void start_close(boost::asio::any_completion_handler<void(error_code)>);
+    void start_confirm_select(boost::asio::any_completion_handler<void(error_code)>);
+
+    /// The message async_publish copied, or the error that refused the copy.
+    struct copied_message {
+        error_code ec;
+        std::shared_ptr<const detail::owned_message> msg;
+    };
+    copied_message copy_message(const publish_options& opts, const basic_properties& props, bytes_view body) const;
+    static void start_publish(const std::shared_ptr<detail::channel_impl>& ch, copied_message m,
+                              boost::asio::any_completion_handler<void(error_code)> h);
 
     std::shared_ptr<detail::channel_impl> impl_;
 };

@@ -30,6 +30,13 @@ enum class client_error : int {
     /// user name, password (or connection name) make connection.start-ok larger than the 4096-byte
     /// frame a broker accepts before tuning: refused locally, before connecting
     credentials_too_long,
+    /// publisher confirms: the broker answered basic.nack, it could not take the message
+    publish_nacked,
+    /// publisher confirms: a mandatory message no queue took (basic.return came before its ack)
+    publish_returned,
+    /// publisher confirms: the channel or connection closed before the broker answered; the
+    /// message may or may not have reached its queues
+    publish_unconfirmed,
 };
 
 /// The "amqp.client" category.
