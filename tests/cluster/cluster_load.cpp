@@ -7,6 +7,7 @@
 //                [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]
 // Output: "answered <count> <seconds>" per correct answer, then "stats ..." (the client's counters).
 // Exit 0 when all N were answered correctly; 1 at the first failed or wrong call, with its text.
+// SIGTERM or SIGINT: start no more calls, finish those in flight, exit as above.
 // --not-idempotent: the calls go through rpc_client::async_request as plain requests, which the
 // client must not re-send (only fibonacci_client marks its calls idempotent).
 #include <fibonacci/fibonacci_client.hpp>
@@ -15,11 +16,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 namespace {
@@ -41,20 +45,30 @@ struct plan {
     bool idempotent = true;
 };
 
-/// K slots, each: call, check, pause `interval`, call again, until `requests` calls were made.
-class load {
+/// K slots, each: call, check, pause `interval`, call again, until `requests` calls were made or
+/// stop() was called. Handlers hold the object (shared), so none outlives it.
+class load : public std::enable_shared_from_this<load> {
 public:
     load(rpc::rpc_client& client, const plan& p) : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)) {
         slots_.reserve(p.inflight);
         for (std::uint64_t i = 0; i < p.inflight; ++i) slots_.emplace_back(client);
     }
 
-    /// Empty when every call was answered correctly, else the first failure.
+    /// Empty when every call started was answered correctly, else the first failure.
     std::string run() {
         for (std::size_t s = 0; s < slots_.size(); ++s) next(s);
         std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return answered_ == plan_.requests || !failure_.empty(); });
+        cv_.wait(lock, [&] {
+            return answered_ == plan_.requests || (stopping_ && answered_ == started_) || !failure_.empty();
+        });
         return failure_;
+    }
+
+    /// No new call from now on; run() returns once the calls in flight are answered.
+    void stop() {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        cv_.notify_all();
     }
 
 private:
@@ -68,18 +82,20 @@ private:
     void next(std::size_t s) {
         {
             std::lock_guard lock(mutex_);
-            if (started_ == plan_.requests || !failure_.empty()) return;
+            if (started_ == plan_.requests || stopping_ || !failure_.empty()) return;
             ++started_;
         }
-        auto done = [this, s](rpc::error_code ec, const rpc::big_int& v) { on_answer(s, ec, v); };
+        auto done = [self = shared_from_this(), s](rpc::error_code ec, const rpc::big_int& v) {
+            self->on_answer(s, ec, v);
+        };
         rpc::diagnostics& diag = slots_[s].diag;
         if (plan_.idempotent) {
             rpc::fibonacci_client(client_).async_call(plan_.n, plan_.timeout, diag, done);
             return;
         }
         rpc::request_message req{std::to_string(plan_.n), {}, plan_.timeout, {}};
-        client_.async_request(std::move(req), diag, [this, s, done](rpc::error_code ec, rpc::reply_message r) {
-            rpc::big_int v = ec ? rpc::big_int(0) : rpc::detail::fibonacci_value(ec, r, &slots_[s].diag);
+        client_.async_request(std::move(req), diag, [&diag, done](rpc::error_code ec, rpc::reply_message r) {
+            rpc::big_int v = ec ? rpc::big_int(0) : rpc::detail::fibonacci_value(ec, r, &diag);
             done(ec, v);
         });
     }
@@ -98,15 +114,15 @@ private:
             ++answered_;
             std::printf("answered %llu %.6f\n", static_cast<unsigned long long>(answered_), monotonic_seconds());
             std::fflush(stdout);
-            if (answered_ == plan_.requests) {
+            if (answered_ == plan_.requests || stopping_) {
                 cv_.notify_all();
-                return;
+                if (!stopping_) return;
             }
         }
         if (plan_.interval.count() == 0) return next(s);
         slots_[s].pause.expires_after(plan_.interval);
-        slots_[s].pause.async_wait([this, s](const rpc::error_code& e) {
-            if (!e) next(s);
+        slots_[s].pause.async_wait([self = shared_from_this(), s](const rpc::error_code& e) {
+            if (!e) self->next(s);
         });
     }
 
@@ -118,6 +134,7 @@ private:
     std::condition_variable cv_;
     std::uint64_t started_ = 0;
     std::uint64_t answered_ = 0;
+    bool stopping_ = false;
     std::string failure_;
 };
 
@@ -139,10 +156,15 @@ int run_load(const rpc::cli::arguments& args) {
     io_thread io;
     rpc::rpc_client client(io.executor(), broker_options(args), opts);
     client.start();
-    load l(client, p);
-    const std::string failure = l.run();
+    auto l = std::make_shared<load>(client, p);
+    // SIGTERM/SIGINT: finish the calls in flight, start no more (the rolling restart's end).
+    boost::asio::signal_set signals(io.context(), SIGINT, SIGTERM);
+    signals.async_wait([l](const rpc::error_code& e, int) {
+        if (!e) l->stop();
+    });
+    const std::string failure = l->run();
     const rpc::client_stats st = client.stats();
-    // The pending calls' handlers point at `l`: close (failing them) while it is alive.
+    signals.cancel();
     client.close();
     std::printf("stats published=%llu replies=%llu late=%llu unknown=%llu reconnects=%llu timeouts=%llu\n",
                 static_cast<unsigned long long>(st.calls), static_cast<unsigned long long>(st.replies),

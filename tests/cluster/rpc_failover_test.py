@@ -11,6 +11,9 @@ the quorum request queue is declared through node 3, so its leader starts there.
                   the requests they held unacked are redelivered.
   --kill leader   SIGKILL the node that leads the quorum queue (looked up, node 3 expected): a
                   new leader is elected; no connection is lost.
+  --kill rolling  kill and restart node 1, then 2, then 3, each once the calls flow again after
+                  the previous one (every role's node, one by one), then end the load (SIGTERM:
+                  it finishes the calls in flight).
   --kill none     no kill: the same run, for the figures without a failure.
 Each: every call answered with the right value, the client exits 0, both servers still run; then
 the real rpc_client program gets its answer with the dead node first, then last, in its list; the
@@ -161,71 +164,98 @@ def calls_with_dead_node(args, cluster, queue, dead):
             fail(f"rpc_client on nodes {nodes}, node {dead} dead, did not answer fib(25)")
 
 
+def kill_pause(times, started, returned):
+    """The longest pause between two answers that the kill (from `started` to `returned`) caused:
+    the gap before the first answer after `returned`, or a longer one that began meanwhile."""
+    after = [t for t in times if t > returned]
+    if not after:
+        return None
+    gaps = [b - a for a, b in zip(times, times[1:]) if started < b <= after[0]]
+    return max(gaps, default=after[0] - returned)
+
+
+def check_roles(cluster, target, role, load, servers):
+    """The roles must be where the layout puts them, or the kill would test nothing."""
+    off = [f"{p.name} on {sorted(cluster.connected_nodes(p.proc.pid))}" for p in role
+           if target not in cluster.connected_nodes(p.proc.pid)]
+    if off:
+        load.dump()
+        stop_servers(servers)
+        fail(f"not connected to node {target}, the node to kill: {', '.join(off)}")
+
+
 def kill_test(args, cluster):
     queue = f"cluster-rpc-{args.kill}-{os.getpid()}"
     declare_quorum(cluster.url(LEADER_NODE), queue)
     leader = cluster.leader_index(queue)
-    target = {"client": CLIENT_NODES[0], "server": SERVER_NODES[0][0], "leader": leader, "none": None}[args.kill]
+    targets = {"client": [CLIENT_NODES[0]], "server": [SERVER_NODES[0][0]], "leader": [leader],
+               "rolling": [1, 2, 3], "none": []}[args.kill]
+    rolling = args.kill == "rolling"
     print(f"queue {queue}: leader node {leader}; servers on node {SERVER_NODES[0][0]}, client on node "
-          f"{CLIENT_NODES[0]}; killing: {args.kill} (node {target})", flush=True)
+          f"{CLIENT_NODES[0]}; killing: {args.kill} (nodes {targets})", flush=True)
 
     servers = start_servers(args, cluster, queue)
     load = Program("cluster_load", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", queue, "--queue-type",
                                     "quorum", "--requests", str(args.requests), "--inflight", str(args.inflight),
                                     "--interval-ms", str(args.interval_ms), "--timeout", "90"])
-    kill_at = None
+    kills = []  # (node, answers before, command started, command returned)
     t0 = time.monotonic()
-    if target is not None:
-        # Mid-run: after a quarter of the calls.
-        if not load.wait_for(lambda out: len(answers(out)) >= args.requests // 4, READY_WAIT):
+    for node in targets:
+        # Mid-run: a single kill after a quarter of the calls; a rolling restart's next node once
+        # the calls flow again after the previous one.
+        want = len(answers(load.out)) + (args.requests // 4 if not rolling else 2 * args.inflight)
+        if not load.wait_for(lambda out: len(answers(out)) >= want, READY_WAIT):
             load.dump()
             stop_servers(servers)
-            fail(f"the load did not reach {args.requests // 4} answers before the kill")
-        # The roles must be where the layout puts them, or the kill would test nothing.
-        role = {"client": [load], "server": servers}.get(args.kill, [])
-        off = [f"{p.name} on {sorted(cluster.connected_nodes(p.proc.pid))}" for p in role
-               if target not in cluster.connected_nodes(p.proc.pid)]
-        if off:
+            fail(f"the load did not reach {want} answers before killing node {node}")
+        if not rolling:
+            check_roles(cluster, node, {"client": [load], "server": servers}.get(args.kill, []), load, servers)
+        before, started = len(answers(load.out)), time.monotonic()
+        cluster.kill(node)
+        kills.append((node, before, started, time.monotonic()))
+        print(f"node {node} killed after {before} answers", flush=True)
+        if rolling:
+            cluster.restart(node)
+    if rolling:
+        if not load.wait_for(lambda out: len(answers(out)) >= kills[-1][1] + 2 * args.inflight, READY_WAIT):
             load.dump()
             stop_servers(servers)
-            fail(f"not connected to node {target}, the node to kill: {', '.join(off)}")
-        before = len(answers(load.out))
-        cluster.kill(target)
-        kill_at = time.monotonic()
-        print(f"node {target} killed after {before} answers", flush=True)
+            fail("the calls did not flow again after the last restart")
+        load.proc.send_signal(signal.SIGTERM)  # enough: finish the calls in flight
     rc = load.finish(RUN_WAIT)
     elapsed = time.monotonic() - t0
     load.dump(tail=5)
-    failures = [] if rc == 0 else [f"cluster_load exited with {rc}"]
+    st = stats(load.out)
     got = answers(load.out)
-    if len(got) != args.requests:
-        failures.append(f"{len(got)} of {args.requests} calls answered")
-
-    if target is not None:
-        calls_with_dead_node(args, cluster, queue, target)
+    calls = len(got) if rolling else args.requests
+    failures = [] if rc == 0 else [f"cluster_load exited with {rc}"]
+    if len(got) != calls or (rolling and len(got) >= args.requests):
+        failures.append(f"{len(got)} calls answered, {calls} expected (of at most {args.requests})")
+    if args.kill == "client" and int(st.get("reconnects", 0)) < 1:
+        failures.append(f"the client's node died but the client did not reconnect: {st}")
+    if kills and not rolling:
+        calls_with_dead_node(args, cluster, queue, kills[0][0])
     failures += stop_servers(servers)
     if failures:
         for s in servers:
             s.dump()
         fail("; ".join(failures))
 
-    st = stats(load.out)
-    if args.kill == "client" and int(st.get("reconnects", 0)) < 1:
-        fail(f"the client's node died but the client did not reconnect: {st}")
-    print(f"FIGURES kill={args.kill} node={target} calls={args.requests} inflight={args.inflight} "
-          f"published={st.get('published')} (re-sends: {int(st.get('published', 0)) - args.requests}) "
+    print(f"FIGURES kill={args.kill} nodes={targets} calls={calls} inflight={args.inflight} "
+          f"published={st.get('published')} (re-sends: {int(st.get('published', 0)) - calls}) "
           f"late_or_unknown={int(st.get('late', 0)) + int(st.get('unknown', 0))} reconnects={st.get('reconnects')} "
           f"run={elapsed:.1f}s", flush=True)
-    if kill_at is not None:
-        after = [t for _, t in got if t > kill_at]
-        if len(after) < args.requests // 10:
-            fail(f"only {len(after)} calls were answered after the kill: the run ended too soon to test "
-                 "the failover (raise --requests or --interval-ms)")
-        times = [t for _, t in got]
-        gaps = [b - a for a, b in zip(times, times[1:]) if b > kill_at - 5]
-        print(f"FIGURES first answer {after[0] - kill_at:.2f}s after the kill command returned; "
-              f"longest pause between answers around the kill {max(gaps):.2f}s", flush=True)
-        cluster.restart(target)
+    times = [t for _, t in got]
+    for node, before, started, returned in kills:
+        after = [t for t in times if t > returned]
+        if len(after) < min(calls - before, args.requests // 10, 2 * args.inflight):
+            fail(f"only {len(after)} calls were answered after killing node {node}: the run ended too soon to "
+                 "test the failover (raise --requests or --interval-ms)")
+        print(f"FIGURES node {node} killed after {before} answers: first answer {after[0] - returned:.2f}s after the "
+              f"kill command returned; longest pause in the answers {kill_pause(times, started, returned):.2f}s",
+              flush=True)
+    if not rolling:
+        cluster.restart_killed()
     delete_queue(cluster.url(1), queue)
     print("PASS")
 
@@ -313,7 +343,7 @@ def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--client", required=True)
     parser.add_argument("--load", required=True)
-    parser.add_argument("--kill", choices=["client", "server", "leader", "none"])
+    parser.add_argument("--kill", choices=["client", "server", "leader", "rolling", "none"])
     parser.add_argument("--not-idempotent", action="store_true")
     parser.add_argument("--compare-confirms", action="store_true", help="figures: confirms off, on, quorum")
     parser.add_argument("--requests", type=int, default=800)
