@@ -17,13 +17,13 @@ bool closes_only_the_channel(const amqp::close_reason& r) {
 }
 }  // namespace
 
-void client_impl::set_up(std::shared_ptr<amqp::connection> conn, std::uint64_t generation, setup_handler done) {
-    install_connection_handlers(*conn, generation);
+void client_impl::set_up(std::shared_ptr<amqp::connection> conn, link l, setup_handler done) {
+    install_connection_handlers(*conn, l);
     std::weak_ptr<client_impl> weak = shared_from_this();
     setup_hooks hooks;
     hooks.direct_reply_to = opts_.direct_reply_to;
-    hooks.prepare_channel = [weak, generation](amqp::channel& ch) {
-        if (auto self = weak.lock()) self->install_channel_handlers(ch, generation);
+    hooks.prepare_channel = [weak, l](amqp::channel& ch) {
+        if (auto self = weak.lock()) self->install_channel_handlers(ch, l);
     };
     hooks.on_reply = [weak](const amqp::delivered_message& m) {
         if (auto self = weak.lock()) self->on_reply(m);
@@ -31,38 +31,47 @@ void client_impl::set_up(std::shared_ptr<amqp::connection> conn, std::uint64_t g
     detail::set_up(std::move(conn), std::move(hooks), std::move(done));
 }
 
-// One attempt, in the background; held requests wait for it.
-void client_impl::reconnect(std::uint64_t generation) {
-    auto conn = std::make_shared<amqp::connection>(strand_, conn_options_);
-    attempt_ = conn;
-    set_up(conn, generation, [self = shared_from_this(), conn, generation](setup_result r) mutable {
-        if (self->attempt_ == conn) self->attempt_.reset();
-        if (!r.ec && !(conn->is_open() && r.channel.is_open())) {
-            r.ec = errc::connection_lost;
-            r.why = "connection lost again while reconnecting";
-        }
-        if (r.ec || !self->core_.connection_up(generation, clock::now())) {
-            if (r.ec) self->core_.reconnect_failed(generation, r.why, clock::now());
-            if (conn->is_open()) conn->async_close([conn](error_code) {});
-            return self->run_actions();
-        }
-        // A replaced connection may still be open (only its channel or consumer went): close
-        // it with the handshake, kept alive until that is done.
-        auto old = std::exchange(self->conn_, std::move(conn));
-        self->adopt(std::move(r.channel), std::move(r.reply_queue));
-        if (old->is_open()) old->async_close([old](error_code) {});
-        self->run_actions();
-    });
+std::string client_impl::node_name(std::size_t node) const { return rpc::node_name(nodes_[node]); }
+
+// The set-up's reason, naming the node unless it does already ("cannot connect to h:p (...)").
+std::string client_impl::attempt_failure(std::size_t node, const std::string& why) const {
+    const std::string name = node_name(node);
+    if (why.find(name) != std::string::npos) return why;
+    return "node " + name + ": " + why;
 }
 
-// `generation`: which connection the handlers belong to; a replaced one's events are ignored.
-void client_impl::install_connection_handlers(amqp::connection& conn, std::uint64_t generation) {
+// One attempt, in the background, to the node the core chose; held requests wait for it.
+void client_impl::reconnect(std::uint64_t generation, std::size_t node) {
+    auto conn = std::make_shared<amqp::connection>(strand_, nodes_[node]);
+    attempt_ = conn;
+    set_up(conn, link{conn.get(), generation, node},
+           [self = shared_from_this(), conn, generation, node](setup_result r) mutable {
+               if (self->attempt_ == conn) self->attempt_.reset();
+               if (!r.ec && !(conn->is_open() && r.channel.is_open())) {
+                   r.ec = errc::connection_lost;
+                   r.why = "connection lost again while reconnecting";
+               }
+               if (r.ec || !self->core_.connection_up(generation, clock::now(), node)) {
+                   if (r.ec) self->core_.reconnect_failed(generation, self->attempt_failure(node, r.why), clock::now());
+                   if (conn->is_open()) conn->async_close([conn](error_code) {});
+                   return self->run_actions();
+               }
+               // A replaced connection may still be open (only its channel or consumer went): close
+               // it with the handshake, kept alive until that is done.
+               auto old = std::exchange(self->conn_, std::move(conn));
+               self->node_ = node;
+               self->adopt(std::move(r.channel), std::move(r.reply_queue));
+               if (old->is_open()) old->async_close([old](error_code) {});
+               self->run_actions();
+           });
+}
+
+void client_impl::install_connection_handlers(amqp::connection& conn, link l) {
     std::weak_ptr<client_impl> weak = shared_from_this();
-    conn.on_close([weak, generation](const amqp::close_reason& r) {
-        if (auto self = weak.lock())
-            self->lost(generation, errc::connection_lost, "connection lost: " + r.to_string());
+    conn.on_close([weak, l](const amqp::close_reason& r) {
+        if (auto self = weak.lock()) self->lost(l, errc::connection_lost, "connection lost: " + r.to_string());
     });
-    conn.on_blocked([weak, generation](bool blocked, std::string_view reason) {
+    conn.on_blocked([weak, generation = l.generation](bool blocked, std::string_view reason) {
         if (auto self = weak.lock()) {
             self->core_.blocked(generation, blocked, reason, clock::now());
             self->run_actions();
@@ -70,25 +79,24 @@ void client_impl::install_connection_handlers(amqp::connection& conn, std::uint6
     });
 }
 
-void client_impl::install_channel_handlers(amqp::channel& ch, std::uint64_t generation) {
+void client_impl::install_channel_handlers(amqp::channel& ch, link l) {
     std::weak_ptr<client_impl> weak = shared_from_this();
-    ch.on_close([weak, generation](const amqp::close_reason& r) {
+    ch.on_close([weak, l](const amqp::close_reason& r) {
         auto self = weak.lock();
         if (!self) return;
         if (r.code == amqp::client_error::message_too_large) {
             // Our connection layer refused a reply by its declared size; which call it
             // answered is unknown, and the consumer is gone with the channel.
-            self->lost(
-                generation, errc::message_too_large,
-                "a reply was refused: " + r.reply_text + " (the client's limit); the reply channel was closed");
+            self->lost(l, errc::message_too_large,
+                       "a reply was refused: " + r.reply_text + " (the client's limit); the reply channel was closed");
         } else if (closes_only_the_channel(r)) {
             std::string why = r.to_string();
             if (why.rfind("channel closed", 0) != 0) why = "channel closed: " + why;
-            self->lost(generation, errc::connection_lost, why);
+            self->lost(l, errc::connection_lost, why);
         } else {
             // The channel went with its connection (missed heartbeats, lost socket, the
             // broker's connection.close): say it as the connection's end, as on_close does.
-            self->lost(generation, errc::connection_lost, "connection lost: " + r.to_string());
+            self->lost(l, errc::connection_lost, "connection lost: " + r.to_string());
         }
     });
     ch.on_return([weak](const amqp::returned_message& m) {
@@ -98,17 +106,19 @@ void client_impl::install_channel_handlers(amqp::channel& ch, std::uint64_t gene
             self->run_actions();
         }
     });
-    ch.on_consumer_cancelled([weak, generation](std::string_view tag) {
+    ch.on_consumer_cancelled([weak, l](std::string_view tag) {
         auto self = weak.lock();
         if (!self) return;
-        self->lost(generation, errc::connection_lost,
+        self->lost(l, errc::connection_lost,
                    "the broker cancelled the reply consumer " + amqp::printable(tag) + " (reply queue " +
                        amqp::printable(self->reply_queue_name_) + " deleted?): no reply can arrive");
     });
 }
 
-void client_impl::lost(std::uint64_t generation, errc code, const std::string& why) {
-    core_.connection_lost(generation, code, why);
+void client_impl::lost(const link& l, errc code, const std::string& why) {
+    // A start attempt on a node that failed: the start goes on with the next node.
+    if (l.generation == 0 && l.conn != conn_.get()) return;
+    core_.connection_lost(l.generation, code, why + " (node " + node_name(l.node) + ")");
     run_actions();
 }
 

@@ -152,10 +152,7 @@ void client_core::timer_fired(clock::time_point now) {
         }
     if (attempt_waiting_ && now >= next_attempt_at_) {
         attempt_waiting_ = false;
-        ++stats_.reconnect_attempts;
-        client_action a{client_action::kind::reconnect};
-        a.generation = generation_ + 1;
-        actions_.push_back(std::move(a));
+        push_reconnect();
     }
     rearm(true);
 }
@@ -184,15 +181,22 @@ void client_core::forget(std::uint64_t key) {
     }
 }
 
-bool client_core::connection_up(std::uint64_t generation, clock::time_point now) {
+bool client_core::connection_up(std::uint64_t generation, clock::time_point now, std::size_t node) {
+    const std::size_t nodes = std::max<std::size_t>(opts_.node_count, 1);
     if (generation == 0) {
         // start(): the connection may have failed between its set-up and this event.
         if (state_ != state::not_started || !stop_reason_.empty()) return false;
         state_ = state::running;
+        started_ = true;
+        node_ = node % nodes;
+        next_node_ = (node_ + 1) % nodes;
         return true;
     }
     reconnecting_ = false;
     if (state_ == state::closed) return false;
+    node_ = node % nodes;
+    next_node_ = (node_ + 1) % nodes;  // the node after the one that dies next
+    failed_in_a_row_ = 0;
     retry_delay_ = std::chrono::milliseconds(0);
     next_attempt_at_ = clock::time_point::min();
     generation_ = generation;
@@ -205,9 +209,27 @@ bool client_core::connection_up(std::uint64_t generation, clock::time_point now)
     return true;
 }
 
+void client_core::start_attempt_failed() {
+    if (started_ || state_ == state::closed) return;
+    state_ = state::not_started;
+    stop_reason_.clear();
+    stop_code_ = errc::not_started;
+}
+
 void client_core::reconnect_failed(std::uint64_t /*generation*/, const std::string& why, clock::time_point now) {
     reconnecting_ = false;
-    // The held calls fail; the next call tries again, not before the backoff.
+    retry_delay_ = retry_delay_.count() == 0 ? opts_.reconnect_min : std::min(2 * retry_delay_, opts_.reconnect_max);
+    next_attempt_at_ = now + retry_delay_;
+    const std::size_t nodes = std::max<std::size_t>(opts_.node_count, 1);
+    next_node_ = (next_node_ + 1) % nodes;
+    // Another node not tried in this round: the held calls wait for it (each bounded by its
+    // own timeout), after the backoff.
+    if (++failed_in_a_row_ < nodes && !held_.empty() && state_ == state::lost) {
+        start_reconnect_when_due(now);
+        return rearm(false);
+    }
+    failed_in_a_row_ = 0;
+    // Every node failed: the held calls fail; the next call tries again, not before the backoff.
     while (!held_.empty()) {
         auto it = calls_.find(held_.front());
         if (it == calls_.end()) {
@@ -216,8 +238,6 @@ void client_core::reconnect_failed(std::uint64_t /*generation*/, const std::stri
         }
         complete(it, errc::connection_lost, "connection lost; reconnecting failed: " + why);
     }
-    retry_delay_ = retry_delay_.count() == 0 ? opts_.reconnect_min : std::min(2 * retry_delay_, opts_.reconnect_max);
-    next_attempt_at_ = now + retry_delay_;
 }
 
 void client_core::connection_lost(std::uint64_t generation, errc code, const std::string& why) {
@@ -309,13 +329,18 @@ bool client_core::can_reconnect() const noexcept {
 void client_core::start_reconnect_when_due(clock::time_point now) {
     reconnecting_ = true;
     if (now >= next_attempt_at_) {
-        ++stats_.reconnect_attempts;
-        client_action a{client_action::kind::reconnect};
-        a.generation = generation_ + 1;
-        actions_.push_back(std::move(a));
+        push_reconnect();
     } else {
         attempt_waiting_ = true;
     }
+}
+
+void client_core::push_reconnect() {
+    ++stats_.reconnect_attempts;
+    client_action a{client_action::kind::reconnect};
+    a.generation = generation_ + 1;
+    a.node = next_node_;
+    actions_.push_back(std::move(a));
 }
 
 // Arm the timer for the earliest deadline (or due attempt) when it is earlier than the arming in

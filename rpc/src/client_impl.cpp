@@ -12,35 +12,45 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <random>
+#include <stdexcept>
+
 namespace rpc::detail {
 
 namespace asio = boost::asio;
 
 namespace {
-amqp::connection_options with_reply_limits(amqp::connection_options o) {
-    o.deliver_oversized = true;  // a reply above max_message_size fails its own call, not the channel
-    return o;
+// The nodes in the order they are tried, each set up for replies.
+std::vector<amqp::connection_options> ordered_nodes(broker_nodes b) {
+    if (b.nodes.empty()) throw std::invalid_argument("rpc_client: broker_nodes holds no node");
+    std::vector<amqp::connection_options> out;
+    for (const std::size_t i : node_order(b.nodes.size(), b.shuffle, std::random_device{}())) {
+        out.push_back(std::move(b.nodes[i]));
+        out.back().deliver_oversized = true;  // a reply above max_message_size fails its own call, not the channel
+    }
+    return out;
 }
 
-client_core_options core_options(const client_options& o, const amqp::connection_options& conn) {
+client_core_options core_options(const client_options& o, const std::vector<amqp::connection_options>& nodes) {
     client_core_options c;
     c.default_timeout = o.default_timeout;
     c.reconnect = o.reconnect;
     c.reconnect_min = o.reconnect_min;
     c.reconnect_max = o.reconnect_max;
-    c.max_message_size = conn.max_message_size;
+    c.max_message_size = nodes.front().max_message_size;
+    c.node_count = nodes.size();
     return c;
 }
 }  // namespace
 
-client_impl::client_impl(asio::any_io_executor ex, amqp::connection_options conn, client_options opts)
+client_impl::client_impl(asio::any_io_executor ex, broker_nodes nodes, client_options opts)
     : executor_(ex),
       strand_(asio::make_strand(ex)),
       timer_(strand_),
-      conn_options_(with_reply_limits(std::move(conn))),
+      nodes_(ordered_nodes(std::move(nodes))),
       opts_(std::move(opts)),
-      core_(core_options(opts_, conn_options_)),
-      conn_(std::make_shared<amqp::connection>(strand_, conn_options_)) {}
+      core_(core_options(opts_, nodes_)),
+      conn_(std::make_shared<amqp::connection>(strand_, nodes_.front())) {}
 
 // True on a thread that runs the user's executor or our strand: a blocking call there could
 // wait for itself. The common executor types are recognised; others are trusted.
@@ -74,17 +84,36 @@ void client_impl::start(start_handler h) {
         return complete(std::move(h), ok ? error_code{} : make_error_code(errc::not_started));
     }
     starting_ = true;
-    set_up(conn_, 0, [self = shared_from_this(), h = std::move(h)](setup_result r) mutable {
-        self->starting_ = false;
-        if (!r.ec && !self->core_.connection_up(0, clock::now())) {
-            r.ec = errc::connection_lost;
-            r.why = self->core_.lost_reason();
-        }
-        if (!r.ec) self->adopt(std::move(r.channel), std::move(r.reply_queue));
-        self->start_failure_.store(std::make_shared<const std::string>(std::move(r.why)));
-        self->run_actions();
-        self->complete(std::move(h), r.ec);
-    });
+    start_on(0, {}, std::move(h));
+}
+
+// The nodes in order until one is set up; a failed attempt's connection is dropped (its late
+// events ignored: see lost()).
+void client_impl::start_on(std::size_t node, std::string failures, start_handler h) {
+    if (node > 0) conn_ = std::make_shared<amqp::connection>(strand_, nodes_[node]);
+    node_ = node;
+    set_up(conn_, link{conn_.get(), 0, node},
+           [self = shared_from_this(), node, failures = std::move(failures), h = std::move(h)](setup_result r) mutable {
+               if (!r.ec && !self->core_.connection_up(0, clock::now(), node)) {
+                   r.ec = errc::connection_lost;
+                   r.why = self->core_.lost_reason();
+               }
+               if (r.ec) {
+                   if (!failures.empty()) failures += "; ";
+                   failures += self->nodes_.size() > 1 ? self->attempt_failure(node, r.why) : r.why;
+                   if (node + 1 < self->nodes_.size() && self->core_.current_state() == client_core::state::not_started) {
+                       self->core_.start_attempt_failed();
+                       if (self->conn_->is_open()) self->conn_->async_close([c = self->conn_](error_code) {});
+                       return self->start_on(node + 1, std::move(failures), std::move(h));
+                   }
+                   r.why = std::move(failures);
+               }
+               self->starting_ = false;
+               if (!r.ec) self->adopt(std::move(r.channel), std::move(r.reply_queue));
+               self->start_failure_.store(std::make_shared<const std::string>(std::move(r.why)));
+               self->run_actions();
+               self->complete(std::move(h), r.ec);
+           });
 }
 
 void client_impl::submit(const generated_id& id, request_message req, std::unique_ptr<request_context> ctx) {
@@ -166,7 +195,7 @@ void client_impl::execute(client_action& a) {
                 }
             });
         case client_action::kind::reconnect:
-            return reconnect(a.generation);
+            return reconnect(a.generation, a.node);
     }
 }
 

@@ -9,6 +9,7 @@
 // actions), client_connection.cpp sets up connections and turns their events into the core's.
 #pragma once
 
+#include <rpc/broker_nodes.hpp>
 #include <rpc/client_core.hpp>
 #include <rpc/rpc_client.hpp>
 
@@ -40,7 +41,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
     using clock = std::chrono::steady_clock;
 
-    client_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, client_options opts);
+    client_impl(boost::asio::any_io_executor ex, broker_nodes nodes, client_options opts);
 
     boost::asio::any_io_executor executor() const noexcept { return executor_; }
     correlation_id_generator& ids() noexcept { return core_.ids(); }  // thread-safe
@@ -56,6 +57,8 @@ public:
 
     // ---- on the strand ----------------------------------------------------------------------
     void start(start_handler h);
+    // The start's attempt on node `node`; `failures` says why the nodes before it failed.
+    void start_on(std::size_t node, std::string failures, start_handler h);
     void submit(const generated_id& id, request_message req, std::unique_ptr<request_context> ctx);
     // A request made from inside the strand (a completion handler that makes the next request,
     // dispatched inline by run_actions): it enters the core at once, saving a post per request.
@@ -93,24 +96,35 @@ private:
     void adopt(amqp::channel ch, std::string queue);
 
     // ---- connections (client_connection.cpp) ------------------------------------------------
-    void set_up(std::shared_ptr<amqp::connection> conn, std::uint64_t generation, setup_handler done);
+    // Whose events a handler reports: a replaced connection's (older generation) and a failed start
+    // attempt's (not conn_) are ignored.
+    struct link {
+        const amqp::connection* conn;
+        std::uint64_t generation;
+        std::size_t node;
+    };
+    void set_up(std::shared_ptr<amqp::connection> conn, link l, setup_handler done);
     // One attempt, in the background; held requests wait for it.
-    void reconnect(std::uint64_t generation);
-    // `generation`: which connection the handlers belong to; a replaced one's events are ignored.
-    void install_connection_handlers(amqp::connection& conn, std::uint64_t generation);
-    void install_channel_handlers(amqp::channel& ch, std::uint64_t generation);
-    void lost(std::uint64_t generation, errc code, const std::string& why);
+    void reconnect(std::uint64_t generation, std::size_t node);
+    void install_connection_handlers(amqp::connection& conn, link l);
+    void install_channel_handlers(amqp::channel& ch, link l);
+    // The connection of `l` ended: `why`, naming its node, goes to every pending call.
+    void lost(const link& l, errc code, const std::string& why);
+    // "host:port" of node `node` (index in nodes_).
+    std::string node_name(std::size_t node) const;
+    std::string attempt_failure(std::size_t node, const std::string& why) const;
     // On the connection's strand, inside ours; the message's views die with this call.
     void on_reply(const amqp::delivered_message& m);
 
     boost::asio::any_io_executor executor_;
     boost::asio::strand<boost::asio::any_io_executor> strand_;
     boost::asio::steady_timer timer_;  // the core's one timer
-    amqp::connection_options conn_options_;
+    std::vector<amqp::connection_options> nodes_;  // in the order they are tried
     client_options opts_;
     client_core core_;
     std::shared_ptr<amqp::connection> conn_;     // replaced by a reconnection
     std::shared_ptr<amqp::connection> attempt_;  // a reconnection under way
+    std::size_t node_ = 0;                       // of conn_ (index in nodes_)
     amqp::channel ch_;
     std::string reply_queue_name_;
     amqp::byte_buffer headers_scratch_;

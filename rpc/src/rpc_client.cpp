@@ -55,7 +55,10 @@ void launch_close(const std::shared_ptr<client_impl>& impl, std::optional<clock:
 namespace asio = boost::asio;
 
 rpc_client::rpc_client(executor_type ex, amqp::connection_options conn, client_options opts)
-    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(conn), std::move(opts))) {}
+    : rpc_client(std::move(ex), broker_nodes{{std::move(conn)}}, std::move(opts)) {}
+
+rpc_client::rpc_client(executor_type ex, broker_nodes nodes, client_options opts)
+    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(nodes), std::move(opts))) {}
 
 rpc_client::~rpc_client() {
     impl_->on_strand([impl = impl_] { impl->abandon(); });

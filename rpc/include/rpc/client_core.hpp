@@ -44,6 +44,11 @@ struct client_core_options {
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5000};
     std::size_t max_message_size = 128 * 1024 * 1024;
+    /// How many broker nodes the owner can connect to (broker_nodes, in the order it tries them).
+    /// A lost connection reconnects to the next node; a failed attempt moves on to the next one
+    /// after the backoff, held calls waiting, until every node failed once in a row: then the
+    /// held calls fail.
+    std::size_t node_count = 1;
 };
 
 /// One thing the owner must do, in the order given.
@@ -56,7 +61,7 @@ struct client_action {
                     ///< publish_failed(key)
         complete,   ///< complete `context` with `ec` (text in `message`) or with `reply`
         arm_timer,  ///< (re)arm the one timer for `at` (it replaces any earlier arming); call timer_fired then
-        reconnect,  ///< start a reconnection attempt now for connection `generation`
+        reconnect,  ///< start a reconnection attempt now for connection `generation`, to node `node`
     } what;
     std::uint64_t key = 0;
     generated_id id;
@@ -68,6 +73,7 @@ struct client_action {
     reply_message reply;
     std::chrono::steady_clock::time_point at;
     std::uint64_t generation = 0;
+    std::size_t node = 0;
 };
 
 /// A reply as the connection delivered it: the views live only for the event's call.
@@ -112,10 +118,13 @@ public:
     void publish_failed(std::uint64_t key, const error_code& ec);
     /// The timer armed by the last arm_timer action fired (or a stale arming: harmless).
     void timer_fired(clock::time_point now);
-    /// The connection of `generation` is set up (first start: generation 0). Returns false when
-    /// it was lost meanwhile (then nothing changes but `lost_reason()` explains).
-    bool connection_up(std::uint64_t generation, clock::time_point now);
-    /// A reconnection attempt for `generation` failed with text `why`.
+    /// The connection of `generation` is set up (first start: generation 0), to node `node`.
+    /// Returns false when it was lost meanwhile (then nothing changes but `lost_reason()` explains).
+    bool connection_up(std::uint64_t generation, clock::time_point now, std::size_t node = 0);
+    /// start(): the attempt on one node failed before connection_up; the owner tries the next
+    /// node with generation 0 again, so the failed attempt's loss is forgotten.
+    void start_attempt_failed();
+    /// A reconnection attempt for `generation` (to the node its action named) failed with text `why`.
     void reconnect_failed(std::uint64_t generation, const std::string& why, clock::time_point now);
     /// The connection of `generation` (or its channel or reply consumer) ended: every pending
     /// call fails with `code` and `why`. Events of an older generation, and all but the first
@@ -135,6 +144,8 @@ public:
     bool is_blocked() const noexcept { return blocked_; }
     std::uint64_t generation() const noexcept { return generation_; }
     bool reconnecting() const noexcept { return reconnecting_; }
+    /// The node of the connection in use (or last in use).
+    std::size_t node() const noexcept { return node_; }
     const std::string& lost_reason() const noexcept { return stop_reason_; }
     std::size_t pending_calls() const noexcept { return calls_.size(); }
     std::size_t held_requests() const noexcept { return held_.size(); }
@@ -174,6 +185,7 @@ private:
     void remove_held(std::uint64_t key);
     std::string timeout_reason(const call& c);
     void start_reconnect_when_due(clock::time_point now);
+    void push_reconnect();
     void rearm(bool after_fire);
     bool can_reconnect() const noexcept;
 
@@ -196,6 +208,10 @@ private:
     std::chrono::milliseconds retry_delay_{0};  // after a failed attempt: doubling
     clock::time_point next_attempt_at_ = clock::time_point::min();
     bool attempt_waiting_ = false;  // an attempt waits for next_attempt_at_
+    bool started_ = false;            // connection_up(0) succeeded once
+    std::size_t node_ = 0;            // of the connection in use
+    std::size_t next_node_ = 0;       // where the next attempt goes
+    std::size_t failed_in_a_row_ = 0;  // attempts failed since the last connection: a round ends at node_count
     client_stats stats_;
 };
 

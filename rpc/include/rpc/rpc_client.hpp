@@ -6,6 +6,7 @@
 // own encoding on top (the Fibonacci service: fibonacci_client.hpp).
 #pragma once
 
+#include <rpc/broker_nodes.hpp>
 #include <rpc/client_reply.hpp>
 #include <rpc/error.hpp>
 
@@ -122,6 +123,13 @@ public:
     using executor_type = boost::asio::any_io_executor;
 
     rpc_client(executor_type ex, amqp::connection_options conn, client_options opts = {});
+    /// A client of a cluster: start() tries the nodes in order (see broker_nodes) until one is
+    /// set up, and fails only when every node failed (start_failure() then names each node and
+    /// why). With `reconnect`, a lost connection reconnects to the next node; a failed attempt
+    /// moves on to the next node after the backoff, held requests waiting, until each node
+    /// failed once in a row. Error texts name the node ("host:port"). Throws
+    /// std::invalid_argument when `nodes` holds none.
+    rpc_client(executor_type ex, broker_nodes nodes, client_options opts = {});
     /// Fails pending requests and drops the connection without the close handshake (call close()
     /// or async_close() first for a clean close). Completions still run on the executor.
     ~rpc_client();
