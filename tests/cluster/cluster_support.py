@@ -125,10 +125,15 @@ def connect(url):
     return pika.BlockingConnection(params)
 
 
-def declare_quorum(url, queue, arguments=None):
-    """Declares durable quorum queue `queue` through `url`: its leader starts on that node."""
+def declare_quorum(url, queue, arguments=None, fill=0):
+    """Declares durable quorum queue `queue` through `url` (its leader starts on that node) and
+    puts `fill` confirmed messages in it."""
     conn = connect(url)
-    conn.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum", **(arguments or {})})
+    ch = conn.channel()
+    ch.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum", **(arguments or {})})
+    ch.confirm_delivery()
+    for i in range(fill):
+        ch.basic_publish("", queue, f"filler {i}".encode(), pika.BasicProperties(delivery_mode=2))
     conn.close()
 
 

@@ -298,9 +298,9 @@ def not_idempotent_test(args, cluster):
 
     # A nack: a full queue that rejects publishes. The call must fail with the contract's text.
     full = f"cluster-rpc-full-{os.getpid()}"
-    declare_quorum(cluster.url(LEADER_NODE), full, {"x-max-length": 1, "x-overflow": "reject-publish"})
+    declare_quorum(cluster.url(LEADER_NODE), full, {"x-max-length": 1, "x-overflow": "reject-publish"}, fill=1)
     load = Program("cluster_load(full)", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", full,
-                                          "--queue-type", "quorum", "--requests", "2", "--inflight", "1",
+                                          "--queue-type", "quorum", "--requests", "1", "--inflight", "1",
                                           "--timeout", "15", "--not-idempotent"])
     rc = load.finish(60)
     load.dump()
