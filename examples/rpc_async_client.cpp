@@ -14,10 +14,13 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: rpc_async_client [--url URL] [--queue Q] [--direct-reply-to] [--timeout S]\n"
+    "usage: rpc_async_client [--url URL]... [--shuffle-nodes] [--queue Q] [--direct-reply-to] [--timeout S]\n"
     "Send fib(10), fib(15), fib(20), fib(25) and fib(30) at once to the server on queue Q\n"
     "(default rpc_queue), then print each result; each call waits at most S seconds (default 30).\n"
-    "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
+    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
+    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"
     "  --direct-reply-to    receive the replies through amq.rabbitmq.reply-to\n";
 
 int request(const rpc::cli::arguments& args) {
@@ -26,10 +29,10 @@ int request(const rpc::cli::arguments& args) {
     const std::chrono::milliseconds timeout =
         args.value("timeout") ? parse_seconds(*args.value("timeout"), "--timeout") : std::chrono::seconds(30);
     const rpc::client_options opts = client_options_from(args);
-    const amqp::connection_options conn = broker_options(args);
+    const rpc::broker_nodes nodes = broker_nodes_from(args);
 
     io_thread io;
-    rpc::rpc_client client(io.executor(), conn, opts);
+    rpc::rpc_client client(io.executor(), nodes, opts);
     client.start();
 
     struct call {
@@ -63,5 +66,5 @@ int request(const rpc::cli::arguments& args) {
 
 int main(int argc, char** argv) {
     return rpc::cli::run(argc, argv, usage,
-                         {{"url", true}, {"queue", true}, {"direct-reply-to", false}, {"timeout", true}}, request);
+                         {{"url", true}, {"shuffle-nodes", false}, {"queue", true}, {"direct-reply-to", false}, {"timeout", true}}, request);
 }

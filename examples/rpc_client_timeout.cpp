@@ -9,10 +9,13 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: rpc_client_timeout [--url URL] [--queue Q] [--direct-reply-to] [N] [TIMEOUT_S]\n"
+    "usage: rpc_client_timeout [--url URL]... [--shuffle-nodes] [--queue Q] [--direct-reply-to] [N] [TIMEOUT_S]\n"
     "Ask the server on queue Q (default rpc_queue) for fib(N) (default 10), waiting at most\n"
     "TIMEOUT_S seconds (default 30; decimals allowed, e.g. 0.5).\n"
-    "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
+    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
+    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"
     "  --direct-reply-to    receive the reply through amq.rabbitmq.reply-to\n";
 
 int request(const rpc::cli::arguments& args) {
@@ -24,10 +27,10 @@ int request(const rpc::cli::arguments& args) {
     const std::chrono::milliseconds timeout =
         args.positionals.size() > 1 ? parse_seconds(args.positionals[1], "TIMEOUT_S") : std::chrono::seconds(30);
     const rpc::client_options opts = client_options_from(args);
-    const amqp::connection_options conn = broker_options(args);
+    const rpc::broker_nodes nodes = broker_nodes_from(args);
 
     io_thread io;
-    rpc::rpc_client client(io.executor(), conn, opts);
+    rpc::rpc_client client(io.executor(), nodes, opts);
     client.start();
     say(" [x] Requesting fib(" + std::to_string(n) + ") with timeout=" + rpc::format_seconds(timeout) + "s");
     const rpc::big_int value = call_then_close(client, n, timeout);
@@ -38,5 +41,5 @@ int request(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"queue", true}, {"direct-reply-to", false}}, request);
+    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"shuffle-nodes", false}, {"queue", true}, {"direct-reply-to", false}}, request);
 }

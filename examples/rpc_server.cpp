@@ -24,7 +24,7 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: rpc_server [--url URL] [--queue Q] [--prefetch N] [--max-n N] [--naive]\n"
+    "usage: rpc_server [--url URL]... [--shuffle-nodes] [--queue Q] [--prefetch N] [--max-n N] [--naive]\n"
     "                  [--reply-format plain|json] [--reconnect] [--workers N] [--quiet]\n"
     "                  [--drain-timeout S] [--max-request-size BYTES]\n"
     "Serve fib(n) requests from queue Q (default rpc_queue) until SIGINT or SIGTERM, then finish\n"
@@ -32,7 +32,10 @@ constexpr std::string_view usage =
     "and exit. What is unfinished is left to the broker, which redelivers it to another server.\n"
     "Exit status: 0 stopped by a signal with every request finished; 1 error (connection lost,\n"
     "broker refused); 2 usage; 3 the drain timed out; 4 a second signal cut the drain short.\n"
-    "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
+    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
+    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"
     "  --prefetch N         unacked requests at once (default 1)\n"
     "  --max-n N            largest n served (default 100000)\n"
     "  --naive              the tutorial's exponential recursion (n <= 45)\n"
@@ -80,7 +83,7 @@ int serve(const rpc::cli::arguments& args) {
     fib.on_bad_request = [](std::string_view reason) { std::cerr << " [!] Bad request: " << reason << std::endl; };
     // Small n cost less than the hand-off to a worker and back: only large n leave the connection's thread.
     if (opts.workers > 0) opts.runs_inline = rpc::fibonacci_runs_inline(fib);
-    const amqp::connection_options conn = broker_options(args);
+    const rpc::broker_nodes nodes = broker_nodes_from(args);
 
     io_thread io;
     // Whichever comes first: a signal (clean stop, exit 0) or the loss of the connection (exit 1).
@@ -105,7 +108,7 @@ int serve(const rpc::cli::arguments& args) {
         end({});
     });
 
-    rpc::rpc_server server(io.executor(), conn, opts, rpc::make_fibonacci_handler(std::move(fib)));
+    rpc::rpc_server server(io.executor(), nodes, opts, rpc::make_fibonacci_handler(std::move(fib)));
     server.on_connection_lost([&](const amqp::close_reason& r) { end("connection lost: " + r.to_string()); });
     server.start();
     say(" [x] Awaiting RPC requests");
@@ -147,7 +150,7 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
     return rpc::cli::run(argc, argv, usage,
-                         {{"url", true}, {"queue", true}, {"prefetch", true}, {"max-n", true}, {"naive", false},
+                         {{"url", true}, {"shuffle-nodes", false}, {"queue", true}, {"prefetch", true}, {"max-n", true}, {"naive", false},
                           {"reply-format", true}, {"reconnect", false}, {"workers", true}, {"quiet", false},
                           {"drain-timeout", true}, {"max-request-size", true}},
                          serve);

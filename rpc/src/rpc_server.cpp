@@ -16,10 +16,16 @@ void refuse_on_executor(const detail::server_impl& impl, const char* what) {
 }  // namespace
 
 rpc_server::rpc_server(executor_type ex, amqp::connection_options conn, server_options opts)
-    : impl_(std::make_shared<detail::server_impl>(std::move(ex), std::move(conn), std::move(opts))) {}
+    : rpc_server(std::move(ex), broker_nodes{{std::move(conn)}}, std::move(opts)) {}
 
 rpc_server::rpc_server(executor_type ex, amqp::connection_options conn, server_options opts, request_handler handler)
-    : rpc_server(std::move(ex), std::move(conn), opts) {
+    : rpc_server(std::move(ex), broker_nodes{{std::move(conn)}}, std::move(opts), std::move(handler)) {}
+
+rpc_server::rpc_server(executor_type ex, broker_nodes nodes, server_options opts)
+    : impl_(std::make_shared<detail::server_impl>(std::move(ex), std::move(nodes), std::move(opts))) {}
+
+rpc_server::rpc_server(executor_type ex, broker_nodes nodes, server_options opts, request_handler handler)
+    : rpc_server(std::move(ex), std::move(nodes), opts) {
     service_options so;
     so.prefetch = opts.prefetch;
     so.runs_inline = std::move(opts.runs_inline);

@@ -47,6 +47,7 @@ struct service_channel {
 struct session {
     std::unique_ptr<amqp::connection> conn;
     std::vector<std::unique_ptr<service_channel>> channels;
+    std::size_t node = 0;  // index in server_impl::nodes_
 };
 
 class server_impl;
@@ -71,7 +72,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
     friend class rpc::reply_sender;
 
 public:
-    server_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts);
+    server_impl(boost::asio::any_io_executor ex, broker_nodes nodes, server_options opts);
     void add_service(service s);
     /// For the owner's destructor: no draining; requests in flight stay unacked (redelivered).
     void abandon();
@@ -115,6 +116,13 @@ private:
     // server_lifecycle.cpp
     struct connect_op;
     void connect(std::function<void(amqp::error_code, std::shared_ptr<session>)> done);
+    // start(): connect to node_, then to each next node until one is set up.
+    void start_on(std::size_t tried, std::string failures,
+                  std::shared_ptr<boost::asio::any_completion_handler<void(amqp::error_code)>> h,
+                  std::shared_ptr<std::atomic<bool>> cancelled);
+    // node_ moves on to the next node; returns the old node's name. With mutex_ held.
+    std::string next_node();
+    std::string node_name(std::size_t node) const;
     bool install(const std::shared_ptr<session>& s);
     void lost(const std::shared_ptr<session>& s, const amqp::close_reason& r);
     void schedule_reconnect();
@@ -122,7 +130,8 @@ private:
     void close_session(const std::shared_ptr<session>& s);
 
     boost::asio::any_io_executor executor_;
-    amqp::connection_options conn_options_;
+    std::vector<amqp::connection_options> nodes_;  // in the order they are tried
+    std::size_t node_ = 0;                         // of the current or next connection (mutex_)
     server_options opts_;
     std::vector<std::unique_ptr<service>> services_;
     std::optional<boost::asio::thread_pool> pool_;  // only with workers > 0

@@ -6,6 +6,7 @@
 #include <amqp/codec/printable.hpp>
 
 #include <iostream>
+#include <random>
 #include <stdexcept>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -36,14 +37,26 @@ std::string describe(const amqp::error_code& ec, const amqp::close_reason& chann
 
 }  // namespace
 
-server_impl::server_impl(boost::asio::any_io_executor ex, amqp::connection_options conn, server_options opts)
-    : executor_(ex), conn_options_(std::move(conn)), opts_(std::move(opts)), drain_timer_(ex), reconnect_timer_(ex),
+server_impl::server_impl(boost::asio::any_io_executor ex, broker_nodes nodes, server_options opts)
+    : executor_(ex), opts_(std::move(opts)), drain_timer_(ex), reconnect_timer_(ex),
       backoff_(opts_.reconnect_min, opts_.reconnect_max) {
+    if (nodes.nodes.empty()) throw std::invalid_argument("rpc_server: broker_nodes holds no node");
+    for (const std::size_t i : node_order(nodes.nodes.size(), nodes.shuffle, std::random_device{}())) {
+        auto& n = nodes_.emplace_back(std::move(nodes.nodes[i]));
+        n.max_message_size = opts_.max_request_size;
+        // A request above max_message_size still arrives (without its body), to be refused
+        // below; otherwise the channel would close and the broker redeliver it forever.
+        n.deliver_oversized = true;
+    }
     if (opts_.workers > 0) pool_.emplace(opts_.workers);
-    conn_options_.max_message_size = opts_.max_request_size;
-    // A request above max_message_size still arrives (without its body), to be refused
-    // below; otherwise the channel would close and the broker redeliver it forever.
-    conn_options_.deliver_oversized = true;
+}
+
+std::string server_impl::node_name(std::size_t node) const { return rpc::node_name(nodes_[node]); }
+
+std::string server_impl::next_node() {
+    std::string old = node_name(node_);
+    node_ = (node_ + 1) % nodes_.size();
+    return old;
 }
 
 void server_impl::add_service(service s) {
@@ -71,6 +84,7 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     std::shared_ptr<session> s = std::make_shared<session>();
     std::function<void(amqp::error_code, std::shared_ptr<session>)> done;
     std::size_t next = 0;
+    std::size_t node = 0;
 
     auto on_lost() {
         std::weak_ptr<server_impl> weak = self;
@@ -82,7 +96,8 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     }
 
     void begin() {
-        s->conn = std::make_unique<amqp::connection>(self->executor_, self->conn_options_);
+        s->node = node;
+        s->conn = std::make_unique<amqp::connection>(self->executor_, self->nodes_[node]);
         s->conn->on_close(on_lost());
         s->conn->async_open([op = shared_from_this()](amqp::error_code ec) {
             if (ec) return op->fail(ec, nullptr);
@@ -139,7 +154,9 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
                                          s->conn->last_close_reason());
         {
             std::lock_guard lock(self->mutex_);
-            self->last_error_ = why;
+            // "cannot connect to h:p (...)" names the node already; other steps' reasons do not.
+            const std::string name = self->node_name(node);
+            self->last_error_ = why.find(name) == std::string::npos ? "node " + name + ": " + why : why;
         }
         // Destroyed later, not inside its own completion handler.
         boost::asio::post(self->executor_, [dead = std::move(s)] {});
@@ -156,6 +173,10 @@ void server_impl::connect(std::function<void(amqp::error_code, std::shared_ptr<s
     auto op = std::make_shared<connect_op>();
     op->self = shared_from_this();
     op->done = std::move(done);
+    {
+        std::lock_guard lock(mutex_);
+        op->node = node_;
+    }
     op->begin();
 }
 
@@ -203,7 +224,24 @@ void server_impl::start(boost::asio::any_completion_handler<void(amqp::error_cod
     }
     // std::function needs a copyable target: the handler is shared.
     auto h = std::make_shared<boost::asio::any_completion_handler<void(amqp::error_code)>>(std::move(handler));
-    connect([self = shared_from_this(), h, cancelled](amqp::error_code ec, std::shared_ptr<session> s) {
+    start_on(0, {}, std::move(h), std::move(cancelled));
+}
+
+void server_impl::start_on(std::size_t tried, std::string failures,
+                           std::shared_ptr<boost::asio::any_completion_handler<void(amqp::error_code)>> h,
+                           std::shared_ptr<std::atomic<bool>> cancelled) {
+    connect([self = shared_from_this(), tried, failures = std::move(failures), h,
+             cancelled](amqp::error_code ec, std::shared_ptr<session> s) mutable {
+        if (ec && !*cancelled && self->nodes_.size() > 1) {
+            std::unique_lock lock(self->mutex_);
+            failures += (failures.empty() ? "" : "; ") + self->last_error_;
+            if (tried + 1 < self->nodes_.size() && !self->stopping_) {
+                self->next_node();
+                lock.unlock();
+                return self->start_on(tried + 1, std::move(failures), std::move(h), std::move(cancelled));
+            }
+            self->last_error_ = failures;
+        }
         if (!ec && !self->install(s)) {
             if (*cancelled) {
                 ec = boost::asio::error::operation_aborted;
@@ -228,6 +266,7 @@ void server_impl::start(boost::asio::any_completion_handler<void(amqp::error_cod
 
 void server_impl::lost(const std::shared_ptr<session>& s, const amqp::close_reason& r) {
     std::function<void(const amqp::close_reason&)> h;
+    std::string lost_node, to;
     {
         std::lock_guard lock(mutex_);
         if (!s || s != session_ || lost_reported_ || stopping_) return;
@@ -235,10 +274,12 @@ void server_impl::lost(const std::shared_ptr<session>& s, const amqp::close_reas
         h = on_lost_;
         if (opts_.reconnect) {
             h = nullptr;
+            lost_node = next_node();
+            to = node_name(node_);
             schedule_reconnect();
         }
     }
-    if (opts_.reconnect) log("connection lost: " + r.to_string() + "; reconnecting");
+    if (opts_.reconnect) log("connection lost (node " + lost_node + "): " + r.to_string() + "; reconnecting to " + to);
     if (h) h(r);
 }
 
@@ -250,7 +291,13 @@ void server_impl::schedule_reconnect() {
         if (ec || !self) return;
         self->connect([self](amqp::error_code e, std::shared_ptr<session> s) {
             if (e) {
-                self->log("reconnect failed: " + self->last_error());
+                std::string failed, next;
+                {
+                    std::lock_guard lock(self->mutex_);
+                    failed = self->next_node();
+                    next = self->node_name(self->node_);
+                }
+                self->log("reconnect to " + failed + " failed: " + self->last_error() + "; next: " + next);
             } else if (self->install(s)) {
                 ++self->stats_.reconnects;
                 std::string queues;
@@ -260,10 +307,15 @@ void server_impl::schedule_reconnect() {
                     std::lock_guard lock(self->mutex_);
                     self->backoff_.reset();
                 }
-                self->log("reconnected; consuming " + queues + " again");
+                self->log("reconnected to " + self->node_name(s->node) + "; consuming " + queues + " again");
                 return;
             } else {
-                self->log("reconnect failed: the new connection closed at once");
+                std::string failed;
+                {
+                    std::lock_guard lock(self->mutex_);
+                    failed = self->next_node();
+                }
+                self->log("reconnect to " + failed + " failed: the new connection closed at once");
             }
             std::lock_guard lock(self->mutex_);
             if (!self->stopping_) self->schedule_reconnect();

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -21,7 +22,6 @@ using amqp_test::broker_options;
 using amqp_test::io_thread;
 using amqp_test::ready_within;
 
-std::string unique(std::string_view base) { return std::string(base) + "-" + std::to_string(::getpid()); }
 
 amqp::publish_options to_queue(std::string_view queue, bool mandatory = false) {
     amqp::publish_options o;
@@ -48,17 +48,26 @@ void confirm_select(amqp::channel& ch) {
     ASSERT_FALSE(ec) << ec.message();
 }
 
-#define REQUIRE_BROKER(opts)                                                   \
-    auto opts##_maybe = broker_options();                                      \
-    if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)"; \
-    amqp::connection_options opts = *opts##_maybe
+// A connection to the fixture's broker and a channel on it; skipped without a broker.
+class Confirms : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto opts = broker_options();
+        if (!opts) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)";
+        conn.emplace(io.executor(), *opts);
+        conn->open();
+        ch = conn->open_channel();
+    }
+    void TearDown() override {
+        if (conn && conn->is_open()) conn->close();
+    }
 
-TEST(Confirms, ThousandPublishesInFlightAreAllAcked) {
-    REQUIRE_BROKER(opts);
     io_thread io;
-    amqp::connection c(io.executor(), opts);
-    c.open();
-    auto ch = c.open_channel();
+    std::optional<amqp::connection> conn;
+    amqp::channel ch;
+};
+
+TEST_F(Confirms, ThousandPublishesInFlightAreAllAcked) {
     amqp::queue_options qo;
     qo.exclusive = true;
     const auto q = ch.declare_queue(qo);
@@ -88,34 +97,22 @@ TEST(Confirms, ThousandPublishesInFlightAreAllAcked) {
     qo.name = q.name;
     qo.passive = true;
     EXPECT_EQ(ch.declare_queue(qo).message_count, static_cast<std::uint32_t>(n));
-    c.close();
 }
 
-TEST(Confirms, MandatoryToNoQueueCompletesAsReturned) {
-    REQUIRE_BROKER(opts);
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    c.open();
-    auto ch = c.open_channel();
+TEST_F(Confirms, MandatoryToNoQueueCompletesAsReturned) {
     std::atomic<int> returns{0};
     ch.on_return([&](const amqp::returned_message& m) {
         if (m.method.reply_code == 312) ++returns;
     });
     confirm_select(ch);
-    const auto nowhere = unique("confirm-test-no-such-queue");
+    const auto nowhere = amqp_test::unique_name("confirm-test-no-such-queue");
     EXPECT_EQ(publish_confirmed(ch, to_queue(nowhere, true), "lost"), amqp::client_error::publish_returned);
     EXPECT_EQ(returns.load(), 1);
     // Not mandatory: the broker drops it and acks.
     EXPECT_FALSE(publish_confirmed(ch, to_queue(nowhere, false), "dropped"));
-    c.close();
 }
 
-TEST(Confirms, AFullQueueWithRejectPublishIsNacked) {
-    REQUIRE_BROKER(opts);
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    c.open();
-    auto ch = c.open_channel();
+TEST_F(Confirms, AFullQueueWithRejectPublishIsNacked) {
     amqp::queue_options qo;
     qo.exclusive = true;
     qo.arguments.emplace_back("x-max-length", std::int32_t{1});
@@ -125,7 +122,6 @@ TEST(Confirms, AFullQueueWithRejectPublishIsNacked) {
     EXPECT_FALSE(publish_confirmed(ch, to_queue(q.name), "first"));
     EXPECT_EQ(publish_confirmed(ch, to_queue(q.name), "second"), amqp::client_error::publish_nacked);
     EXPECT_TRUE(ch.is_open());  // a nack is per message: the channel stays usable
-    c.close();
 }
 
 }  // namespace

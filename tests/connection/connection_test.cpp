@@ -1,10 +1,10 @@
 // Integration tests against the fixture's RabbitMQ: open/close, the queue/consume/publish/ack
-// cycle, broker errors with their reply codes, heartbeats, multi-frame bodies, TLS, auth.
-#include <test_support/test_relay.hpp>
-#include "test_broker.hpp"
+// cycle, broker errors with their reply codes, heartbeats, multi-frame bodies, cancellation,
+// completion tokens. TLS and authentication: connection_tls_test.cpp; a connection lost
+// mid-operation: tests/faults/connection_loss_test.cpp.
+#include "connection_helpers.hpp"
 
 #include <amqp/connection.hpp>
-#include <amqp/transport/error.hpp>
 
 #include <atomic>
 #include <functional>
@@ -15,88 +15,25 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 namespace {
 
 using namespace std::chrono_literals;
-using amqp_test::broker_options;
+using amqp_test::consumer;
 using amqp_test::io_thread;
+using amqp_test::queue;
 using amqp_test::ready_within;
+using amqp_test::start_declare;
+using amqp_test::to;
 
-
-// Designated initializers of partial structs trip -Wmissing-field-initializers; build them here.
-amqp::queue_options queue(std::string name, bool exclusive = false, bool passive = false) {
-    amqp::queue_options o;
-    o.name = std::move(name);
-    o.exclusive = exclusive;
-    o.passive = passive;
-    return o;
-}
-amqp::consume_options consumer(std::string q, bool no_ack = false) {
-    amqp::consume_options o;
-    o.queue = std::move(q);
-    o.no_ack = no_ack;
-    return o;
-}
-amqp::publish_options to(std::string_view routing_key, bool mandatory = false) {
-    amqp::publish_options o;
-    o.routing_key = routing_key;
-    o.mandatory = mandatory;
-    return o;
-}
-
-// The same options, pointed at a relay to the broker that the test can cut or silence.
-amqp::connection_options through(const amqp_test::test_relay& relay, amqp::connection_options opts) {
-    opts.host = "127.0.0.1";
-    opts.port = relay.port();
-    return opts;
-}
-
-// Starts a queue.declare (by default a server-named exclusive queue) and returns its outcome to
-// come. `wrap` may bind the handler, e.g. to a cancellation slot. A callback, not use_future: an
-// exception_ptr crossing threads trips TSan in libstdc++.
-template <class Wrap = std::identity>
-std::future<amqp::error_code> start_declare(amqp::channel& ch, amqp::queue_options q = queue("", true),
-                                            Wrap wrap = {}) {
-    auto done = std::make_shared<std::promise<amqp::error_code>>();
-    auto f = done->get_future();
-    ch.async_declare_queue(std::move(q), wrap([done](amqp::error_code ec, amqp::queue_info) { done->set_value(ec); }));
-    return f;
-}
-
-#define REQUIRE_BROKER(opts)                                               \
-    auto opts##_maybe = broker_options();                                  \
-    if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)"; \
-    amqp::connection_options opts = *opts##_maybe
-
-// Tests that cut or silence the line: the broker's options pointed at a relay, and an I/O
-// thread. Skipped without a broker.
-class RelayedBroker : public ::testing::Test {
-protected:
-    void SetUp() override {
-        auto direct = broker_options();
-        if (!direct) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)";
-        relay_.emplace(direct->port);
-        opts = through(*relay_, *direct);
-    }
-    amqp_test::test_relay& relay() { return *relay_; }
-
-    amqp::connection_options opts;
-    io_thread io;
-
-private:
-    std::optional<amqp_test::test_relay> relay_;
-};
-class ConnectionLoss : public RelayedBroker {};
-class Cancellation : public RelayedBroker {};
+class Cancellation : public amqp_test::RelayedBroker {};
 
 TEST(Connection, OpensAndClosesCleanly) {
     REQUIRE_BROKER(opts);
@@ -314,201 +251,6 @@ TEST(Connection, UnroutableMandatoryMessageIsReturned) {
     c.close();
 }
 
-TEST(Connection, WrongPasswordIsAnAuthenticationError) {
-    REQUIRE_BROKER(opts);
-    opts.password = "definitely-not-the-password";
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    try {
-        c.open();
-        FAIL() << "open succeeded with a wrong password";
-    } catch (const amqp::error& e) {
-        EXPECT_EQ(e.code(), amqp::client_error::authentication_failed) << e.what();
-        EXPECT_EQ(std::string(e.what()).find("definitely-not-the-password"), std::string::npos) << e.what();
-    }
-    EXPECT_FALSE(c.is_open());
-}
-
-TEST(Connection, UnreachablePortFailsWithinTheTimeout) {
-    // A port nobody listens on: bind one, note it, close it.
-    boost::asio::io_context probe;
-    boost::asio::ip::tcp::acceptor acc(probe, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    const auto port = acc.local_endpoint().port();
-    acc.close();
-    amqp::connection_options opts;
-    opts.host = "127.0.0.1";
-    opts.port = port;
-    opts.connection_timeout = 3s;
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    std::promise<amqp::error_code> done;
-    c.async_open([&](amqp::error_code ec) { done.set_value(ec); });
-    auto f = done.get_future();
-    ASSERT_TRUE(ready_within(f, 10s)) << "open did not finish within its timeout";
-    EXPECT_EQ(f.get(), boost::asio::error::connection_refused);
-    EXPECT_FALSE(c.is_open());
-}
-
-TEST(Connection, TlsWithTheFixtureCa) {
-    auto maybe = amqp_test::tls_broker_options();
-    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
-    io_thread io;
-    amqp::connection c(io.executor(), *maybe);
-    c.open();
-    auto ch = c.open_channel();
-    EXPECT_FALSE(ch.declare_queue(queue("", true)).name.empty());
-    c.close();
-}
-
-TEST(Connection, TlsRejectsABrokerNotSignedByOurCa) {
-    auto maybe = amqp_test::tls_broker_options();
-    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
-    auto opts = *maybe;
-    opts.tls.ca_file.clear();  // the system CAs do not know the fixture's CA
-    opts.tls.cert_file.clear();
-    opts.tls.key_file.clear();
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    try {
-        c.open();
-        FAIL() << "TLS verification accepted an unknown CA";
-    } catch (const amqp::error& e) {
-        EXPECT_EQ(e.code(), amqp::transport_error::tls_error) << e.what();
-        // OpenSSL's reason, not only "certificate verify failed": an unknown issuer.
-        EXPECT_NE(std::string(e.what()).find("not signed by a CA in the system's CA paths"), std::string::npos)
-            << e.what();
-    }
-}
-
-TEST(Connection, TlsNamesAHostNameMismatch) {
-    auto maybe = amqp_test::tls_broker_options();
-    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
-    auto opts = *maybe;
-    // The fixture's CA is trusted, but its certificate names 127.0.0.1 and localhost only.
-    opts.tls.server_name = "broker.invalid";
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    try {
-        c.open();
-        FAIL() << "TLS verification accepted a certificate for another name";
-    } catch (const amqp::error& e) {
-        EXPECT_EQ(e.code(), amqp::transport_error::tls_error) << e.what();
-        const std::string what = e.what();
-        EXPECT_NE(what.find("does not name 'broker.invalid'"), std::string::npos) << what;
-        EXPECT_EQ(what.find("not signed by a CA"), std::string::npos) << what;
-    }
-}
-
-TEST(Connection, PlainAmqpToATlsPortSuggestsAmqps) {
-    auto maybe = amqp_test::tls_broker_options();
-    if (!maybe) GTEST_SKIP() << "no TLS broker (start the fixture with --tls)";
-    auto opts = *maybe;
-    opts.use_tls = false;  // amqp:// to the amqps:// listener's port
-    opts.connection_timeout = 30s;
-    io_thread io;
-    amqp::connection c(io.executor(), opts);
-    try {
-        c.open();
-        FAIL() << "a plain AMQP handshake succeeded on the TLS port";
-    } catch (const amqp::error& e) {
-        EXPECT_NE(std::string(e.what()).find("is this a TLS port? use amqps://"), std::string::npos) << e.what();
-    }
-}
-
-}  // namespace
-
-namespace {
-
-TEST_F(ConnectionLoss, LostSocketFailsPendingOperationsAndCallsOnClose) {
-    amqp::connection c(io.executor(), opts);
-    std::promise<amqp::close_reason> conn_closed, chan_closed;
-    c.on_close([&](const amqp::close_reason& r) { conn_closed.set_value(r); });
-    c.open();
-    auto ch = c.open_channel();
-    ch.on_close([&](const amqp::close_reason& r) { chan_closed.set_value(r); });
-    const auto q = ch.declare_queue(queue("", true));
-    std::atomic<int> deliveries{0};
-    ch.consume(consumer(q.name, true), [&](const amqp::delivered_message&) { ++deliveries; });
-    relay().cut_all();
-    auto fc = conn_closed.get_future();
-    ASSERT_TRUE(ready_within(fc));
-    const auto r = fc.get();
-    EXPECT_EQ(r.code, amqp::client_error::connection_lost) << r.to_string();
-    auto fch = chan_closed.get_future();
-    ASSERT_TRUE(ready_within(fch));
-    EXPECT_EQ(fch.get().code, amqp::client_error::connection_lost);
-    EXPECT_FALSE(c.is_open());
-    EXPECT_FALSE(ch.is_open());
-    EXPECT_EQ(ch.publish(to(q.name), {}, amqp::as_bytes("x")), amqp::client_error::not_open);
-    auto fd = start_declare(ch);
-    ASSERT_TRUE(ready_within(fd));
-    EXPECT_EQ(fd.get(), amqp::client_error::not_open);
-    c.close();  // already closed: completes at once
-}
-
-TEST_F(ConnectionLoss, SilentPeerIsDetectedByMissedHeartbeats) {
-    opts.heartbeat = 1;
-    amqp::connection c(io.executor(), opts);
-    std::promise<amqp::close_reason> closed;
-    c.on_close([&](const amqp::close_reason& r) { closed.set_value(r); });
-    c.open();
-    auto ch = c.open_channel();
-    // A request that will never be answered: it must fail when the peer is declared dead.
-    relay().set_drop(true);
-    auto fd = start_declare(ch);
-    auto fc = closed.get_future();
-    ASSERT_TRUE(ready_within(fc, 20s));
-    EXPECT_EQ(fc.get().code, amqp::client_error::missed_heartbeats);
-    ASSERT_TRUE(ready_within(fd, 5s));
-    EXPECT_EQ(fd.get(), amqp::client_error::missed_heartbeats);
-}
-
-TEST_F(ConnectionLoss, PendingOperationsFailWithOperationAbortedOnOurClose) {
-    // close-ok is awaited at most min(connection_timeout, 5 s): 2 s here, so the test does not
-    // wait out the full default bound.
-    opts.connection_timeout = 2s;
-    amqp::connection c(io.executor(), opts);
-    c.open();
-    auto ch = c.open_channel();
-    relay().set_drop(true);
-    auto fd = start_declare(ch);
-    // close-ok never comes through the silent relay: close gives up after its bound.
-    auto fc = c.async_close(boost::asio::use_future);
-    ASSERT_TRUE(ready_within(fd, 20s));
-    EXPECT_EQ(fd.get(), amqp::client_error::operation_aborted);
-    ASSERT_TRUE(ready_within(fc, 20s));
-    fc.get();
-    EXPECT_FALSE(c.is_open());
-}
-
-TEST_F(ConnectionLoss, CloseWithADeadlineEndsByItWhenThePeerIsSilent) {
-    // A frozen (or resource-alarm blocked) broker never sends close-ok. Without a deadline close
-    // waits its own bound (5 s); with one it must end by the caller's deadline, so a program
-    // exits at its own timeout. The check allows 4 s for a 100 ms deadline: only a close that
-    // ignored the deadline and waited out the 5 s bound fails it.
-    opts.heartbeat = 0;
-    amqp::connection c(io.executor(), opts);
-    c.open();
-    relay().set_drop(true);
-    std::promise<amqp::error_code> done;
-    c.async_close(std::chrono::steady_clock::now() + 100ms, [&](amqp::error_code ec) { done.set_value(ec); });
-    auto f = done.get_future();
-    ASSERT_TRUE(ready_within(f, 4s)) << "close outlived its deadline";
-    EXPECT_FALSE(c.is_open());
-    // The synchronous form, with a deadline already past, returns too.
-    amqp::connection c2(io.executor(), opts);
-    relay().set_drop(false);
-    c2.open();
-    relay().set_drop(true);
-    auto sync = std::async(std::launch::async, [&] { c2.close(std::chrono::steady_clock::now()); });
-    ASSERT_TRUE(ready_within(sync, 4s)) << "close() outlived its deadline";
-    sync.get();
-}
-
-}  // namespace
-
-namespace {
-
 TEST_F(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
     amqp::connection c(io.executor(), opts);
     c.open();
@@ -537,10 +279,6 @@ TEST_F(Cancellation, CancelledOpenGivesUp) {
     EXPECT_EQ(f.get(), amqp::client_error::operation_aborted);
     EXPECT_FALSE(c.is_open());
 }
-
-}  // namespace
-
-namespace {
 
 TEST(Tokens, CoroutinesWithUseAwaitable) {
     REQUIRE_BROKER(opts);

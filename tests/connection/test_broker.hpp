@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -89,4 +90,15 @@ bool ready_within(std::future<T>& f, std::chrono::milliseconds limit = std::chro
     return f.wait_for(limit) == std::future_status::ready;
 }
 
+/// `base` made this process's own, so that parallel runs against one broker do not meet.
+inline std::string unique_name(std::string_view base) {
+    return std::string(base) + "-" + std::to_string(::getpid());
+}
+
 }  // namespace amqp_test
+
+/// Declares `opts`, the fixture broker's options; skips the test when no broker is configured.
+#define REQUIRE_BROKER(opts)                                                              \
+    auto opts##_maybe = ::amqp_test::broker_options();                                    \
+    if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)";            \
+    amqp::connection_options opts = *opts##_maybe

@@ -16,8 +16,6 @@ using amqp_test::broker_options;
 using amqp_test::io_thread;
 using amqp_test::ready_within;
 
-// Names of this process's own, so parallel runs against one broker do not meet.
-std::string unique(std::string_view base) { return std::string(base) + "-" + std::to_string(::getpid()); }
 
 amqp::binding_options binding(std::string queue, std::string exchange, std::string key) {
     amqp::binding_options b;
@@ -35,18 +33,13 @@ amqp::publish_options to(std::string_view exchange, std::string_view key) {
     return o;
 }
 
-#define REQUIRE_BROKER(opts)                                                   \
-    auto opts##_maybe = broker_options();                                      \
-    if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)"; \
-    amqp::connection_options opts = *opts##_maybe
-
 TEST(Topology, TopicExchangeRoutesByItsBindingsUntilUnbound) {
     REQUIRE_BROKER(opts);
     io_thread io;
     amqp::connection c(io.executor(), opts);
     c.open();
     auto ch = c.open_channel();
-    const std::string exchange = unique("topology-test-topic");
+    const std::string exchange = amqp_test::unique_name("topology-test-topic");
 
     amqp::exchange_options xo;
     xo.name = exchange;
@@ -97,7 +90,7 @@ TEST(Topology, AsyncFormsCompleteWithTheirOutcome) {
     c.open();
     auto ch = c.open_channel();
     amqp::exchange_options xo;
-    xo.name = unique("topology-test-async");
+    xo.name = amqp_test::unique_name("topology-test-async");
     xo.type = "fanout";
     auto step = [](auto start) {
         auto p = std::make_shared<std::promise<amqp::error_code>>();
@@ -127,7 +120,7 @@ TEST(Topology, BindToAMissingExchangeIsTheBrokers404AndEndsOnlyTheChannel) {
     qo.exclusive = true;
     const auto q = ch.declare_queue(qo);
     try {
-        ch.bind_queue(binding(q.name, unique("topology-test-missing"), "#"));
+        ch.bind_queue(binding(q.name, amqp_test::unique_name("topology-test-missing"), "#"));
         FAIL() << "bound to an exchange that does not exist";
     } catch (const amqp::error& e) {
         EXPECT_EQ(e.code(), amqp::reply_code::not_found) << e.what();
@@ -138,7 +131,7 @@ TEST(Topology, BindToAMissingExchangeIsTheBrokers404AndEndsOnlyTheChannel) {
     EXPECT_TRUE(c.is_open());
     auto again = c.open_channel();
     amqp::exchange_options missing;
-    missing.name = unique("topology-test-missing");
+    missing.name = amqp_test::unique_name("topology-test-missing");
     missing.passive = true;
     EXPECT_THROW(again.declare_exchange(missing), amqp::error);
     c.close();

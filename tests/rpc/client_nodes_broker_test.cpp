@@ -91,4 +91,24 @@ TEST_F(RpcClientNodes, ALostNodeFailsItsPendingCallNamingItAndTheNextCallGoesToT
     client.close();
 }
 
+TEST_F(RpcClientNodes, AServerSkipsADeadNodeAndAStartOnDeadNodesNamesEach) {
+    const auto q = unique_queue("nodes-server");
+    const std::uint16_t dead = closed_port();
+    rpc::rpc_server server(io.executor(), rpc::broker_nodes{{at(dead), broker_options()}},
+                           fib_server::options(q, 1), rpc::make_fibonacci_handler({}));
+    server.start();
+    auto client = make_client(io.executor(), q);
+    EXPECT_EQ(rpc::fibonacci_client(*client).call(12, 30s), 144);
+    client->close();
+    server.stop();
+
+    const std::uint16_t dead2 = closed_port();
+    rpc::rpc_server nowhere(io.executor(), rpc::broker_nodes{{at(dead), at(dead2)}}, fib_server::options(q, 1),
+                            rpc::make_fibonacci_handler({}));
+    EXPECT_ANY_THROW(nowhere.start());
+    const std::string why = nowhere.last_error();
+    EXPECT_NE(why.find("127.0.0.1:" + std::to_string(dead)), std::string::npos) << why;
+    EXPECT_NE(why.find("127.0.0.1:" + std::to_string(dead2)), std::string::npos) << why;
+}
+
 }  // namespace

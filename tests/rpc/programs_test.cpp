@@ -25,13 +25,13 @@ const std::string client_bin = RPC_CLIENT_BIN;
 const std::string timeout_bin = RPC_CLIENT_TIMEOUT_BIN;
 const std::string async_bin = RPC_ASYNC_CLIENT_BIN;
 
-/// Run a program to completion with AMQP_URL set to `url` ("" = unset).
+/// Run a program to completion with AMQP_URL set to `url` and AMQP_URLS to `urls` ("" = unset).
 struct finished {
     exit_info exit;
     std::string out, err;
 };
-finished run(std::vector<std::string> argv, const std::string& url = broker_url()) {
-    child_process p(std::move(argv), {{"AMQP_URL", url}});
+finished run(std::vector<std::string> argv, const std::string& url = broker_url(), const std::string& urls = "") {
+    child_process p(std::move(argv), {{"AMQP_URL", url}, {"AMQP_URLS", urls}});
     finished f;
     f.exit = p.wait(120s);
     f.out = p.out();
@@ -223,6 +223,27 @@ TEST_F(ProgramsWithBroker, UrlComesFromFlagThenEnvironmentThenDefault) {
     r = run({server_bin, "--queue", q}, dead);
     EXPECT_EQ(r.exit.status, 1);
     EXPECT_EQ(r.err.rfind(" [!] Error: ", 0), 0u) << r.err;
+}
+
+TEST_F(ProgramsWithBroker, NodeListsComeFromRepeatedUrlThenAmqpUrlsAndSkipADeadNode) {
+    const auto q = unique_queue("prog-nodes");
+    const std::string dead = "amqp://guest:guest@127.0.0.1:1/";
+    server_program server(q, {"--url", dead, "--url", broker_url()});  // a list after its own --url
+    ASSERT_TRUE(server.ready) << server.proc.err();
+    auto r = run({client_bin, "--url", dead, "--url", broker_url(), "--queue", q, "10"}, dead);
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    EXPECT_EQ(r.out, " [x] Requesting fib(10)\n [.] Got 55\n");
+    // AMQP_URLS wins over AMQP_URL; --shuffle-nodes still reaches the live node.
+    r = run({async_bin, "--shuffle-nodes", "--queue", q}, dead, " " + dead + " , " + broker_url());
+    EXPECT_EQ(r.exit.status, 0) << r.err;
+    r = run({client_bin, "--queue", q, "10"}, broker_url(), dead);
+    EXPECT_EQ(r.exit.status, 1);
+    EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+    // A bad URL in the list: usage error naming it, never its password.
+    r = run({timeout_bin, "--url", broker_url(), "--url", "amqp://guest:s3cret@h:99999/", "--queue", q, "10"});
+    EXPECT_EQ(r.exit.status, 2);
+    EXPECT_NE(r.err.find("amqp://guest:****@h:99999/"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("s3cret"), std::string::npos) << r.err;
 }
 
 TEST_F(ProgramsWithBroker, BrokerRefusalIsOneReadableLine) {

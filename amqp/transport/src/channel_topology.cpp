@@ -1,36 +1,21 @@
 // The channel's topology requests: exchange.declare/delete, queue.bind/unbind, queue.delete.
-// Each is one synchronous method and its -ok, sent like queue.declare in connection.cpp.
-#include "cancellable_op.hpp"
+// Each is one synchronous method and its -ok, sent with channel_request.hpp's helpers.
 #include "channel_request.hpp"
-
-#include <amqp/codec/field_table.hpp>
 
 namespace amqp {
 
 using detail::cancellable_op;
 using detail::channel_executor;
+using detail::encode_arguments;
 using detail::send_channel_request;
+using detail::send_void_request;
 using detail::throw_channel_error;
 using detail::wait_for;
 namespace asio = boost::asio;
 
-namespace {
-
-// Send `m` and complete `h` with the reply's outcome alone (the -ok replies here carry nothing).
-void request(const std::shared_ptr<detail::channel_impl>& ch, const method& m,
-             asio::any_completion_handler<void(error_code)> h) {
-    auto op = cancellable_op<>::make(channel_executor(ch), std::move(h));
-    send_channel_request(ch, m, [op](error_code ec, const method*) { op->finish(ec); });
-}
-
-}  // namespace
-
 void channel::start_declare_exchange(exchange_options o, asio::any_completion_handler<void(error_code)> h) {
     byte_buffer args;
-    if (auto ec = encode_table(o.arguments, args)) {
-        detail::complete_on(channel_executor(impl_), std::move(h), ec);
-        return;
-    }
+    if (!encode_arguments(impl_, o.arguments, args, h)) return;
     exchange_declare m;
     m.exchange = o.name;
     m.type = o.type;
@@ -39,7 +24,7 @@ void channel::start_declare_exchange(exchange_options o, asio::any_completion_ha
     m.auto_delete = o.auto_delete;
     m.internal = o.internal;
     m.arguments = table_view{args};
-    request(impl_, m, std::move(h));  // the frame is encoded before this returns: `args` may go
+    send_void_request(impl_, m, std::move(h));  // the frame is encoded before this returns: `args` may go
 }
 
 void channel::start_delete_exchange(std::string exchange, bool if_unused,
@@ -47,19 +32,16 @@ void channel::start_delete_exchange(std::string exchange, bool if_unused,
     exchange_delete m;
     m.exchange = exchange;
     m.if_unused = if_unused;
-    request(impl_, m, std::move(h));
+    send_void_request(impl_, m, std::move(h));
 }
 
 void channel::start_binding(bool bind, binding_options o, asio::any_completion_handler<void(error_code)> h) {
     byte_buffer args;
-    if (auto ec = encode_table(o.arguments, args)) {
-        detail::complete_on(channel_executor(impl_), std::move(h), ec);
-        return;
-    }
+    if (!encode_arguments(impl_, o.arguments, args, h)) return;
     if (bind) {
-        request(impl_, queue_bind{0, o.queue, o.exchange, o.routing_key, false, table_view{args}}, std::move(h));
+        send_void_request(impl_, queue_bind{0, o.queue, o.exchange, o.routing_key, false, table_view{args}}, std::move(h));
     } else {
-        request(impl_, queue_unbind{0, o.queue, o.exchange, o.routing_key, table_view{args}}, std::move(h));
+        send_void_request(impl_, queue_unbind{0, o.queue, o.exchange, o.routing_key, table_view{args}}, std::move(h));
     }
 }
 

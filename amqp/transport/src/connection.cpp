@@ -13,22 +13,17 @@
 namespace amqp {
 
 using detail::cancellable_op;
+using detail::channel_executor;
 using detail::channel_impl;
 using detail::complete_on;
 using detail::connection_impl;
-using detail::reply_op;
+using detail::describe_failure;
+using detail::encode_arguments;
+using detail::send_channel_request;
+using detail::send_void_request;
+using detail::throw_channel_error;
 using detail::wait_for;
 namespace asio = boost::asio;
-
-namespace {
-
-std::string describe(const error_code& ec, const close_reason& channel_reason, const close_reason& conn_reason) {
-    if (channel_reason.code == ec) return channel_reason.to_string();
-    if (conn_reason.code == ec) return conn_reason.to_string();
-    return ec.message();
-}
-
-}  // namespace
 
 // ---- channel ------------------------------------------------------------------------------------
 
@@ -40,34 +35,10 @@ bool channel::is_open() const noexcept {
     return c && c->is_open();
 }
 
-namespace {
-
-// Send `m` on the channel and hand the reply (or error) to `on_reply`.
-template <class OnReply>
-void sync_request(const std::shared_ptr<channel_impl>& ch, const method& m, OnReply&& on_reply) {
-    auto conn = ch ? ch->conn.lock() : nullptr;
-    if (!conn) {
-        std::forward<OnReply>(on_reply)(make_error_code(client_error::not_open), nullptr);
-        return;
-    }
-    conn->send_sync(ch, m, reply_op(std::forward<OnReply>(on_reply)));
-}
-
-asio::any_io_executor executor_of(const std::shared_ptr<channel_impl>& ch) {
-    if (ch)
-        if (auto c = ch->conn.lock()) return c->get_executor();
-    return asio::system_executor();
-}
-
-}  // namespace
-
 void channel::start_declare_queue(queue_options o,
                                   asio::any_completion_handler<void(error_code, queue_info)> h) {
     byte_buffer args;
-    if (auto ec = encode_table(o.arguments, args)) {
-        complete_on(executor_of(impl_), std::move(h), ec, queue_info{});
-        return;
-    }
+    if (!encode_arguments(impl_, o.arguments, args, h)) return;
     queue_declare m;
     m.queue = o.name;
     m.passive = o.passive;
@@ -75,8 +46,8 @@ void channel::start_declare_queue(queue_options o,
     m.exclusive = o.exclusive;
     m.auto_delete = o.auto_delete;
     m.arguments = table_view{args};
-    auto op = cancellable_op<queue_info>::make(executor_of(impl_), std::move(h));
-    sync_request(impl_, m, [op](error_code ec, const method* r) {
+    auto op = cancellable_op<queue_info>::make(channel_executor(impl_), std::move(h));
+    send_channel_request(impl_, m, [op](error_code ec, const method* r) {
         queue_info info;
         if (!ec && r) {
             const auto& ok = std::get<queue_declare_ok>(*r);
@@ -89,17 +60,13 @@ void channel::start_declare_queue(queue_options o,
 }
 
 void channel::start_qos(std::uint16_t n, asio::any_completion_handler<void(error_code)> h) {
-    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
-    sync_request(impl_, basic_qos{0, n, false}, [op](error_code ec, const method*) { op->finish(ec); });
+    send_void_request(impl_, basic_qos{0, n, false}, std::move(h));
 }
 
 void channel::start_consume(consume_options o, delivery_handler on_message,
                             asio::any_completion_handler<void(error_code, std::string)> h) {
     byte_buffer args;
-    if (auto ec = encode_table(o.arguments, args)) {
-        complete_on(executor_of(impl_), std::move(h), ec, std::string{});
-        return;
-    }
+    if (!encode_arguments(impl_, o.arguments, args, h)) return;
     basic_consume m;
     m.queue = o.queue;
     m.consumer_tag = o.consumer_tag;
@@ -107,8 +74,8 @@ void channel::start_consume(consume_options o, delivery_handler on_message,
     m.exclusive = o.exclusive;
     m.arguments = table_view{args};
     std::weak_ptr<channel_impl> weak = impl_;
-    auto op = cancellable_op<std::string>::make(executor_of(impl_), std::move(h));
-    sync_request(impl_, m, [op, weak, on_message = std::move(on_message)](error_code ec, const method* r) mutable {
+    auto op = cancellable_op<std::string>::make(channel_executor(impl_), std::move(h));
+    send_channel_request(impl_, m, [op, weak, on_message = std::move(on_message)](error_code ec, const method* r) mutable {
         auto handler = op->take();
         std::string tag;
         if (!ec && r) {
@@ -130,8 +97,8 @@ void channel::start_cancel(std::string tag, asio::any_completion_handler<void(er
     std::weak_ptr<channel_impl> weak = impl_;
     basic_cancel m;
     m.consumer_tag = tag;
-    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
-    sync_request(impl_, m, [op, weak, tag](error_code ec, const method*) {
+    auto op = cancellable_op<>::make(channel_executor(impl_), std::move(h));
+    send_channel_request(impl_, m, [op, weak, tag](error_code ec, const method*) {
         if (!ec)
             if (auto ch = weak.lock()) ch->consumers.erase(tag);
         op->finish(ec);
@@ -142,13 +109,11 @@ void channel::start_close(asio::any_completion_handler<void(error_code)> h) {
     channel_close m;
     m.reply_code = 200;
     m.reply_text = "Goodbye";
-    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
-    sync_request(impl_, m, [op](error_code ec, const method*) { op->finish(ec); });
+    send_void_request(impl_, m, std::move(h));
 }
 
 void channel::start_confirm_select(asio::any_completion_handler<void(error_code)> h) {
-    auto op = cancellable_op<>::make(executor_of(impl_), std::move(h));
-    sync_request(impl_, confirm_select{false}, [op](error_code ec, const method*) { op->finish(ec); });
+    send_void_request(impl_, confirm_select{false}, std::move(h));
 }
 
 channel::copied_message channel::copy_message(const publish_options& opts, const basic_properties& props,
@@ -171,7 +136,7 @@ void channel::start_publish(const std::shared_ptr<channel_impl>& ch, copied_mess
     auto conn = ch ? ch->conn.lock() : nullptr;
     if (!m.ec && !conn) m.ec = client_error::not_open;
     if (m.ec) {
-        complete_on(executor_of(ch), std::move(h), m.ec);
+        complete_on(channel_executor(ch), std::move(h), m.ec);
         return;
     }
     conn->publish(ch, std::move(m.msg), std::move(h));
@@ -224,43 +189,32 @@ void channel::on_close(close_handler h) {
 
 close_reason channel::last_close_reason() const { return impl_ ? impl_->last_reason() : close_reason{}; }
 
-namespace {
-[[noreturn]] void throw_for(const std::shared_ptr<channel_impl>& ch, const error_code& ec) {
-    close_reason chr, cr;
-    if (ch) {
-        chr = ch->last_reason();
-        if (auto conn = ch->conn.lock()) cr = conn->last_reason();
-    }
-    throw error(ec, describe(ec, chr, cr));
-}
-}  // namespace
-
 queue_info channel::declare_queue(queue_options opts) {
     auto [ec, info] = wait_for<queue_info>([&](auto h) { start_declare_queue(std::move(opts), std::move(h)); });
-    if (ec) throw_for(impl_, ec);
+    if (ec) throw_channel_error(impl_, ec);
     return info;
 }
 
 void channel::qos(std::uint16_t prefetch_count) {
     auto [ec] = wait_for<>([&](auto h) { start_qos(prefetch_count, std::move(h)); });
-    if (ec) throw_for(impl_, ec);
+    if (ec) throw_channel_error(impl_, ec);
 }
 
 std::string channel::consume(consume_options opts, delivery_handler on_message) {
     auto [ec, tag] = wait_for<std::string>(
         [&](auto h) { start_consume(std::move(opts), std::move(on_message), std::move(h)); });
-    if (ec) throw_for(impl_, ec);
+    if (ec) throw_channel_error(impl_, ec);
     return tag;
 }
 
 void channel::cancel(std::string consumer_tag) {
     auto [ec] = wait_for<>([&](auto h) { start_cancel(std::move(consumer_tag), std::move(h)); });
-    if (ec) throw_for(impl_, ec);
+    if (ec) throw_channel_error(impl_, ec);
 }
 
 void channel::close() {
     auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h)); });
-    if (ec) throw_for(impl_, ec);
+    if (ec) throw_channel_error(impl_, ec);
 }
 
 // ---- connection ---------------------------------------------------------------------------------
@@ -317,31 +271,23 @@ void connection::on_blocked(blocked_handler h) {
 
 void connection::open() {
     auto [ec] = wait_for<>([&](auto h) { start_open(std::move(h)); });
-    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+    if (ec) throw error(ec, describe_failure(ec, {}, last_close_reason()));
 }
 
 channel connection::open_channel() {
     auto [ec, ch] = wait_for<channel>([&](auto h) { start_open_channel(std::move(h)); });
-    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+    if (ec) throw error(ec, describe_failure(ec, {}, last_close_reason()));
     return ch;
 }
 
 void connection::close() {
     auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h)); });
-    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+    if (ec) throw error(ec, describe_failure(ec, {}, last_close_reason()));
 }
 
 void connection::close(std::chrono::steady_clock::time_point deadline) {
     auto [ec] = wait_for<>([&](auto h) { start_close(std::move(h), deadline); });
-    if (ec) throw error(ec, describe(ec, {}, last_close_reason()));
+    if (ec) throw error(ec, describe_failure(ec, {}, last_close_reason()));
 }
-
-// ---- shared with channel_topology.cpp (channel_request.hpp) -------------------------------------
-
-void detail::send_channel_request(const std::shared_ptr<channel_impl>& ch, const method& m, reply_op on_reply) {
-    sync_request(ch, m, std::move(on_reply));
-}
-asio::any_io_executor detail::channel_executor(const std::shared_ptr<channel_impl>& ch) { return executor_of(ch); }
-void detail::throw_channel_error(const std::shared_ptr<channel_impl>& ch, const error_code& ec) { throw_for(ch, ec); }
 
 }  // namespace amqp

@@ -27,6 +27,11 @@ std::optional<std::string> arguments::value(std::string_view name) const {
     return it->second;
 }
 
+std::vector<std::string> arguments::all(std::string_view name) const {
+    auto it = repeated.find(name);
+    return it == repeated.end() ? std::vector<std::string>{} : it->second;
+}
+
 bool arguments::flag(std::string_view name) const {
     return std::find(flags.begin(), flags.end(), name) != flags.end();
 }
@@ -67,12 +72,10 @@ arguments parse_arguments(int argc, const char* const* argv, std::initializer_li
             out.flags.emplace_back(name);
             continue;
         }
-        if (inline_value) {
-            out.values[std::string(name)] = std::string(*inline_value);
-        } else {
-            if (i + 1 >= argc) throw usage_error("option '--" + std::string(name) + "' needs a value");
-            out.values[std::string(name)] = argv[++i];
-        }
+        if (!inline_value && i + 1 >= argc) throw usage_error("option '--" + std::string(name) + "' needs a value");
+        const std::string v = inline_value ? std::string(*inline_value) : std::string(argv[++i]);
+        out.values[std::string(name)] = v;
+        out.repeated[std::string(name)].push_back(v);
     }
     return out;
 }

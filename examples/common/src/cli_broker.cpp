@@ -19,4 +19,20 @@ amqp::connection_options broker_options(const arguments& args) {
     return opts;
 }
 
+rpc::broker_nodes broker_nodes_from(const arguments& args) {
+    rpc::broker_nodes nodes;
+    std::string why;
+    if (auto urls = args.all("url"); !urls.empty()) {
+        if (rpc::parse_broker_urls(urls, nodes, &why)) throw usage_error("invalid --url: " + why);
+    } else if (const char* list = std::getenv("AMQP_URLS"); list && *list) {
+        if (rpc::parse_broker_urls(rpc::split_url_list(list), nodes, &why))
+            throw std::runtime_error("invalid AMQP_URLS: " + why);
+    } else {
+        nodes.nodes.push_back(broker_options(args));
+    }
+    for (auto& n : nodes.nodes) n.trace = args.flag("trace");
+    nodes.shuffle = args.flag("shuffle-nodes");
+    return nodes;
+}
+
 }  // namespace rpc::cli

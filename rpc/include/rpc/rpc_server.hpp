@@ -10,6 +10,7 @@
 // throw (instead of deadlocking) when called on a thread running the executor.
 #pragma once
 
+#include <rpc/broker_nodes.hpp>
 #include <rpc/server_handler.hpp>
 #include <rpc/server_request.hpp>
 
@@ -114,6 +115,13 @@ public:
     /// A server with one synchronous service: opts.queue answered by `handler`, with opts.prefetch
     /// and opts.runs_inline.
     rpc_server(executor_type ex, amqp::connection_options conn, server_options opts, request_handler handler);
+    /// The same, for a cluster: start tries the nodes in order (see broker_nodes) until one is
+    /// set up (last_error() then names the nodes that failed and why); with `reconnect`, a lost
+    /// connection reconnects to the next node, and each failed attempt moves on to the next one
+    /// after the backoff. Log lines name the node ("host:port"). Throws std::invalid_argument
+    /// when `nodes` holds none.
+    rpc_server(executor_type ex, broker_nodes nodes, server_options opts);
+    rpc_server(executor_type ex, broker_nodes nodes, server_options opts, request_handler handler);
     /// Closes without draining if stop() was not called.
     ~rpc_server();
     rpc_server(const rpc_server&) = delete;

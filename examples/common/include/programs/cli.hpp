@@ -5,6 +5,7 @@
 
 #include <amqp/connection_options.hpp>
 #include <fibonacci/fibonacci.hpp>
+#include <rpc/broker_nodes.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <chrono>
@@ -47,12 +48,15 @@ struct option_spec {
 
 /// The command line, split. "--help"/"-h" sets help; "--" ends the options.
 struct arguments {
-    std::map<std::string, std::string, std::less<>> values;  ///< options with a value
+    std::map<std::string, std::string, std::less<>> values;  ///< options with a value (the last one given)
+    std::map<std::string, std::vector<std::string>, std::less<>> repeated;  ///< every value, in order
     std::vector<std::string> flags;                          ///< options without one
     std::vector<std::string> positionals;
     bool help = false;
 
     std::optional<std::string> value(std::string_view name) const;
+    /// Every value of an option that may repeat (--url A --url B), in order.
+    std::vector<std::string> all(std::string_view name) const;
     bool flag(std::string_view name) const;
 };
 
@@ -67,6 +71,12 @@ std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view 
 /// The URL rule: the --url value, else $AMQP_URL, else default_url; parsed into options.
 /// A bad --url is a usage_error; a bad AMQP_URL is a std::runtime_error.
 amqp::connection_options broker_options(const arguments& args);
+
+/// The node-list rule: every --url (the option may repeat), else $AMQP_URLS (comma-separated),
+/// else $AMQP_URL, else default_url; tried in that order, or shuffled with --shuffle-nodes. A bad
+/// --url is a usage_error, a bad variable a std::runtime_error, each naming the URL without its
+/// password.
+rpc::broker_nodes broker_nodes_from(const arguments& args);
 
 /// Console output: one line on stdout, whole even when several threads say lines at once. On a
 /// terminal it is flushed at once; otherwise (a pipe, a file) within a few milliseconds by a
