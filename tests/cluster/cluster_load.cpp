@@ -3,8 +3,8 @@
 // clock of Python's time.monotonic) so that the driver (rpc_failover_test.py) knows when to kill a
 // node and how long the calls took to come back after it. rpc_bench measures; this one observes.
 //
-//   cluster_load [--url URL]... [--queue Q] [--queue-type T] [--confirms] [--requests N] [--inflight K]
-//                [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]
+//   cluster_load [--url URL]... [--shuffle-nodes] [--queue Q] [--queue-type T] [--confirms]
+//                [--requests N] [--inflight K] [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]
 // Output: "answered <count> <seconds>" per correct answer, then "stats ..." (the client's counters).
 // Exit 0 when all N were answered correctly; 1 at the first failed or wrong call, with its text.
 // SIGTERM or SIGINT: start no more calls, finish those in flight, exit as above.
@@ -29,8 +29,8 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: cluster_load [--url URL]... [--queue Q] [--queue-type T] [--confirms] [--requests N]\n"
-    "                    [--inflight K] [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]\n";
+    "usage: cluster_load [--url URL]... [--shuffle-nodes] [--queue Q] [--queue-type T] [--confirms]\n"
+    "                    [--requests N] [--inflight K] [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]\n";
 
 double monotonic_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -154,7 +154,7 @@ int run_load(const rpc::cli::arguments& args) {
     opts.reconnect = true;
 
     io_thread io;
-    rpc::rpc_client client(io.executor(), broker_options(args), opts);
+    rpc::rpc_client client(io.executor(), broker_nodes_from(args), opts);
     client.start();
     auto l = std::make_shared<load>(client, p);
     // SIGTERM/SIGINT: finish the calls in flight, start no more (the rolling restart's end).
@@ -183,6 +183,7 @@ int run_load(const rpc::cli::arguments& args) {
 int main(int argc, char** argv) {
     return rpc::cli::run(argc, argv, usage,
                          {{"url", true},
+                          {"shuffle-nodes", false},
                           {"queue", true},
                           {"queue-type", true},
                           {"confirms", false},
