@@ -22,7 +22,6 @@ using amqp_test::broker_options;
 using amqp_test::io_thread;
 using amqp_test::ready_within;
 
-
 amqp::publish_options to_queue(std::string_view queue, bool mandatory = false) {
     amqp::publish_options o;
     o.routing_key = queue;

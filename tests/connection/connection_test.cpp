@@ -122,10 +122,9 @@ TEST(Connection, AsyncOperationsWithCallbacks) {
         ASSERT_FALSE(ec);
         // Chained from a completion handler, as an event-driven program would.
         auto holder = std::make_shared<amqp::channel>(ch);
-        holder->async_declare_queue(queue("", true),
-                                    [&, holder](amqp::error_code e, amqp::queue_info qi) {
-                                        declared.set_value({e, qi});
-                                    });
+        holder->async_declare_queue(queue("", true), [&, holder](amqp::error_code e, amqp::queue_info qi) {
+            declared.set_value({e, qi});
+        });
     });
     auto fd = declared.get_future();
     ASSERT_TRUE(ready_within(fd));
@@ -241,8 +240,7 @@ TEST(Connection, UnroutableMandatoryMessageIsReturned) {
     ch.on_return([&](const amqp::returned_message& m) {
         returned.set_value({m.method.reply_code, std::string(amqp::as_string_view(m.body))});
     });
-    ASSERT_FALSE(ch.publish(to("conn-test-nobody-listens", true), {},
-                            amqp::as_bytes("lost")));
+    ASSERT_FALSE(ch.publish(to("conn-test-nobody-listens", true), {}, amqp::as_bytes("lost")));
     auto f = returned.get_future();
     ASSERT_TRUE(ready_within(f));
     const auto [code, body] = f.get();
@@ -257,8 +255,9 @@ TEST_F(Cancellation, CancelledRequestCompletesAtOnceAndTheChannelGoesOn) {
     auto ch = c.open_channel();
     relay().set_drop(true);  // the reply will not come
     boost::asio::cancellation_signal sig;
-    auto f = start_declare(ch, queue("", true),
-                           [&](auto handler) { return boost::asio::bind_cancellation_slot(sig.slot(), std::move(handler)); });
+    auto f = start_declare(ch, queue("", true), [&](auto handler) {
+        return boost::asio::bind_cancellation_slot(sig.slot(), std::move(handler));
+    });
     EXPECT_FALSE(ready_within(f, 200ms));
     // Emitted from the connection's executor, as Asio's cancellation model expects.
     boost::asio::post(c.get_executor(), [&] { sig.emit(boost::asio::cancellation_type::terminal); });

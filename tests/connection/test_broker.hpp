@@ -91,14 +91,12 @@ bool ready_within(std::future<T>& f, std::chrono::milliseconds limit = std::chro
 }
 
 /// `base` made this process's own, so that parallel runs against one broker do not meet.
-inline std::string unique_name(std::string_view base) {
-    return std::string(base) + "-" + std::to_string(::getpid());
-}
+inline std::string unique_name(std::string_view base) { return std::string(base) + "-" + std::to_string(::getpid()); }
 
 }  // namespace amqp_test
 
 /// Declares `opts`, the fixture broker's options; skips the test when no broker is configured.
-#define REQUIRE_BROKER(opts)                                                              \
-    auto opts##_maybe = ::amqp_test::broker_options();                                    \
-    if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)";            \
+#define REQUIRE_BROKER(opts)                                                   \
+    auto opts##_maybe = ::amqp_test::broker_options();                         \
+    if (!opts##_maybe) GTEST_SKIP() << "no broker (AMQP_URL / AMQP_URL_FILE)"; \
     amqp::connection_options opts = *opts##_maybe

@@ -16,7 +16,7 @@ namespace amqp_test {
 
 struct scripted_broker_options {
     std::uint16_t heartbeat = 60;
-    bool answer_connection_close = true;  ///< false: a peer that never says close-ok
+    bool answer_connection_close = true;       ///< false: a peer that never says close-ok
     bool hang_up_on_connection_close = false;  ///< EOF instead of close-ok
     /// Set: each published message (its channel, routing key, body) goes here instead of being
     /// delivered back; the test answers it (basic.ack, basic.nack, basic.return) itself.

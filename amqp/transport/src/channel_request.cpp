@@ -23,7 +23,8 @@ asio::any_io_executor channel_executor(const std::shared_ptr<channel_impl>& ch) 
     return asio::system_executor();
 }
 
-std::string describe_failure(const error_code& ec, const close_reason& channel_reason, const close_reason& conn_reason) {
+std::string describe_failure(const error_code& ec, const close_reason& channel_reason,
+                             const close_reason& conn_reason) {
     if (channel_reason.code == ec) return channel_reason.to_string();
     if (conn_reason.code == ec) return conn_reason.to_string();
     return ec.message();

@@ -39,7 +39,8 @@ void channel::start_binding(bool bind, binding_options o, asio::any_completion_h
     byte_buffer args;
     if (!encode_arguments(impl_, o.arguments, args, h)) return;
     if (bind) {
-        send_void_request(impl_, queue_bind{0, o.queue, o.exchange, o.routing_key, false, table_view{args}}, std::move(h));
+        send_void_request(impl_, queue_bind{0, o.queue, o.exchange, o.routing_key, false, table_view{args}},
+                          std::move(h));
     } else {
         send_void_request(impl_, queue_unbind{0, o.queue, o.exchange, o.routing_key, table_view{args}}, std::move(h));
     }

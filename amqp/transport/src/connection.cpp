@@ -35,8 +35,7 @@ bool channel::is_open() const noexcept {
     return c && c->is_open();
 }
 
-void channel::start_declare_queue(queue_options o,
-                                  asio::any_completion_handler<void(error_code, queue_info)> h) {
+void channel::start_declare_queue(queue_options o, asio::any_completion_handler<void(error_code, queue_info)> h) {
     byte_buffer args;
     if (!encode_arguments(impl_, o.arguments, args, h)) return;
     queue_declare m;
@@ -75,22 +74,24 @@ void channel::start_consume(consume_options o, delivery_handler on_message,
     m.arguments = table_view{args};
     std::weak_ptr<channel_impl> weak = impl_;
     auto op = cancellable_op<std::string>::make(channel_executor(impl_), std::move(h));
-    send_channel_request(impl_, m, [op, weak, on_message = std::move(on_message)](error_code ec, const method* r) mutable {
-        auto handler = op->take();
-        std::string tag;
-        if (!ec && r) {
-            tag = std::string(std::get<basic_consume_ok>(*r).consumer_tag);
-            auto ch = weak.lock();
-            if (ch && !handler) {
-                // Cancelled while the broker was registering it: nobody will take its messages.
-                if (auto conn = ch->conn.lock()) (void)conn->send_async(ch, basic_cancel{tag, true});
-            } else if (ch) {
-                // On the strand, before any delivery for this consumer is dispatched.
-                ch->consumers[tag] = std::move(on_message);
-            }
-        }
-        if (handler) complete_on(op->executor(), std::move(*handler), ec, std::move(tag));
-    });
+    send_channel_request(impl_, m,
+                         [op, weak, on_message = std::move(on_message)](error_code ec, const method* r) mutable {
+                             auto handler = op->take();
+                             std::string tag;
+                             if (!ec && r) {
+                                 tag = std::string(std::get<basic_consume_ok>(*r).consumer_tag);
+                                 auto ch = weak.lock();
+                                 if (ch && !handler) {
+                                     // Cancelled while the broker was registering it: nobody will take its messages.
+                                     if (auto conn = ch->conn.lock())
+                                         (void)conn->send_async(ch, basic_cancel{tag, true});
+                                 } else if (ch) {
+                                     // On the strand, before any delivery for this consumer is dispatched.
+                                     ch->consumers[tag] = std::move(on_message);
+                                 }
+                             }
+                             if (handler) complete_on(op->executor(), std::move(*handler), ec, std::move(tag));
+                         });
 }
 
 void channel::start_cancel(std::string tag, asio::any_completion_handler<void(error_code)> h) {

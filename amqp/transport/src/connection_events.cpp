@@ -13,29 +13,20 @@ std::shared_ptr<channel_impl> connection_impl::find_channel(std::uint16_t id) co
 void connection_impl::handle(protocol::event& ev) {
     switch (ev.kind) {
         case protocol::event_kind::none:
-        case protocol::event_kind::flow:
-            break;
-        case protocol::event_kind::confirm:
-            on_confirm(ev);
-            break;
-        case protocol::event_kind::opened:
-            on_opened();
-            break;
-        case protocol::event_kind::reply:
-            on_reply(ev);
-            break;
+        case protocol::event_kind::flow: break;
+        case protocol::event_kind::confirm: on_confirm(ev); break;
+        case protocol::event_kind::opened: on_opened(); break;
+        case protocol::event_kind::reply: on_reply(ev); break;
         case protocol::event_kind::delivery: {
             const auto ch = find_channel(ev.channel);
             if (!ch) break;
             const auto c = ch->consumers.find(ev.deliver.consumer_tag);
             if (c == ch->consumers.end() || !c->second) break;
-            c->second(delivered_message{ev.channel, ev.deliver, ev.properties, ev.body, ev.body_refused,
-                                        ev.body_size, ev.fault});
+            c->second(delivered_message{ev.channel, ev.deliver, ev.properties, ev.body, ev.body_refused, ev.body_size,
+                                        ev.fault});
             break;
         }
-        case protocol::event_kind::returned:
-            on_returned(ev);
-            break;
+        case protocol::event_kind::returned: on_returned(ev); break;
         case protocol::event_kind::consumer_cancelled: {
             const auto ch = find_channel(ev.channel);
             if (!ch) break;
@@ -50,12 +41,8 @@ void connection_impl::handle(protocol::event& ev) {
             if (auto h = on_blocked_) h(b, ev.text);
             break;
         }
-        case protocol::event_kind::channel_closed:
-            on_channel_closed(ev);
-            break;
-        case protocol::event_kind::closed:
-            on_closed(ev);
-            break;
+        case protocol::event_kind::channel_closed: on_channel_closed(ev); break;
+        case protocol::event_kind::closed: on_closed(ev); break;
     }
 }
 

@@ -5,8 +5,8 @@
 #include "owned_method.hpp"
 
 #include <amqp/codec/field_table.hpp>
-#include <amqp/protocol/handshake.hpp>
 #include <amqp/codec/trace.hpp>
+#include <amqp/protocol/handshake.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -305,8 +305,9 @@ void connection_impl::do_open() {
     }
     link_ = link::connecting;
     arm_timer();
-    stream_->async_connect(asio::bind_executor(
-        strand_, [self = shared_from_this()](error_code ec, std::string why) { self->on_connected(ec, std::move(why)); }));
+    stream_->async_connect(asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, std::string why) {
+        self->on_connected(ec, std::move(why));
+    }));
 }
 
 void connection_impl::on_connected(error_code ec, std::string why) {

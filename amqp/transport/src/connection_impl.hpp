@@ -12,9 +12,9 @@
 #include "handler_registry.hpp"
 #include "publish_confirms.hpp"
 
+#include <amqp/codec/trace.hpp>
 #include <amqp/connection.hpp>
 #include <amqp/protocol/connection_machine.hpp>
-#include <amqp/codec/trace.hpp>
 #include <amqp/transport/stream.hpp>
 
 #include <atomic>
@@ -205,8 +205,8 @@ private:
     std::atomic<std::uint16_t> heartbeat_{0};
     std::atomic<std::uint16_t> channel_max_{0};
     mutable std::mutex snapshot_mu_;
-    close_reason last_reason_;     // guarded by snapshot_mu_
-    byte_buffer server_props_;     // guarded by snapshot_mu_
+    close_reason last_reason_;  // guarded by snapshot_mu_
+    byte_buffer server_props_;  // guarded by snapshot_mu_
 
     // Commands from other threads on their way to the strand: the one lock here guards this
     // hand-over queue only, never the machine.
@@ -222,7 +222,7 @@ private:
     bool pumping_ = false;      // pump() is draining events: a handler's command must not re-enter it
     bool reading_ = false;
     bool writing_ = false;
-    std::size_t written_ = 0;   // of write_buf_
+    std::size_t written_ = 0;                   // of write_buf_
     std::optional<void_handler> open_handler_;  // optional + emplace: Boost 1.81's move-assignment recurses
     std::vector<void_handler> close_handlers_;
     // close() calls made after the connection was reported closed: they complete once the stream

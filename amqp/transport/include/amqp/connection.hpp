@@ -11,11 +11,11 @@
 // is running the connection's executor (they wait on a future), and throw amqp::error.
 #pragma once
 
-#include <amqp/protocol/client_error.hpp>
-#include <amqp/connection_options.hpp>
 #include <amqp/codec/methods.hpp>
 #include <amqp/codec/properties.hpp>
 #include <amqp/codec/types.hpp>
+#include <amqp/connection_options.hpp>
+#include <amqp/protocol/client_error.hpp>
 #include <amqp/transport/stream.hpp>
 
 #include <chrono>
@@ -43,7 +43,7 @@ class owned_message;
 /// you keep.
 struct delivered_message {
     std::uint16_t channel = 0;
-    basic_deliver method;          ///< consumer_tag, delivery_tag, redelivered, exchange, routing_key
+    basic_deliver method;  ///< consumer_tag, delivery_tag, redelivered, exchange, routing_key
     basic_properties properties;
     bytes_view body;
     /// connection_options::deliver_oversized: the body (declared `body_size` bytes) exceeded
@@ -67,7 +67,7 @@ struct returned_message {
     bytes_view body;
     bool body_refused = false;  ///< as delivered_message::body_refused
     std::uint64_t body_size = 0;
-    std::string_view fault;     ///< as delivered_message::fault
+    std::string_view fault;  ///< as delivered_message::fault
 };
 
 /// Arguments of queue.declare. `name` empty: the broker names the queue (see the result).
@@ -93,9 +93,9 @@ struct exchange_options {
     std::string type = "direct";  ///< "direct", "fanout", "topic", "headers", or a plugin's type
     bool passive = false;         ///< only check that it exists (404 NOT_FOUND closes the channel if not)
     bool durable = false;
-    bool auto_delete = false;     ///< deleted when its last binding goes (RabbitMQ)
-    bool internal = false;        ///< no direct publishing, only exchange-to-exchange (RabbitMQ)
-    field_table arguments;        ///< e.g. {"alternate-exchange", "unrouted"}
+    bool auto_delete = false;  ///< deleted when its last binding goes (RabbitMQ)
+    bool internal = false;     ///< no direct publishing, only exchange-to-exchange (RabbitMQ)
+    field_table arguments;     ///< e.g. {"alternate-exchange", "unrouted"}
 };
 
 /// Arguments of queue.bind and queue.unbind.
@@ -117,9 +117,9 @@ struct consume_options {
 
 /// Arguments of basic.publish.
 struct publish_options {
-    std::string_view exchange;     ///< "" = default exchange (routing_key names the queue)
+    std::string_view exchange;  ///< "" = default exchange (routing_key names the queue)
     std::string_view routing_key;
-    bool mandatory = false;        ///< unroutable → basic.return delivered to on_return
+    bool mandatory = false;  ///< unroutable → basic.return delivered to on_return
 };
 
 using delivery_handler = std::function<void(const delivered_message&)>;
@@ -140,8 +140,8 @@ public:
     template <class Token>
     auto async_declare_queue(queue_options opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code, queue_info)>(
-            [this](auto handler, queue_options o) { start_declare_queue(std::move(o), std::move(handler)); },
-            token, std::move(opts));
+            [this](auto handler, queue_options o) { start_declare_queue(std::move(o), std::move(handler)); }, token,
+            std::move(opts));
     }
     /// exchange.declare; completes on declare-ok. A redeclare with other settings closes the
     /// channel (406 PRECONDITION_FAILED), a passive declare of a missing exchange too (404): the
@@ -166,16 +166,16 @@ public:
     template <class Token>
     auto async_bind_queue(binding_options opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler, binding_options o) { start_binding(true, std::move(o), std::move(handler)); },
-            token, std::move(opts));
+            [this](auto handler, binding_options o) { start_binding(true, std::move(o), std::move(handler)); }, token,
+            std::move(opts));
     }
     /// queue.unbind: remove a binding made with the same queue, exchange, key and arguments
     /// (removing one that does not exist succeeds).
     template <class Token>
     auto async_unbind_queue(binding_options opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler, binding_options o) { start_binding(false, std::move(o), std::move(handler)); },
-            token, std::move(opts));
+            [this](auto handler, binding_options o) { start_binding(false, std::move(o), std::move(handler)); }, token,
+            std::move(opts));
     }
     /// queue.delete (if-unused and if-empty false); completes with the number of messages
     /// deleted with it.
@@ -205,8 +205,8 @@ public:
     template <class Token>
     auto async_cancel(std::string consumer_tag, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler, std::string tag) { start_cancel(std::move(tag), std::move(handler)); },
-            token, std::move(consumer_tag));
+            [this](auto handler, std::string tag) { start_cancel(std::move(tag), std::move(handler)); }, token,
+            std::move(consumer_tag));
     }
     /// channel.close with 200; completes when close-ok arrives.
     template <class Token>
