@@ -57,6 +57,9 @@ void client_core::submit(const generated_id& id, request_message req, std::uniqu
     call& c = it->second;
     c.id = id;
     c.context = std::move(ctx);
+    c.seq = next_seq_++;
+    c.idempotent = req.idempotent;
+    if (c.idempotent) c.copy = req;
     c.request = std::move(req);
     c.timeout = timeout;
     c.deadline = now + timeout;
@@ -74,6 +77,8 @@ void client_core::submit(const generated_id& id, request_message req, std::uniqu
 
 void client_core::publish(call& c, std::chrono::milliseconds ttl) {
     c.held = false;
+    c.confirmed = false;
+    c.generation = generation_;
     ++stats_.calls;
     client_action a{client_action::kind::publish};
     a.key = c.id.key;
@@ -103,7 +108,8 @@ void client_core::reply_received(const incoming_reply& r) {
     const auto key = ids_.key_of(*r.correlation_id);
     auto it = key ? calls_.find(*key) : calls_.end();
     if (it == calls_.end()) {
-        ++(key && abandoned_.count(*key) ? stats_.late_replies : stats_.unknown_replies);
+        if (key && resent_done_.count(*key)) ++stats_.duplicate_replies;
+        else ++(key && abandoned_.count(*key) ? stats_.late_replies : stats_.unknown_replies);
         return;
     }
     ++stats_.replies;
@@ -141,6 +147,29 @@ void client_core::publish_failed(std::uint64_t key, const error_code& ec) {
     if (it != calls_.end()) complete(it, errc::connection_lost, "could not publish the request: " + ec.message());
 }
 
+void client_core::publish_confirmed(std::uint64_t key, std::uint64_t generation) {
+    auto it = calls_.find(key);
+    if (it != calls_.end() && !it->second.held && it->second.generation == generation) it->second.confirmed = true;
+}
+
+void client_core::publish_nacked(std::uint64_t key, std::uint64_t generation, std::string_view why,
+                                 clock::time_point now) {
+    auto it = calls_.find(key);
+    if (it == calls_.end() || it->second.held || it->second.generation != generation) return;
+    call& c = it->second;
+    const std::string reason = "the broker nacked it: " + printable_reason(why);
+    if (!c.idempotent)
+        return complete(it, errc::not_confirmed,
+                        "the request may not have reached the queue (" + reason +
+                            "); not re-sent: the call is not idempotent");
+    if (c.resends >= opts_.max_resends)
+        return complete(it, errc::not_confirmed,
+                        "the request may not have reached the queue (" + reason + "); not re-sent again after " +
+                            std::to_string(c.resends) + " re-sends");
+    hold_for_resend(c);
+    flush_held(now);
+}
+
 void client_core::timer_fired(clock::time_point now) {
     timer_at_ = clock::time_point::max();
     for (auto& [timeout, list] : deadlines_)
@@ -172,14 +201,7 @@ std::string client_core::timeout_reason(const call& c) {
     return why;
 }
 
-void client_core::forget(std::uint64_t key) {
-    abandoned_.insert(key);
-    abandoned_order_.push_back(key);
-    if (abandoned_order_.size() > max_remembered_abandoned) {
-        abandoned_.erase(abandoned_order_.front());
-        abandoned_order_.pop_front();
-    }
-}
+void client_core::forget(std::uint64_t key) { remember(abandoned_, abandoned_order_, key); }
 
 bool client_core::connection_up(std::uint64_t generation, clock::time_point now, std::size_t node) {
     const std::size_t nodes = std::max<std::size_t>(opts_.node_count, 1);
@@ -240,11 +262,16 @@ void client_core::reconnect_failed(std::uint64_t /*generation*/, const std::stri
     }
 }
 
-void client_core::connection_lost(std::uint64_t generation, errc code, const std::string& why) {
+void client_core::connection_lost(std::uint64_t generation, errc code, const std::string& why,
+                                  clock::time_point now) {
     // A connection's channel and the connection itself both report its end: the first counts.
     // Calls made since wait for a reconnection and must not fail by the second.
     if (generation != generation_ || !stop_reason_.empty()) return;
-    fail_all(code, why);
+    const bool failover = opts_.reconnect && code == errc::connection_lost && state_ == state::running;
+    fail_all(code, why, failover);
+    // Idempotent calls kept for a re-send: the reconnection starts now, not with the next call.
+    if (!held_.empty() && can_reconnect() && !reconnecting_) start_reconnect_when_due(now);
+    rearm(false);
 }
 
 void client_core::blocked(std::uint64_t generation, bool is_blocked, std::string_view reason, clock::time_point now) {
@@ -274,24 +301,66 @@ void client_core::close() {
     reconnecting_ = false;
 }
 
-void client_core::fail_all(errc code, const std::string& why) {
+void client_core::fail_all(errc code, const std::string& why, bool keep_idempotent) {
     if (stop_reason_.empty()) {
         stop_reason_ = why;
         // Only a lost connection is worth reconnecting; keep that as the stop code.
         stop_code_ = code == errc::message_too_large ? errc::connection_lost : code;
     }
     if (state_ != state::closed) state_ = state::lost;
-    for (auto& [key, c] : calls_) {
-        client_action a{client_action::kind::complete};
-        a.key = key;
-        a.context = std::move(c.context);
-        a.ec = code;
-        a.message = why;
-        actions_.push_back(std::move(a));
+    if (!keep_idempotent) {
+        for (auto& [key, c] : calls_) {
+            client_action a{client_action::kind::complete};
+            a.key = key;
+            a.context = std::move(c.context);
+            a.ec = code;
+            a.message = why;
+            actions_.push_back(std::move(a));
+        }
+        calls_.clear();
+        deadlines_.clear();
+        held_.clear();
+        return;
     }
-    calls_.clear();
-    deadlines_.clear();
-    held_.clear();
+    // Failover: an idempotent call is published again after the reconnection (its reply queue,
+    // or its request, may have died with the node); any other ends now.
+    std::vector<std::uint64_t> ending, resending;
+    for (auto& [key, c] : calls_)
+        (!c.idempotent || c.resends >= opts_.max_resends ? ending : resending).push_back(key);
+    // In the order they were made in.
+    std::sort(resending.begin(), resending.end(),
+              [this](std::uint64_t a, std::uint64_t b) { return calls_.at(a).seq < calls_.at(b).seq; });
+    for (const auto key : resending)
+        if (call& c = calls_.at(key); !c.held) hold_for_resend(c);
+    for (const auto key : ending) {
+        auto it = calls_.find(key);
+        const call& c = it->second;
+        if (opts_.confirm_requests && !c.held && !c.confirmed)
+            complete(it, errc::not_confirmed,
+                     "the request may not have reached the queue (" + why +
+                         "); not re-sent: the call is not idempotent");
+        else
+            complete(it, code, why);
+    }
+}
+
+void client_core::hold_for_resend(call& c) {
+    c.request = c.copy;
+    c.held = true;
+    c.confirmed = false;
+    ++c.resends;
+    ++stats_.resent;
+    held_.push_back(c.id.key);
+}
+
+void client_core::remember(std::unordered_set<std::uint64_t>& set, std::deque<std::uint64_t>& order,
+                           std::uint64_t key) {
+    set.insert(key);
+    order.push_back(key);
+    if (order.size() > max_remembered_abandoned) {
+        set.erase(order.front());
+        order.pop_front();
+    }
 }
 
 void client_core::remove_held(std::uint64_t key) {
@@ -302,6 +371,7 @@ void client_core::complete(call_table::iterator it, error_code ec, std::string w
     call& c = it->second;
     if (auto d = deadlines_.find(c.timeout); d != deadlines_.end()) d->second.remove(c);
     if (c.held) remove_held(it->first);
+    if (c.resends > 0) remember(resent_done_, resent_done_order_, it->first);
     client_action a{client_action::kind::complete};
     a.key = it->first;
     a.context = std::move(c.context);

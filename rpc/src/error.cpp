@@ -17,6 +17,7 @@ public:
             case errc::not_started: return "RPC client not started or closed";
             case errc::message_too_large: return "message larger than max_message_size";
             case errc::would_deadlock: return "blocking call on a thread of the client's executor";
+            case errc::not_confirmed: return "the request may not have reached the queue; not re-sent";
         }
         return "unknown rpc error";
     }

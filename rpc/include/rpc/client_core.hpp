@@ -49,6 +49,11 @@ struct client_core_options {
     /// after the backoff, held calls waiting, until every node failed once in a row: then the
     /// held calls fail.
     std::size_t node_count = 1;
+    /// client_options::confirm_requests: the owner publishes on a confirm-mode channel and reports
+    /// each request's nack (publish_nacked); a nacked call is re-sent when idempotent (at most
+    /// max_resends times), else fails with not_confirmed.
+    bool confirm_requests = false;
+    unsigned max_resends = 3;
 };
 
 /// One thing the owner must do, in the order given.
@@ -116,6 +121,12 @@ public:
                   std::string_view routing_key);
     /// The publish of call `key` failed locally (the channel closed meanwhile...).
     void publish_failed(std::uint64_t key, const error_code& ec);
+    /// The broker confirmed call `key`'s request, published on connection `generation`.
+    void publish_confirmed(std::uint64_t key, std::uint64_t generation);
+    /// The broker nacked call `key`'s request (published on `generation`): an idempotent call
+    /// is published again, another fails with not_confirmed. (A publish left unconfirmed by a
+    /// lost connection is the loss's business: connection_lost.)
+    void publish_nacked(std::uint64_t key, std::uint64_t generation, std::string_view why, clock::time_point now);
     /// The timer armed by the last arm_timer action fired (or a stale arming: harmless).
     void timer_fired(clock::time_point now);
     /// The connection of `generation` is set up (first start: generation 0), to node `node`.
@@ -127,9 +138,13 @@ public:
     /// A reconnection attempt for `generation` (to the node its action named) failed with text `why`.
     void reconnect_failed(std::uint64_t generation, const std::string& why, clock::time_point now);
     /// The connection of `generation` (or its channel or reply consumer) ended: every pending
-    /// call fails with `code` and `why`. Events of an older generation, and all but the first
-    /// loss of one generation, are ignored.
-    void connection_lost(std::uint64_t generation, errc code, const std::string& why);
+    /// call fails with `code` and `why`, except, when a reconnection is possible, idempotent
+    /// calls, which are held and published again after it (their reply queue died with the
+    /// connection); with confirm_requests a non-idempotent call not yet confirmed fails with
+    /// not_confirmed. Events of an older generation, and all but the first loss of one
+    /// generation, are ignored.
+    void connection_lost(std::uint64_t generation, errc code, const std::string& why,
+                         clock::time_point now = clock::time_point::min());
     /// connection.blocked (true, with the broker's reason) / connection.unblocked (false).
     void blocked(std::uint64_t generation, bool is_blocked, std::string_view reason, clock::time_point now);
     /// The caller cancelled call `key` with the cancellation types in `kinds` (cancel_kind):
@@ -164,6 +179,12 @@ private:
         clock::time_point deadline;
         bool held = false;
         bool saw_block = false;  // the broker blocked the connection while this call waited
+        bool idempotent = false;
+        bool confirmed = false;
+        unsigned resends = 0;
+        std::uint64_t seq = 0;         // submit order
+        std::uint64_t generation = 0;  // of the connection it was last published on
+        request_message copy;          // idempotent: what a re-send publishes
         call* earlier = nullptr;
         call* later = nullptr;
     };
@@ -180,7 +201,9 @@ private:
     void flush_held(clock::time_point now);
     void complete(call_table::iterator it, error_code ec, std::string why, reply_message r = {});
     void fail_now(std::unique_ptr<call_context> ctx, error_code ec, std::string why);
-    void fail_all(errc code, const std::string& why);
+    void fail_all(errc code, const std::string& why, bool keep_idempotent = false);
+    void hold_for_resend(call& c);
+    static void remember(std::unordered_set<std::uint64_t>& set, std::deque<std::uint64_t>& order, std::uint64_t key);
     void forget(std::uint64_t key);
     void remove_held(std::uint64_t key);
     std::string timeout_reason(const call& c);
@@ -197,6 +220,9 @@ private:
     std::deque<std::uint64_t> held_;                                // keys not yet published, in order
     std::unordered_set<std::uint64_t> abandoned_;  // timed out or cancelled: a late reply is no stranger
     std::deque<std::uint64_t> abandoned_order_;
+    std::unordered_set<std::uint64_t> resent_done_;  // re-sent calls answered: a second reply is a duplicate
+    std::deque<std::uint64_t> resent_done_order_;
+    std::uint64_t next_seq_ = 0;
     clock::time_point timer_at_ = clock::time_point::max();
     state state_ = state::not_started;
     std::string stop_reason_;

@@ -18,6 +18,11 @@ struct request_message {
     /// 0: client_options::default_timeout.
     std::chrono::milliseconds timeout{0};
     amqp::field_table headers;  ///< sent as the headers property when not empty
+    /// Running it twice does no harm (Fibonacci's calls): the client may then send it again, with
+    /// the same correlation id, when it cannot know whether the server got it (a nack, a lost
+    /// connection before the confirm or the reply; see client_options::confirm_requests). The
+    /// first reply wins; later ones are dropped and counted (duplicate_replies).
+    bool idempotent = false;
 };
 
 /// A reply as the server sent it: body, content_type (empty when the reply had none) and
@@ -42,6 +47,8 @@ struct client_stats {
     std::uint64_t reconnects = 0;          ///< reconnections after a lost connection (options.reconnect)
     std::uint64_t reconnect_attempts = 0;  ///< reconnection attempts, failed ones included
     std::uint64_t cancelled = 0;           ///< calls ended by their caller's cancellation
+    std::uint64_t resent = 0;              ///< idempotent requests published again (nack, failover)
+    std::uint64_t duplicate_replies = 0;   ///< replies to a re-sent call that had been answered already
 };
 
 }  // namespace rpc

@@ -24,6 +24,8 @@ enum class errc : int {
     not_started,      ///< the client has not been started, or was closed
     message_too_large,  ///< a request or reply above the connection's max_message_size
     would_deadlock,     ///< a blocking call made on a thread that runs the client's executor
+    not_confirmed,      ///< the broker did not confirm the request (nack, or the connection lost first) and
+                        ///< the call is not idempotent: the request may or may not be queued; not re-sent
 };
 
 /// The "rpc" category.
