@@ -94,6 +94,7 @@ private:
             return;
         }
         rpc::request_message req{std::to_string(plan_.n), {}, plan_.timeout, {}};
+        req.idempotent = false;  // the default, said out loud: this is the call that must not be re-sent
         client_.async_request(std::move(req), diag, [&diag, done](rpc::error_code ec, rpc::reply_message r) {
             rpc::big_int v = ec ? rpc::big_int(0) : rpc::detail::fibonacci_value(ec, r, &diag);
             done(ec, v);
@@ -166,10 +167,12 @@ int run_load(const rpc::cli::arguments& args) {
     const rpc::client_stats st = client.stats();
     signals.cancel();
     client.close();
-    std::printf("stats published=%llu replies=%llu late=%llu unknown=%llu reconnects=%llu timeouts=%llu\n",
-                static_cast<unsigned long long>(st.calls), static_cast<unsigned long long>(st.replies),
-                static_cast<unsigned long long>(st.late_replies), static_cast<unsigned long long>(st.unknown_replies),
-                static_cast<unsigned long long>(st.reconnects), static_cast<unsigned long long>(st.timeouts));
+    const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::printf(
+        "stats published=%llu resent=%llu replies=%llu duplicates=%llu late=%llu unknown=%llu reconnects=%llu "
+        "timeouts=%llu\n",
+        u(st.calls), u(st.resent), u(st.replies), u(st.duplicate_replies), u(st.late_replies), u(st.unknown_replies),
+        u(st.reconnects), u(st.timeouts));
     std::fflush(stdout);
     if (!failure.empty()) {
         print_error(failure);

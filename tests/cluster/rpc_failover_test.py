@@ -242,7 +242,7 @@ def kill_test(args, cluster):
         fail("; ".join(failures))
 
     print(f"FIGURES kill={args.kill} nodes={targets} calls={calls} inflight={args.inflight} "
-          f"published={st.get('published')} (re-sends: {int(st.get('published', 0)) - calls}) "
+          f"published={st.get('published')} re-sent={st.get('resent')} duplicates={st.get('duplicates')} "
           f"late_or_unknown={int(st.get('late', 0)) + int(st.get('unknown', 0))} reconnects={st.get('reconnects')} "
           f"run={elapsed:.1f}s", flush=True)
     times = [t for _, t in got]
