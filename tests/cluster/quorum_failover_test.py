@@ -9,48 +9,15 @@ surviving node, then restart the killed node and check that it rejoins.
   quorum_failover_test.py --script scripts/rabbitmq.sh --dir CLUSTER_DIR [--count N]
 """
 import argparse
-import json
 import os
-import re
-import subprocess
 import sys
 import time
 
 import pika
 
-# Generous for a busy 2-core machine; the ctest TIMEOUT bounds the whole run.
-CTL_TIMEOUT = 90
+from cluster_support import Cluster, connect, delete_queue, fail
+
 ELECTION_WAIT = 60
-
-
-def fail(text):
-    print(f"FAIL: {text}", file=sys.stderr)
-    sys.exit(1)
-
-
-def run(args, *extra, timeout=CTL_TIMEOUT):
-    cmd = [args.script, "cluster", *extra, "--dir", args.dir]
-    # Bounded even if rabbitmq.sh's own bounds fail; its output goes to the test log.
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
-    print(f"$ {' '.join(cmd[1:])} -> {done.returncode}\n{done.stdout}", end="")
-    return done
-
-
-def ctl_json(args, node, *ctl_args):
-    done = subprocess.run([args.script, "cluster", "ctl", str(node), "--dir", args.dir, "--", "-q", *ctl_args,
-                           "--formatter", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=CTL_TIMEOUT)
-    if done.returncode != 0:
-        fail(f"rabbitmqctl {' '.join(ctl_args)} on node {node}: {done.stderr.strip()}")
-    return json.loads(done.stdout)
-
-
-def connect(url):
-    params = pika.URLParameters(url)
-    params.connection_attempts = 1
-    params.socket_timeout = 10
-    params.blocked_connection_timeout = 30
-    return pika.BlockingConnection(params)
 
 
 def publish(url, queue, count):
@@ -63,19 +30,6 @@ def publish(url, queue, count):
         # In confirm mode pika raises on a nack (NackError) or an unroutable return.
         ch.basic_publish("", queue, str(i).encode(), props, mandatory=True)
     conn.close()
-
-
-def leader_index(args, queue):
-    # A few tries: the leader is known once the queue's members have elected one.
-    row = None
-    for _ in range(10):
-        rows = [r for r in ctl_json(args, 1, "list_queues", "name", "leader", "type") if r.get("name") == queue]
-        row = rows[0] if rows else None
-        m = re.match(r"amqp-rpc-c(\d+)-", str(row.get("leader", ""))) if row else None
-        if m:
-            return int(m.group(1))
-        time.sleep(1)
-    fail(f"queue {queue} has no leader node: {row}")
 
 
 def consume_all(url, queue, count):
@@ -113,24 +67,24 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--count", type=int, default=100)
     args = parser.parse_args()
+    with Cluster(args.script, args.dir) as cluster:
+        check(cluster, args.count)
 
-    with open(os.path.join(args.dir, "amqp_urls")) as f:
-        urls = f.read().strip().split(",")
-    if len(urls) != 3:
-        fail(f"expected a three-node cluster, got URLs {urls}")
+
+def check(cluster, count):
+    urls = cluster.urls
     queue = f"cluster-quorum-failover-{os.getpid()}"
 
-    publish(urls[0], queue, args.count)
-    print(f"published {args.count} confirmed persistent messages to quorum queue {queue} via node 1")
+    publish(urls[0], queue, count)
+    print(f"published {count} confirmed persistent messages to quorum queue {queue} via node 1")
 
-    leader = leader_index(args, queue)
+    leader = cluster.leader_index(queue)
     print(f"leader of {queue}: node {leader}")
-    if run(args, "kill", str(leader)).returncode != 0:
-        fail(f"cluster kill {leader} failed")
+    cluster.kill(leader)
 
     survivor = 1 if leader != 1 else 2
-    seen = consume_all(urls[survivor - 1], queue, args.count)
-    expected = {str(i).encode() for i in range(args.count)}
+    seen = consume_all(urls[survivor - 1], queue, count)
+    expected = {str(i).encode() for i in range(count)}
     missing = sorted(int(b) for b in expected - set(seen))
     extra = set(seen) - expected
     print(f"consumed {len(seen)} distinct messages from node {survivor} "
@@ -138,16 +92,9 @@ def main():
     if missing or extra:
         fail(f"after killing node {leader}: missing {missing[:20]} ({len(missing)}), unexpected {list(extra)[:5]}")
 
-    if run(args, "restart", str(leader), timeout=240).returncode != 0:
-        fail(f"cluster restart {leader} failed")
-    running = ctl_json(args, survivor, "cluster_status").get("running_nodes", [])
-    if len(running) != 3:
-        fail(f"after restarting node {leader}, running nodes: {running}")
-    print(f"node {leader} rejoined: running nodes {running}")
+    cluster.restart(leader)
 
-    conn = connect(urls[0])
-    conn.channel().queue_delete(queue)
-    conn.close()
+    delete_queue(urls[0], queue)
     print("PASS")
 
 
