@@ -167,7 +167,12 @@ void client_core::publish_nacked(std::uint64_t key, std::uint64_t generation, st
                         "the request may not have reached the queue (" + reason + "); not re-sent again after " +
                             std::to_string(c.resends) + " re-sends");
     hold_for_resend(c);
-    flush_held(now);
+    // Not at once: a broker nacks while it cannot take the message (a quorum queue electing its
+    // leader), so the re-send waits reconnect_min, doubling with each re-send of this call.
+    const auto wait = std::min<clock::duration>(opts_.reconnect_min * (1u << std::min(c.resends - 1, 16u)),
+                                                opts_.reconnect_max);
+    resend_at_ = std::min(resend_at_, now + wait);
+    rearm(false);
 }
 
 void client_core::timer_fired(clock::time_point now) {
@@ -182,6 +187,10 @@ void client_core::timer_fired(clock::time_point now) {
     if (attempt_waiting_ && now >= next_attempt_at_) {
         attempt_waiting_ = false;
         push_reconnect();
+    }
+    if (now >= resend_at_) {
+        resend_at_ = clock::time_point::max();
+        flush_held(now);
     }
     rearm(true);
 }
@@ -414,7 +423,7 @@ void client_core::push_reconnect() {
 // force. An arming for a deadline that went away meanwhile fires harmlessly and re-arms.
 void client_core::rearm(bool after_fire) {
     if (after_fire) std::erase_if(deadlines_, [](const auto& kv) { return kv.second.empty(); });
-    auto at = attempt_waiting_ ? next_attempt_at_ : clock::time_point::max();
+    auto at = std::min(attempt_waiting_ ? next_attempt_at_ : clock::time_point::max(), resend_at_);
     for (const auto& [timeout, list] : deadlines_)
         if (!list.empty()) at = std::min(at, list.first->deadline);
     if (at >= timer_at_) return;

@@ -297,8 +297,9 @@ def not_idempotent_test(args, cluster):
     delete_queue(cluster.url(1), queue)
 
     # A nack: a full queue that rejects publishes. The call must fail with the contract's text.
+    # (A quorum queue rejects a publish once it is OVER its limit: filled with 2 it is.)
     full = f"cluster-rpc-full-{os.getpid()}"
-    declare_quorum(cluster.url(LEADER_NODE), full, {"x-max-length": 1, "x-overflow": "reject-publish"}, fill=1)
+    declare_quorum(cluster.url(LEADER_NODE), full, {"x-max-length": 1, "x-overflow": "reject-publish"}, fill=2)
     load = Program("cluster_load(full)", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", full,
                                           "--queue-type", "quorum", "--requests", "1", "--inflight", "1",
                                           "--timeout", "15", "--not-idempotent"])

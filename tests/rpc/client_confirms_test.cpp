@@ -61,8 +61,12 @@ TEST(ClientConfirms, ANackReSendsAnIdempotentCallAndFailsAnotherSayingWhy) {
     EXPECT_EQ(h.completed[1].message,
               "the request may not have reached the queue (the broker nacked it: nack); not re-sent: the call is "
               "not idempotent");
-    // The idempotent one went out again with its correlation id and body.
+    // The idempotent one goes out again with its correlation id and body, after the backoff.
     ASSERT_FALSE(h.done(2));
+    ASSERT_EQ(h.published.size(), 2u);
+    const auto nacked_at = h.now;
+    ASSERT_TRUE(h.fire());
+    EXPECT_EQ(h.now - nacked_at, confirming().reconnect_min);
     ASSERT_EQ(h.published.size(), 3u);
     EXPECT_EQ(h.published.back().id.view(), h.ids[2]);
     EXPECT_EQ(h.published.back().request.body, "n2");
@@ -71,10 +75,15 @@ TEST(ClientConfirms, ANackReSendsAnIdempotentCallAndFailsAnotherSayingWhy) {
     for (unsigned i = 0; i < confirming().max_resends; ++i) {
         h.core.publish_nacked(again, 0, "nack", h.now);
         h.drain();
+        if (i + 1 < confirming().max_resends) {
+            ASSERT_TRUE(h.fire());
+        }
     }
     ASSERT_TRUE(h.done(2));
     EXPECT_EQ(h.ec(2), not_confirmed);
-    EXPECT_NE(h.completed[2].message.find("not re-sent again after 3 re-sends"), std::string::npos)
+    EXPECT_NE(h.completed[2].message.find("not re-sent again after " + std::to_string(confirming().max_resends) +
+                                          " re-sends"),
+              std::string::npos)
         << h.completed[2].message;
 }
 

@@ -62,7 +62,7 @@ TEST_F(RpcClientNodes, AStartWithEveryNodeDeadNamesEachNode) {
     EXPECT_EQ(why.find(broker_options().password), std::string::npos) << why;
 }
 
-TEST_F(RpcClientNodes, ALostNodeFailsItsPendingCallNamingItAndTheNextCallGoesToTheNextNode) {
+TEST_F(RpcClientNodes, ALostNodeFailsItsPendingPlainCallNamingItReSendsTheIdempotentOneAndMovesOn) {
     const auto q = unique_queue("nodes-failover");
     fib_server server(io.executor(), q);
     amqp_test::test_relay first(broker_options().port);
@@ -71,10 +71,14 @@ TEST_F(RpcClientNodes, ALostNodeFailsItsPendingCallNamingItAndTheNextCallGoesToT
     rpc::fibonacci_client fib(client);
     EXPECT_EQ(fib.call(5, 30s), 5);
 
-    first.hold_from_broker();  // the reply stays in the relay: the call is pending at the loss
-    rpc::diagnostics diag;
-    auto pending = fib.async_call(6, 30s, diag, asio::use_future);
-    while (client.pending_calls() == 0) std::this_thread::sleep_for(1ms);
+    first.hold_from_broker();  // the replies stay in the relay: both calls are pending at the loss
+    rpc::diagnostics diag, fib_diag;
+    rpc::request_message plain;  // not idempotent: it must not be sent twice
+    plain.body = "6";
+    plain.timeout = 30s;
+    auto pending = client.async_request(std::move(plain), diag, asio::use_future);
+    auto pending_fib = fib.async_call(6, 30s, fib_diag, asio::use_future);  // idempotent: re-sent
+    while (client.pending_calls() < 2) std::this_thread::sleep_for(1ms);
     first.reset_all();
     try {
         pending.get();
@@ -84,6 +88,8 @@ TEST_F(RpcClientNodes, ALostNodeFailsItsPendingCallNamingItAndTheNextCallGoesToT
         EXPECT_NE(diag.message.find("(node 127.0.0.1:" + std::to_string(first.port()) + ")"), std::string::npos)
             << diag.message;
     }
+    EXPECT_EQ(pending_fib.get(), 8) << fib_diag.message;  // answered by the next node
+    EXPECT_EQ(client.stats().resent, 1u);
     // The relay still listens, but the client moves on to the next node.
     EXPECT_EQ(fib.call(7, 30s), 13);
     EXPECT_EQ(client.stats().reconnects, 1u);

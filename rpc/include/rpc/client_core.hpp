@@ -51,9 +51,12 @@ struct client_core_options {
     std::size_t node_count = 1;
     /// client_options::confirm_requests: the owner publishes on a confirm-mode channel and reports
     /// each request's nack (publish_nacked); a nacked call is re-sent when idempotent (at most
-    /// max_resends times), else fails with not_confirmed.
+    /// max_resends times, after reconnect_min doubling with each re-send, at most reconnect_max),
+    /// else fails with not_confirmed.
     bool confirm_requests = false;
-    unsigned max_resends = 3;
+    /// Six re-sends wait 100 ms to 3.2 s with the default reconnect_min: long enough for a quorum
+    /// queue to elect a new leader (it nacks meanwhile), bounded by the call's own timeout anyway.
+    unsigned max_resends = 6;
 };
 
 /// One thing the owner must do, in the order given.
@@ -233,10 +236,11 @@ private:
     bool reconnecting_ = false;                 // an attempt is under way, or due
     std::chrono::milliseconds retry_delay_{0};  // after a failed attempt: doubling
     clock::time_point next_attempt_at_ = clock::time_point::min();
-    bool attempt_waiting_ = false;     // an attempt waits for next_attempt_at_
-    bool started_ = false;             // connection_up(0) succeeded once
-    std::size_t node_ = 0;             // of the connection in use
-    std::size_t next_node_ = 0;        // where the next attempt goes
+    bool attempt_waiting_ = false;                            // an attempt waits for next_attempt_at_
+    clock::time_point resend_at_ = clock::time_point::max();  // nacked calls held until then
+    bool started_ = false;                                    // connection_up(0) succeeded once
+    std::size_t node_ = 0;                                    // of the connection in use
+    std::size_t next_node_ = 0;                               // where the next attempt goes
     std::size_t failed_in_a_row_ = 0;  // attempts failed since the last connection: a round ends at node_count
     client_stats stats_;
 };

@@ -20,6 +20,7 @@ namespace detail {
 request_message fibonacci_request(std::uint64_t n, std::chrono::milliseconds timeout) {
     request_message req;
     req.body = std::to_string(n);
+    req.idempotent = true;  // fib(n) has no side effect: asking twice is safe, so a lost request may be re-sent
     req.timeout = timeout;
     return req;
 }
