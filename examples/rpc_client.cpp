@@ -43,7 +43,11 @@ int request(const rpc::cli::arguments& args) {
 
 int main(int argc, char** argv) {
     return rpc::cli::run(argc, argv, usage,
-                         {{"url", true}, {"shuffle-nodes", false}, {"queue", true}, {"queue-type", true},
-                          {"confirms", false}, {"direct-reply-to", false}},
+                         {{"url", true},
+                          {"shuffle-nodes", false},
+                          {"queue", true},
+                          {"queue-type", true},
+                          {"confirms", false},
+                          {"direct-reply-to", false}},
                          request);
 }

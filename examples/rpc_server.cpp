@@ -1,11 +1,11 @@
 // The tutorial's rpc_server.py: serve fib(n) on a queue until SIGINT/SIGTERM.
-#include <programs/cli.hpp>
 #include <fibonacci/fibonacci_service.hpp>
+#include <programs/cli.hpp>
 #include <rpc/rpc_server.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -68,7 +68,8 @@ int serve(const rpc::cli::arguments& args) {
     if (opts.queue.empty() || opts.queue.size() > 255) throw usage_error("--queue must be 1 to 255 characters");
     opts.queue_type = queue_type_from(args);
     opts.confirm_replies = confirms_from(args);
-    if (auto p = args.value("prefetch")) opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
+    if (auto p = args.value("prefetch"))
+        opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
     opts.reconnect = args.flag("reconnect");
     opts.workers = std::min<std::size_t>(opts.prefetch, std::max(1u, std::thread::hardware_concurrency()));
     if (auto w = args.value("workers")) opts.workers = parse_count(*w, 0, 1024, "--workers");
@@ -77,13 +78,12 @@ int serve(const rpc::cli::arguments& args) {
         opts.max_request_size = parse_count(*m, 1024, std::uint64_t{1} << 32, "--max-request-size");
 
     rpc::fibonacci_service_options fib;
-    if (auto m = args.value("max-n")) fib.max_n = parse_count(*m, 0, std::numeric_limits<std::uint64_t>::max(), "--max-n");
+    if (auto m = args.value("max-n"))
+        fib.max_n = parse_count(*m, 0, std::numeric_limits<std::uint64_t>::max(), "--max-n");
     fib.naive = args.flag("naive");
     if (auto f = args.value("reply-format")) {
-        if (*f == "json")
-            fib.format = rpc::reply_format::json;
-        else if (*f != "plain")
-            throw usage_error("--reply-format must be plain or json, got '" + *f + "'");
+        if (*f == "json") fib.format = rpc::reply_format::json;
+        else if (*f != "plain") throw usage_error("--reply-format must be plain or json, got '" + *f + "'");
     }
     if (!args.flag("quiet")) fib.on_request = [](std::uint64_t n) { say(" [.] fib(" + std::to_string(n) + ")"); };
     fib.on_bad_request = [](std::string_view reason) { std::cerr << " [!] Bad request: " << reason << std::endl; };
@@ -156,9 +156,19 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
     return rpc::cli::run(argc, argv, usage,
-                         {{"url", true}, {"shuffle-nodes", false}, {"queue", true}, {"queue-type", true}, {"confirms", false},
-                          {"prefetch", true}, {"max-n", true}, {"naive", false},
-                          {"reply-format", true}, {"reconnect", false}, {"workers", true}, {"quiet", false},
-                          {"drain-timeout", true}, {"max-request-size", true}},
+                         {{"url", true},
+                          {"shuffle-nodes", false},
+                          {"queue", true},
+                          {"queue-type", true},
+                          {"confirms", false},
+                          {"prefetch", true},
+                          {"max-n", true},
+                          {"naive", false},
+                          {"reply-format", true},
+                          {"reconnect", false},
+                          {"workers", true},
+                          {"quiet", false},
+                          {"drain-timeout", true},
+                          {"max-request-size", true}},
                          serve);
 }

@@ -18,10 +18,23 @@
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 namespace rpc::detail {
+
+// Complete `h` through its associated executor, never inside the caller (Asio's rule for
+// initiating functions, and no lock of ours is held by then).
+template <class Handler, class... Args>
+void complete_later(const boost::asio::any_io_executor& ex, Handler h, Args... args) {
+    auto slot = boost::asio::get_associated_cancellation_slot(h);
+    if (slot.is_connected()) slot.clear();
+    // post() runs it through its associated executor (ex when it has none).
+    boost::asio::post(ex, boost::asio::append(std::move(h), args...));
+}
 
 /// One service as added: its queue and handler (exactly one of the two kinds).
 struct service {
@@ -145,7 +158,7 @@ private:
     server_options opts_;
     std::vector<std::unique_ptr<service>> services_;
     std::optional<boost::asio::thread_pool> pool_;  // only with workers > 0
-    request inline_request_;                         // inline requests: reused (strand only)
+    request inline_request_;                        // inline requests: reused (strand only)
 
     mutable std::mutex mutex_;
     bool started_ = false;
