@@ -3,7 +3,7 @@
 // can put them side by side. --inflight calls are kept outstanding (1 = sequential); each reply
 // is checked against fib(n); the first --warmup calls are not measured.
 //
-//   rpc_bench [--url URL] [--requests 10000] [--inflight 1] [--n 10] [--warmup 1000]
+//   rpc_bench [--url URL]... [--shuffle-nodes] [--requests 10000] [--inflight 1] [--n 10] [--warmup 1000]
 //             [--queue rpc_queue] [--direct-reply-to] [--json] [--timeout S] [--max-seconds S] [--size B]
 // --size B: the message-size runs' echo calls (rpc_client::async_request with a B-byte body, the
 // reply expected to be the same bytes), against bench/rpc_echo_server or a peer's --echo server.
@@ -29,10 +29,14 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: rpc_bench [--url URL] [--requests N] [--inflight K] [--n N] [--warmup W] [--queue Q]\n"
-    "                 [--direct-reply-to] [--json] [--timeout S] [--max-seconds S] [--size B]\n"
+    "usage: rpc_bench [--url URL]... [--shuffle-nodes] [--requests N] [--inflight K] [--n N] [--warmup W]\n"
+    "                 [--queue Q] [--direct-reply-to] [--json] [--timeout S] [--max-seconds S] [--size B]\n"
     "Send W + N requests fib(n) to the server on queue Q, K at a time, and print the throughput,\n"
     "the latency percentiles of the last N calls, and this process's CPU time per call.\n"
+    "  --url URL          broker; repeat it for a cluster's nodes, tried in order, the next one\n"
+    "                     after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
+    "                     $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --shuffle-nodes    try the nodes in a random order (spreads clients over a cluster)\n"
     "  --requests N       measured calls (default 10000)\n"
     "  --inflight K       calls outstanding at once; 1 = sequential (default 1)\n"
     "  --n N              the Fibonacci argument (default 10)\n"
@@ -218,10 +222,10 @@ int bench(const rpc::cli::arguments& args) {
     opts.queue = args.value("queue").value_or("rpc_queue");
     opts.direct_reply_to = args.flag("direct-reply-to");
     opts.default_timeout = p.timeout;
-    const amqp::connection_options conn = broker_options(args);
+    const rpc::broker_nodes nodes = broker_nodes_from(args);
 
     io_thread io;
-    rpc::rpc_client client(io.executor(), conn, opts);
+    rpc::rpc_client client(io.executor(), nodes, opts);
     client.start();
     driver d(client, p);
     try {
@@ -245,6 +249,7 @@ int bench(const rpc::cli::arguments& args) {
 int main(int argc, char** argv) {
     return rpc::cli::run(argc, argv, usage,
                          {{"url", true},
+                          {"shuffle-nodes", false},
                           {"requests", true},
                           {"warmup", true},
                           {"inflight", true},

@@ -3,6 +3,8 @@
 
 #include "client_impl.hpp"
 
+#include <rpc/request_deadline.hpp>
+
 #include <amqp/codec/field_table.hpp>
 
 #include <boost/asio/append.hpp>
@@ -207,12 +209,17 @@ void client_impl::publish(client_action& a) {
     const std::string expiration = std::to_string(a.ttl.count());  // the broker drops what nobody took in time
     props.expiration = expiration;
     if (opts_.persistent) props.delivery_mode = 2;  // written to disk by a durable queue
-    if (!a.request.headers.empty()) {
-        headers_scratch_.clear();
-        if (const error_code ec = amqp::encode_table(a.request.headers, headers_scratch_))
-            return core_.publish_failed(a.key, ec);
-        props.headers = amqp::table_view{amqp::bytes_view(headers_scratch_.data(), headers_scratch_.size())};
-    }
+    // The call's own deadline for the server (rpc/request_deadline.hpp): `ttl` is what is left of
+    // the timeout, so a re-send carries the deadline the first send did. First in the table, so
+    // that it is the one a server reads even if the caller's headers name one too. Two tables'
+    // entries, one after the other, are one table.
+    const amqp::field_table deadline{
+        {std::string(deadline_header), epoch_millis(std::chrono::system_clock::now() + a.ttl)}};
+    headers_scratch_.clear();
+    if (const error_code ec = amqp::encode_table(deadline, headers_scratch_)) return core_.publish_failed(a.key, ec);
+    if (const error_code ec = amqp::encode_table(a.request.headers, headers_scratch_))
+        return core_.publish_failed(a.key, ec);
+    props.headers = amqp::table_view{amqp::bytes_view(headers_scratch_.data(), headers_scratch_.size())};
     amqp::publish_options where;
     where.routing_key = opts_.queue;
     where.mandatory = true;

@@ -177,7 +177,7 @@ private:
 
     struct {
         std::atomic<std::uint64_t> requests{0}, replies{0}, no_reply_to{0}, handler_failures{0}, publish_failures{0},
-            reconnects{0}, rejected{0}, acks{0}, replies_returned{0}, replies_unconfirmed{0};
+            reconnects{0}, rejected{0}, acks{0}, replies_returned{0}, replies_unconfirmed{0}, expired_dropped{0};
     } stats_;
 };
 

@@ -344,7 +344,8 @@ server_stats server_impl::stats() const {
             stats_.no_reply_to.load(),      stats_.handler_failures.load(),
             stats_.publish_failures.load(), stats_.reconnects.load(),
             stats_.rejected.load(),         stats_.acks.load(),
-            stats_.replies_returned.load(), stats_.replies_unconfirmed.load()};
+            stats_.replies_returned.load(), stats_.replies_unconfirmed.load(),
+            stats_.expired_dropped.load()};
 }
 
 std::size_t server_impl::in_flight() const {

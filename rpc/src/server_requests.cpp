@@ -2,6 +2,8 @@
 // asynchronously), publish the reply, ack.
 #include "server_impl.hpp"
 
+#include <rpc/request_deadline.hpp>
+
 #include <amqp/codec/field_table.hpp>
 #include <amqp/codec/printable.hpp>
 
@@ -91,6 +93,12 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
         if (!in_order) log("delivery tag " + std::to_string(m.method.delivery_tag) + " out of order; acks may fail");
     }
     const service& svc = *sc.svc;
+    if (m.properties.headers && deadline_passed(*m.properties.headers, std::chrono::system_clock::now())) {
+        ++stats_.expired_dropped;
+        log("request past its deadline acked and dropped, not handled (correlation_id " +
+            amqp::printable(m.properties.correlation_id.value_or("")) + ")");
+        return finished(s, sc, m.method.delivery_tag);
+    }
     if (!has_reply_to(m)) {
         ++stats_.no_reply_to;
         log("request without reply_to acked and dropped (correlation_id " +

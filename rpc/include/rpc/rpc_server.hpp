@@ -122,6 +122,9 @@ struct server_stats {
     /// confirm_replies: replies nacked, or unconfirmed when the channel closed; their requests
     /// were not acked (nacked with requeue, or left to the broker's redelivery).
     std::uint64_t replies_unconfirmed = 0;
+    /// Requests whose deadline (rpc/request_deadline.hpp) had passed when they were taken: acked,
+    /// logged, neither handled nor answered (their caller has already timed out).
+    std::uint64_t expired_dropped = 0;
 };
 
 /// An RPC server on its own connection: add services, start, stop.
