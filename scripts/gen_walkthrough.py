@@ -155,6 +155,9 @@ VARIABLE_VALUES = [re.compile(r"amq\.rabbitmq\.reply-to\.[A-Za-z0-9+/=._-]+")]
 # Table entries / properties whose value depends on the broker install or the host.
 VARIABLE_FIELDS = ["server-properties.cluster_name", "server-properties.version", "server-properties.platform"]
 FIXED_FIELDS = ["timestamp"]
+# Fixed-size values after a name that does not vary (the client's deadline header: milliseconds
+# since the epoch): the name's bytes stay readable, the value's are masked.
+VALUE_ONLY_FIELDS = ["headers.x-rpc-deadline"]
 # Space-separated lists whose order depends on the broker install (RabbitMQ 3.10 lists its SASL
 # mechanisms in registry order, which differs between installs of the same package): shown with
 # the names sorted, their bytes masked (the length does not vary).
@@ -195,6 +198,7 @@ def mask_block(block):
     for line in block:
         m = HEX_LINE.match(line)
         if m:
+            keep_this_line = False
             offset, rest = m.group(1), m.group(2)
             hexpart, label = rest[:HEX_WIDTH], rest[HEX_WIDTH:].strip()
             if not label and collapse_span:
@@ -220,6 +224,10 @@ def mask_block(block):
                     if label.startswith(f + " = "):
                         label = f + " = <masked>"
                         masking_span = True
+                for f in VALUE_ONLY_FIELDS:
+                    if label.startswith(f + " = "):
+                        label = re.sub(r" = -?\d+", " = <masked>", label, count=1)
+                        masking_span = keep_this_line = True  # this line: the name; the next: the value
                 for f in ORDER_VARIES_FIELDS:
                     m2 = re.match(re.escape(f) + r' = "(.*)"  \(longstr, (\d+) bytes\)$', label)
                     if m2:
@@ -237,7 +245,7 @@ def mask_block(block):
                 hexpart = hexpart[:2] + mask_hex(hexpart[2:])  # the length octet does not vary
             elif masking_span and label and "(longstr, " in label:
                 hexpart = hexpart[:12] + mask_hex(hexpart[12:])  # nor do the four length octets
-            elif masking_span:
+            elif masking_span and not keep_this_line:
                 hexpart = mask_hex(hexpart)
             if variable:
                 offset = "." * len(offset)
@@ -259,6 +267,7 @@ def mask_block(block):
             if current_arg == table:
                 line = re.sub(r"^(      " + re.escape(name) + r": )\".*\"", r'\1"<masked>"', line)
         line = re.sub(r"^(    timestamp\s+).*$", r"\1<masked>", line)
+        line = re.sub(r"^(      x-rpc-deadline: )-?\d+", r"\1<masked>", line)
         for f in ORDER_VARIES_FIELDS:
             line = re.sub(r'^(    ' + re.escape(f) + r'\s+)"(.*)"$',
                           lambda mm: f'{mm.group(1)}"{sorted_names(mm.group(2))}"  (sorted)', line)
