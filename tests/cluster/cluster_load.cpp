@@ -30,7 +30,8 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: cluster_load [--url URL]... [--shuffle-nodes] [--queue Q] [--queue-type T] [--confirms]\n"
-    "                    [--requests N] [--inflight K] [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]\n";
+    "                    [--requests N] [--inflight K] [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]\n"
+    "                    [--direct-reply-to]\n";
 
 double monotonic_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -195,6 +196,7 @@ int main(int argc, char** argv) {
                           {"n", true},
                           {"timeout", true},
                           {"interval-ms", true},
-                          {"not-idempotent", false}},
+                          {"not-idempotent", false},
+                          {"direct-reply-to", false}},
                          run_load);
 }

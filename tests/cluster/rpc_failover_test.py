@@ -197,7 +197,8 @@ def kill_test(args, cluster):
     servers = start_servers(args, cluster, queue)
     load = Program("cluster_load", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", queue, "--queue-type",
                                     "quorum", "--requests", str(args.requests), "--inflight", str(args.inflight),
-                                    "--interval-ms", str(args.interval_ms), "--timeout", "90"])
+                                    "--interval-ms", str(args.interval_ms), "--timeout", "90",
+                                    *(["--direct-reply-to"] if args.direct_reply_to else [])])
     kills = []  # (node, answers before, command started, command returned)
     t0 = time.monotonic()
     for node in targets:
@@ -346,6 +347,8 @@ def main():
     parser.add_argument("--load", required=True)
     parser.add_argument("--kill", choices=["client", "server", "leader", "rolling", "none"])
     parser.add_argument("--not-idempotent", action="store_true")
+    parser.add_argument("--direct-reply-to", action="store_true",
+                        help="the load's replies come through amq.rabbitmq.reply-to (no reply queue)")
     parser.add_argument("--compare-confirms", action="store_true", help="figures: confirms off, on, quorum")
     parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--inflight", type=int, default=16)
