@@ -195,10 +195,13 @@ def kill_test(args, cluster):
           f"{CLIENT_NODES[0]}; killing: {args.kill} (nodes {targets})", flush=True)
 
     servers = start_servers(args, cluster, queue)
-    load = Program("cluster_load", [args.load, *url_args(cluster, CLIENT_NODES), "--queue", queue, "--queue-type",
-                                    "quorum", "--requests", str(args.requests), "--inflight", str(args.inflight),
-                                    "--interval-ms", str(args.interval_ms), "--timeout", "90",
-                                    *(["--direct-reply-to"] if args.direct_reply_to else [])])
+    load_args = [args.load, *url_args(cluster, CLIENT_NODES), "--queue", queue, "--queue-type", "quorum",
+                 "--requests", str(args.requests), "--inflight", str(args.inflight),
+                 "--interval-ms", str(args.interval_ms), "--timeout", "90",
+                 *(["--direct-reply-to"] if args.direct_reply_to else [])]
+    # The first client paces the kills; the others run the same load alongside, on the same node.
+    loads = [Program("cluster_load" if i == 0 else f"cluster_load#{i + 1}", load_args) for i in range(args.clients)]
+    load = loads[0]
     kills = []  # (node, answers before, command started, command returned)
     t0 = time.monotonic()
     for node in targets:
@@ -210,7 +213,7 @@ def kill_test(args, cluster):
             stop_servers(servers)
             fail(f"the load did not reach {want} answers before killing node {node}")
         if not rolling:
-            check_roles(cluster, node, {"client": [load], "server": servers}.get(args.kill, []), load, servers)
+            check_roles(cluster, node, {"client": loads, "server": servers}.get(args.kill, []), load, servers)
         before, started = len(answers(load.out)), time.monotonic()
         cluster.kill(node)
         kills.append((node, before, started, time.monotonic()))
@@ -222,7 +225,8 @@ def kill_test(args, cluster):
             load.dump()
             stop_servers(servers)
             fail("the calls did not flow again after the last restart")
-        load.proc.send_signal(signal.SIGTERM)  # enough: finish the calls in flight
+        for each in loads:
+            each.proc.send_signal(signal.SIGTERM)  # enough: finish the calls in flight
     rc = load.finish(RUN_WAIT)
     elapsed = time.monotonic() - t0
     load.dump(tail=5)
@@ -234,6 +238,16 @@ def kill_test(args, cluster):
         failures.append(f"{len(got)} calls answered, {calls} expected (of at most {args.requests})")
     if args.kill == "client" and int(st.get("reconnects", 0)) < 1:
         failures.append(f"the client's node died but the client did not reconnect: {st}")
+    resent, duplicates = int(st.get("resent", 0)), int(st.get("duplicates", 0))
+    for other in loads[1:]:
+        other_rc = other.finish(RUN_WAIT)
+        other_got = len(answers(other.out))
+        other_st = stats(other.out)
+        resent += int(other_st.get("resent", 0))
+        duplicates += int(other_st.get("duplicates", 0))
+        if other_rc != 0 or (not rolling and other_got != args.requests):
+            other.dump(tail=5)
+            failures.append(f"{other.name} exited with {other_rc}, {other_got} calls answered of {args.requests}")
     if kills and not rolling:
         calls_with_dead_node(args, cluster, queue, kills[0][0])
     failures += stop_servers(servers)
@@ -242,7 +256,8 @@ def kill_test(args, cluster):
             s.dump()
         fail("; ".join(failures))
 
-    print(f"FIGURES kill={args.kill} nodes={targets} calls={calls} inflight={args.inflight} "
+    print(f"FIGURES kill={args.kill} nodes={targets} clients={args.clients} calls_first_client={calls} "
+          f"inflight={args.inflight} re-sent_all_clients={resent} duplicates_all_clients={duplicates} "
           f"published={st.get('published')} re-sent={st.get('resent')} duplicates={st.get('duplicates')} "
           f"late_or_unknown={int(st.get('late', 0)) + int(st.get('unknown', 0))} reconnects={st.get('reconnects')} "
           f"run={elapsed:.1f}s", flush=True)
@@ -350,7 +365,8 @@ def main():
     parser.add_argument("--direct-reply-to", action="store_true",
                         help="the load's replies come through amq.rabbitmq.reply-to (no reply queue)")
     parser.add_argument("--compare-confirms", action="store_true", help="figures: confirms off, on, quorum")
-    parser.add_argument("--requests", type=int, default=800)
+    parser.add_argument("--requests", type=int, default=800, help="calls per client")
+    parser.add_argument("--clients", type=int, default=1, help="load clients running at once (the first paces the kills)")
     parser.add_argument("--inflight", type=int, default=16)
     parser.add_argument("--interval-ms", type=int, default=40)
     args = parser.parse_args()
