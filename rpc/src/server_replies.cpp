@@ -86,9 +86,13 @@ amqp::error_code server_impl::publish_reply(amqp::channel& ch, std::string_view 
     }
     amqp::publish_options where;
     where.routing_key = reply_to;
+    // Counted before the hand-over: the caller may hold the reply before publish() returns here.
+    ++stats_.replies;
     const amqp::error_code ec = ch.publish(where, props, amqp::as_bytes(r.body));
-    if (ec) ++stats_.publish_failures;
-    else ++stats_.replies;
+    if (ec) {
+        --stats_.replies;
+        ++stats_.publish_failures;
+    }
     return ec;
 }
 
