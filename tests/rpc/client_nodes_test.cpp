@@ -112,10 +112,10 @@ TEST(BrokerNodes, UrlsParseInOrderAndABadOneIsNamedWithoutItsPassword) {
     rpc::broker_nodes b;
     std::string why;
     ASSERT_FALSE(rpc::parse_broker_urls(
-        rpc::split_url_list(" amqp://u:p@10.0.0.1:5673/v , ,amqp://[::1]:5674,amqps://h"), b, &why))
+        rpc::split_url_list(" amqp://u:p@127.0.0.1:5673/v , ,amqp://[::1]:5674,amqps://h"), b, &why))
         << why;
     ASSERT_EQ(b.nodes.size(), 3u);
-    EXPECT_EQ(rpc::node_name(b.nodes[0]), "10.0.0.1:5673");
+    EXPECT_EQ(rpc::node_name(b.nodes[0]), "127.0.0.1:5673");
     EXPECT_EQ(b.nodes[0].vhost, "v");
     EXPECT_EQ(rpc::node_name(b.nodes[1]), "[::1]:5674");
     EXPECT_EQ(rpc::node_name(b.nodes[2]), "h:5671");
