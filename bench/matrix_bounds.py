@@ -129,7 +129,7 @@ def size_markdown(results, fmt):
         L.append(f"- {size // 1024} KiB, our pair: {fmt(o['mb_s'], 1)} MB/s; cores used client "
                  f"{fmt(cores['client'], 2)}, server {fmt(cores['server'], 2)}, broker {fmt(cores['broker'], 2)}: "
                  f"{verdict}.")
-    if len(L) == 1:
+    if len(L) == 2:
         L.append("No CPU counts for the size runs in this run (no perf, or a run from before they were counted).")
     L.append("")
     return L
