@@ -45,9 +45,28 @@ def _strip_nested(name, open_c, close_c):
     return "".join(out)
 
 
+def demangled_prefix(name):
+    """The first two components of a mangled nested name the demangler gave up on (callgrind leaves
+    very long names mangled): '_ZN4amqp14append_message...' -> 'amqp::append_message'."""
+    m = re.match(r"^_ZN[KVrRO]*(St|\d+)", name)
+    if not m:
+        return None
+    rest = name[m.end():]
+    if m.group(1) == "St":
+        return "std::" + rest
+    first = rest[:int(m.group(1))]
+    m2 = re.match(r"^(\d+)", rest[len(first):])
+    second = rest[len(first) + len(m2.group(1)):][:int(m2.group(1))] if m2 else ""
+    return f"{first}::{second}"
+
+
 def qualified(name):
     """'void boost::asio::detail::op<rpc::x>::do_complete(void*, ...)' -> 'boost::asio::detail::op::do_complete'."""
     base = name.split("'")[0]  # callgrind appends 'N to a recursion level (--separate-recs)
+    mangled = demangled_prefix(base)
+    if mangled:
+        return mangled
+    base = re.sub(r"\s*\[clone [^\]]*\]", "", base)  # gcc's clones: .isra.0, .part.0, .constprop.0
     base = _strip_nested(_strip_nested(base, "(", ")"), "<", ">")
     base = base.replace("{lambda#", "lambda").replace("{", "").replace("}", "")
     base = re.sub(r"\s+(const|volatile|&&|&)$", "", base.strip())

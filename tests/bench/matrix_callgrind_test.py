@@ -124,6 +124,16 @@ class ComponentTest(unittest.TestCase):
                    cg.MULTIPRECISION)
         self.check("amqp_simple_wait_frame_noblock", "/usr/lib/x86_64-linux-gnu/librabbitmq.so.0.11.0",
                    cg.RABBITMQ_C)
+        # gcc's clones and names the demangler left mangled (as callgrind writes them for long ones).
+        self.check("boost::asio::detail::scheduler::run(boost::system::error_code&) [clone .isra.0]", self.BIN, cg.ASIO)
+        self.check("rpc::client_action& std::vector<rpc::client_action, std::allocator<rpc::client_action> >::"
+                   "emplace_back<rpc::client_action>(rpc::client_action&&) [clone .isra.0]", self.BIN, cg.STD)
+        self.check("rpc::detail::client_impl::run_actions() [clone .part.0]", self.BIN, cg.OURS)
+        self.check("_ZN4amqp14append_messageERSt6vectorIhNS_22default_init_allocatorIhEEEtRKSt7variantIJNS_16conn",
+                   self.BIN, cg.OURS)
+        self.check("_ZN5boost4asio6detail9scheduler3runERNS_6system10error_codeE", self.BIN, cg.ASIO)
+        self.check("_ZNSt6vectorIcSaIcEE17_M_realloc_insertIJRKcEEEvN9__gnu_cxx17__normal_iteratorIPcS1_EEDpOT_",
+                   self.BIN, cg.STD)
         self.check("_dl_runtime_resolve_xsavec", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", cg.RUNTIME)
 
 
