@@ -20,6 +20,11 @@ def _client_cpu(s):
     return s.get("cpu_us_per_call") if s.get("cpu_us_per_call") is not None else s.get("client_task_us_per_call")
 
 
+def _syscalls(s, who):
+    w, r = s.get(f"{who}_writes_per_rpc"), s.get(f"{who}_reads_per_rpc")
+    return None if w is None or r is None else w + r
+
+
 def seq_cells(summary, reply):
     """The sequential cells that say who bounds a call: our client on our servers, every peer's pair,
     and rabbitmq-c's client on our server (our server's part with another client)."""
@@ -44,8 +49,9 @@ def seq_markdown(summary, fmt):
             continue
         L.append(f"**{reply} reply queue**\n")
         L.append("| client → server | reading | client + server CPU µs | broker CPU / (client + server) "
-                 "| ctx switches/call client / server / broker |")
-        L.append("|---|---|---:|---:|---|")
+                 "| ctx switches/call client / server / broker | read/write-family syscalls/call "
+                 "client / server |")
+        L.append("|---|---|---:|---:|---|---|")
         for (client, server), s in cells:
             a, b, c = _client_cpu(s), s.get("server_cpu_us_per_call"), s.get("broker_cpu_us_per_call")
             any_broker |= c is not None
@@ -54,7 +60,8 @@ def seq_markdown(summary, fmt):
                      f"CPU {fmt(b)}, broker CPU {fmt(c)} per call | {fmt(ours)} "
                      f"| {'–' if not ours or c is None else f'{c / ours:.1f}×'} "
                      f"| {fmt(s.get('client_switches_per_rpc'), 2)} / {fmt(s.get('server_switches_per_rpc'), 2)} / "
-                     f"{fmt(s.get('broker_switches_per_rpc'), 2)} |")
+                     f"{fmt(s.get('broker_switches_per_rpc'), 2)} | {fmt(_syscalls(s, 'client'), 2)} / "
+                     f"{fmt(_syscalls(s, 'server'), 2)} |")
         L.append("")
         broker = [s.get("broker_cpu_us_per_call") for _, s in cells if s.get("broker_cpu_us_per_call") is not None]
         own = {k: s for k, s in cells}

@@ -41,7 +41,8 @@ def broker_url():
 def call(build, url, client, queue, reply, size=None, n=20):
     cmd = procs.client_cmd(client, build, url, queue, 4, CALLS, 2, reply, n, size=size)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    what = f"{client} client -> {queue} ({reply}{'' if size is None else f', {size} B echo'})"
+    detail = f", {size} B echo" if size is not None else (f", fib({n})" if n != 20 else "")
+    what = f"{client} client -> {queue} ({reply}{detail})"
     if p.returncode != 0:
         raise AssertionError(f"{what} failed ({p.returncode}): {p.stderr.strip()[-1500:]}")
     res = json.loads(p.stdout.strip().splitlines()[-1])
