@@ -1,7 +1,10 @@
 """Message-size runs (issue 19): echo calls with request and reply bodies of 16 B .. 1 MiB, each
 pair a client and its own echo server (ours: bench/rpc_bench --size and bench/rpc_echo_server;
 rabbitmq-c's and Go's pairs with --size / --echo), inflight 8 / prefetch 8, exclusive reply queue,
-the pairs interleaved within each repetition. MB/s counts the body one way (rpc/s x B)."""
+the pairs interleaved within each repetition. MB/s counts the body one way (rpc/s x B). With perf,
+each run also counts the CPU of the client, its server and the broker (matrix_perf.measured_run),
+per MB and as a share of a core: whether CPU or waiting bounds the rate. fib(FIB_N) is one more
+point, placed by its reply's size: each pair's own Fibonacci server, not the echo one."""
 import os
 import shlex
 import statistics

@@ -24,7 +24,10 @@ Instruction counts do not depend on the machine's load, wall-clock rates do: on 
 count the instructions while it is busy (`--no-matrix --no-sizes --no-scaling`) and take them into
 the run made in a quiet hour with `--instructions-from THAT_RUN/benchmarks.json` (the page says so).
 
-Writes OUT/benchmarks.md, OUT/benchmarks.json (every run) and OUT/benchmarks.png (plot_matrix.py).
+Writes OUT/benchmarks.md, OUT/benchmarks.json (every run), OUT/benchmarks.png and, with the
+message-size runs, OUT/benchmarks-sizes.png (plot_matrix.py). For each target not met the page
+says what bounds it, measured in the run (matrix_bounds.py): client, server and broker CPU per
+call, instructions by component from the kept callgrind files, CPU per MB in the size runs.
 Starts its own broker with scripts/rabbitmq.sh (--dir build/bench-rmq) unless --url is given, and
 stops it on every exit path.
 """
