@@ -20,6 +20,12 @@ def _client_cpu(s):
     return s.get("cpu_us_per_call") if s.get("cpu_us_per_call") is not None else s.get("client_task_us_per_call")
 
 
+def _whole(v):
+    """A per-call difference of two runs rounds to a small negative where a component did nothing
+    per call (start-up jitter): shown as 0."""
+    return None if v is None else (0.0 if abs(v) < 0.5 else v)
+
+
 def _syscalls(s, who):
     w, r = s.get(f"{who}_writes_per_rpc"), s.get(f"{who}_reads_per_rpc")
     return None if w is None or r is None else w + r
@@ -102,7 +108,7 @@ def instr_markdown(rows, fmt):
     for r in sorted(split, key=lambda r: (r["role"], r["mode"] != "seq", NATIVE.index(r["kind"])
                                           if r["kind"] in NATIVE else 9)):
         L.append(f"| {r['role']} | {r['kind']} | {r['mode']} | {fmt(r['ir_per_rpc'], 0)} | "
-                 + " | ".join(fmt(r["components"].get(k), 0) for k in used) + " |")
+                 + " | ".join(fmt(_whole(r["components"].get(k)), 0) for k in used) + " |")
     L.append("")
     for r in split:
         if r["kind"] not in NATIVE:
