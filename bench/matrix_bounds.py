@@ -39,15 +39,18 @@ def seq_cells(summary, reply):
     return [(k, summary[(k[0], k[1], "seq", reply)]) for k in keys if (k[0], k[1], "seq", reply) in summary]
 
 
-def seq_markdown(summary, fmt):
+def seq_markdown(results, summary, fmt):
     L = ["### Sequential p50: where a call's time goes\n",
          "Per call (medians of the repetitions): the client's CPU (its own count over the measured calls), the "
          "server's and the broker's (`perf stat` task-clock of the server process and of the broker's beam.smp "
          "over the client's run, per call, warmup and setup included; the broker's idle rate taken off), and "
-         "the context switches of each. The broker's figure is all of beam.smp's threads, including its "
-         "schedulers' busy-waiting between messages (beam spins before it sleeps, and sequential traffic wakes "
-         "it once per message): CPU that the calls cost the 2-core machine, not all of it work, which is why it "
-         "can exceed the p50. Client and server CPU are the parts a client or server library can change.\n"]
+         "the context switches of each. The broker's figure is all of beam.smp's threads, user and kernel time: "
+         "sequential traffic wakes its schedulers for every message (see its context switches), which costs far "
+         "more per call than pipelined traffic, where one wake-up serves many messages (beam's busy-wait flags "
+         f"in this run: {results.get('broker_wait_flags') or 'not read'}; RabbitMQ's script passes `+sbwt none`, "
+         "so its schedulers sleep instead of spinning). It can exceed the p50: beam's threads run in parallel, "
+         "and part of its work (the ack, its bookkeeping) follows the reply. "
+         "Client and server CPU are the parts a client or server library can change.\n"]
     any_broker = False
     for reply in ["exclusive", "direct"]:
         cells = seq_cells(summary, reply)
@@ -176,7 +179,7 @@ def bounds_markdown(results, summary, targets, fmt):
     if _not_met(targets, "pipelined rpc/s"):
         L += pipe_markdown(summary, fmt)
     if _not_met(targets, "sequential p50"):
-        L += seq_markdown(summary, fmt)
+        L += seq_markdown(results, summary, fmt)
     if _not_met(targets, "instructions per RPC"):
         L += instr_markdown(results.get("instructions", []), fmt)
     if _not_met(targets, "MB/s at"):

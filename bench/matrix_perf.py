@@ -5,8 +5,8 @@ Every count is taken over the whole client run (setup and warmup calls included)
 calls made (measured + warmup); the servers and the broker idle between runs, so what they count is
 the run's. From the broker's count, what it spends idle over the same time (its statistics timers, idle
 connections of the other servers; measured once before the first run) is taken off. What remains
-includes its schedulers' busy-waiting after each message (beam.smp spins before it sleeps): CPU
-the broker spends because of the calls, though not all of it work.
+is the broker's CPU (user and kernel) for the calls: the routing and delivery, and its schedulers'
+wake-ups (RabbitMQ starts beam with +sbwt none, so they sleep rather than spin when idle).
 """
 import json
 import os
@@ -116,6 +116,21 @@ def broker_pid_of(rmq_dir, given=None):
             return pid if f.read().strip().startswith("beam") else None
     except OSError:
         return None
+
+
+def beam_wait_flags(pid):
+    """beam.smp's scheduler busy-wait flags (-sbwt ...) from its command line: whether its idle
+    schedulers spin (CPU counted against the calls) or sleep."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    flags = {}
+    for i, a in enumerate(argv[:-1]):
+        if a.startswith("-sbwt") or a.startswith("+sbwt"):
+            flags[a.lstrip("+-")] = argv[i + 1]  # the last one given wins, as in erl
+    return " ".join(f"+{k} {v}" for k, v in flags.items()) or "none given (Erlang's default: medium busy-wait)"
 
 
 def idle_cpu_ms_per_s(pid, logdir, seconds=2.0):

@@ -48,7 +48,7 @@ import matrix_procs as procs  # noqa: E402
 import matrix_report  # noqa: E402
 import matrix_size  # noqa: E402
 from matrix_perf import (PERF_EVENTS, READ_CALLS, WRITE_CALLS, SyscallCounter, broker_pid_of,  # noqa: E402,F401
-                         idle_cpu_ms_per_s, measured_run, per_rpc, perf_usable, read_perf, run_client)
+                         beam_wait_flags, idle_cpu_ms_per_s, measured_run, per_rpc, perf_usable, read_perf, run_client)
 from matrix_procs import PY, READY, Server  # noqa: E402,F401
 from matrix_report import fmt, machine_info, sh, write_markdown  # noqa: E402
 
@@ -299,6 +299,7 @@ def main():
         if args.broker_pid:
             args.broker_idle_ms_per_s = idle_cpu_ms_per_s(args.broker_pid, logdir)
             results["broker_idle_ms_per_s"] = args.broker_idle_ms_per_s
+            results["broker_wait_flags"] = beam_wait_flags(args.broker_pid)
             log(f"broker idle: {args.broker_idle_ms_per_s:.1f} ms of CPU per second (taken off each run's count)")
         log(f"broker {broker.url}" + (f", beam.smp pid {args.broker_pid}" if args.broker_pid else
                                       ", its CPU not counted (no perf, or no --broker-pid / pid file in --rmq-dir)"))
