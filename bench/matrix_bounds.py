@@ -157,10 +157,12 @@ def size_markdown(results, fmt):
 def pipe_markdown(summary, fmt):
     L = ["### Pipelined rpc/s: whose CPU\n",
          "Per call, as for the sequential cells; the broker's share of the machine is its CPU per call × rpc/s.\n",
-         "| client → server | reply queue | rpc/s | client CPU µs/call | server CPU µs/call | broker CPU µs/call | broker cores |",
+         "| client → server | reply queue | rpc/s | client CPU µs/call | server CPU µs/call | broker CPU µs/call "
+         "| broker cores |",
          "|---|---|---:|---:|---:|---:|---:|"]
     for reply in ["exclusive", "direct"]:
-        keys = [("ours", "ours"), ("ours", "ours-default")] + [(c, procs.OWN_SERVER[c]) for c in procs.CLIENTS if c != "ours"]
+        keys = [("ours", "ours"), ("ours", "ours-default")]
+        keys += [(c, procs.OWN_SERVER[c]) for c in procs.CLIENTS if c != "ours"]
         for client, server in keys:
             s = summary.get((client, server, "pipe", reply))
             if not s:

@@ -182,7 +182,9 @@ static void rmqc_big_lin(rmqc_big *r, unsigned k, const rmqc_big *x, int sign, c
   size_t n = x->n > y->n ? x->n : y->n;
   int64_t carry = 0;
   for (size_t i = 0; i < n; ++i) {
-    int64_t cur = (i < x->n ? (int64_t)k * x->d[i] : 0) + (i < y->n ? sign * (int64_t)y->d[i] : 0) + carry;
+    int64_t xi = i < x->n ? (int64_t)k * x->d[i] : 0;
+    int64_t yi = i < y->n ? sign * (int64_t)y->d[i] : 0;
+    int64_t cur = xi + yi + carry;
     carry = cur < 0 ? -1 : cur / RMQC_LIMB;
     r->d[i] = (uint32_t)(cur - carry * (int64_t)RMQC_LIMB);
   }
@@ -194,8 +196,8 @@ static void rmqc_big_lin(rmqc_big *r, unsigned k, const rmqc_big *x, int sign, c
 /* fib(n) as malloc'd decimal text (the caller frees it). */
 static char *rmqc_fib_big_text(unsigned n) {
   size_t cap = (size_t)n / 40 + 8; /* fib(n) has ~0.209 n digits: n / 43 limbs */
-  rmqc_big a = rmqc_big_new(cap), b = rmqc_big_new(cap), c = rmqc_big_new(2 * cap), d = rmqc_big_new(2 * cap),
-           t = rmqc_big_new(2 * cap);
+  rmqc_big a = rmqc_big_new(cap), b = rmqc_big_new(cap);
+  rmqc_big c = rmqc_big_new(2 * cap), d = rmqc_big_new(2 * cap), t = rmqc_big_new(2 * cap);
   b.d[0] = 1;
   b.n = 1;
   int top = 31;
@@ -237,8 +239,8 @@ static char *rmqc_fib_big_text(unsigned n) {
   return text;
 }
 
-/* fib(n) for n <= RMQC_FIB_MAX_N as decimal text: in buf (at least 48 bytes) for n <= RMQC_FIB_U128_N,
- * with no allocation (the Fibonacci matrix's fib(20) stays the plain loop it was), else a malloc'd
+/* fib(n) for n <= RMQC_FIB_MAX_N as decimal text: in buf (at least 48 bytes) for
+ * n <= RMQC_FIB_U128_N, with no allocation (the Fibonacci matrix's fib(20) stays the plain loop it was), else a malloc'd
  * string also stored in *heap for the caller to free. */
 static const char *rmqc_fib_text(unsigned n, char *buf, size_t size, char **heap) {
   *heap = NULL;
