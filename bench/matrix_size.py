@@ -129,6 +129,7 @@ def size_markdown(results, fmt, ratio):
         return []
     fib = size_summary(results, fib=True)
     info = results.get("size_fib") or {}
+    fib_n = info.get("n") or next((r["fib_n"] for r in results.get("sizes", []) if r.get("fib_n")), None)
     rows = [(size, False) for size in sorted({k[1] for k in s})] + [(size, True) for size in sorted({k[1] for k in fib})]
     rows.sort(key=lambda r: (r[0], r[1]))
     L = ["## Message size (echo, inflight 8 / prefetch 8, exclusive reply queue, medians)\n",
@@ -144,7 +145,7 @@ def size_markdown(results, fmt, ratio):
           "|---:|" + "---:|" * (3 * len(PAIRS) + 1)]
     for size, is_fib in rows:
         src = fib if is_fib else s
-        row = [f"fib({info.get('n', '?'):,}): {size:,} B reply" if is_fib else f"{size:,} B"]
+        row = [f"fib({fib_n:,}): {size:,} B reply" if is_fib else f"{size:,} B"]
         for p in PAIRS:
             c = src.get((p, size))
             row += [fmt(c and c["rpc/s"], 0), fmt(c and c["mb_s"], 1), fmt(c and c["p50_us"])]
