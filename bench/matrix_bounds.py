@@ -3,6 +3,7 @@ for pipelined rpc/s and sequential p50, where a call's time goes (client, server
 p50); for instructions per RPC, each native process's count split by component (callgrind files,
 matrix_callgrind.py); for MB/s, the CPU per MB and the share of a core of client, server and
 broker. Only the targets this run did not meet get their part; nothing here is written by hand."""
+import os
 import statistics
 
 import matrix_callgrind as cg
@@ -10,6 +11,7 @@ import matrix_procs as procs
 import matrix_size
 
 NATIVE = ["ours", "ours-default", "rabbitmq-c"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _not_met(targets, prefix):
@@ -18,6 +20,12 @@ def _not_met(targets, prefix):
 
 def _client_cpu(s):
     return s.get("cpu_us_per_call") if s.get("cpu_us_per_call") is not None else s.get("client_task_us_per_call")
+
+
+def _shown(path):
+    """A path as the page shows it: relative to the checkout when inside it."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
 def _whole(v):
@@ -104,8 +112,8 @@ def instr_markdown(rows, fmt):
          "ran in (own cost, `matrix_callgrind.py`: Asio = `boost::asio::`, ours = `amqp::`/`rpc::`/"
          "`fibonacci::`, the program's own code = the rest of its binary, e.g. rabbitmq-c's main loop and "
          "fib), as the same difference of two runs per call. The callgrind files are kept for "
-         "`callgrind_annotate`: " + ", ".join(sorted({r['callgrind_files'][-1].rsplit('/', 1)[0]
-                                                      for r in split if r.get('callgrind_files')})) + ".\n",
+         "`callgrind_annotate`: " + ", ".join(sorted({_shown(os.path.dirname(r["callgrind_files"][-1]))
+                                                      for r in split if r.get("callgrind_files")})) + ".\n",
          "| role | kind | mode | total | " + " | ".join(used) + " |",
          "|---|---|---|---:|" + "---:|" * len(used)]
     for r in sorted(split, key=lambda r: (r["role"], r["mode"] != "seq", NATIVE.index(r["kind"])

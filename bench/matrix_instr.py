@@ -16,12 +16,13 @@ callgrind 3.19; it changes no instruction on the RPC path. For the same reason (
 when it hands a signal to a Go program) the Go server is not stopped by SIGTERM but exits by itself
 after the calls (--stop-after).
 
-The callgrind files are kept (bench-logs/callgrind/ under --rmq-dir, named by role, kind, mode,
-reply queue, n and calls): the native programs' counts are split by component from them
+The callgrind files are kept (bench-logs/callgrind/<run's start>/ under --rmq-dir, named by role,
+kind, mode, reply queue, n and calls): the native programs' counts are split by component from them
 (matrix_callgrind.py), as the same difference of the two runs per call.
 """
 import os
 import subprocess
+import time
 
 import matrix_callgrind
 import matrix_procs as procs
@@ -60,7 +61,7 @@ def run(cmd, env, timeout):
 def callgrind_file(args, role, kind, mode, reply, n):
     """Where a run's callgrind output is kept (the page's component split is read from these files;
     `callgrind_annotate FILE` shows them function by function)."""
-    d = os.path.join(args.logdir, "callgrind")
+    d = args.callgrind_dir
     os.makedirs(d, exist_ok=True)
     return os.path.join(d, f"{role}-{kind}-{mode}-{reply}-n{args.n}-{n}calls.out")
 
@@ -118,6 +119,8 @@ def reply_for(kind):
 
 def run_instructions(args, url, logdir, results, log):
     table = CALLS if not args.quick else QUICK_CALLS
+    # One folder per run: rows taken into a later page (--instructions-from) still name their files.
+    args.callgrind_dir = os.path.join(logdir, "callgrind", time.strftime("%Y%m%d-%H%M%S"))
     for mode in args.instr_modes:
         jobs = [("client", k, reply_for(k), client_ir) for k in args.clients] + \
                [("server", k, "exclusive", server_ir) for k in args.servers]
