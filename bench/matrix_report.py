@@ -96,8 +96,8 @@ def instructions_markdown(results):
          "(`--workers 0 --quiet`; aio-pika's against its own), servers called by our client; reply queue as listed. Far more repeatable "
          "than wall time: the native programs' counts move by a few per cent between runs, the "
          "garbage-collected runtimes' (Go, Node, Python) by up to ~10 %.\n",
-         *([f"These counts come from earlier runs than the rest of this page (`--instructions-from`; "
-            f"instruction counts do not depend on the load), a row from the last of them that has it: "
+         *(["These counts come from earlier runs than the rest of this page (`--instructions-from`; "
+            "instruction counts do not depend on the load), a row from the last of them that has it: "
             + "; ".join(f"{s['date']}, `{s['command']}`, load average at its start `{s.get('loadavg_start')}`"
                         for s in results.get("instructions_sources", [])) + ".\n"]
            if results.get("instructions_sources") else []),
