@@ -26,6 +26,19 @@ big_int fibonacci(std::uint64_t n) {
     return a;
 }
 
+std::uint64_t fibonacci_u64(std::uint64_t n) {
+    if (n > max_u64_n)
+        throw std::out_of_range("n must be <= " + std::to_string(max_u64_n) + " for a 64-bit result, got " +
+                                std::to_string(n));
+    std::uint64_t a = 0, b = 1;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const std::uint64_t next = a + b;
+        a = b;
+        b = next;
+    }
+    return a;
+}
+
 namespace {
 std::uint64_t naive(std::uint64_t n) { return n < 2 ? n : naive(n - 1) + naive(n - 2); }
 
