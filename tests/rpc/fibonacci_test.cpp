@@ -93,6 +93,13 @@ TEST(ParseRequest, HugeNumbersAreTooLargeNotOverflowed) {
     EXPECT_EQ(parse("-" + std::string(5000, '9')).error, "invalid request: n must be non-negative, got a negative 5000-digit number");
 }
 
+TEST(ParseRequest, ErrorsShowTheSignificantDigitsWithoutSeparators) {
+    EXPECT_EQ(parse(" 000_100_001 ").error, "n must be <= 100000, got 100001");
+    EXPECT_EQ(parse("-0_05").error, "invalid request: n must be non-negative, got -5");
+    EXPECT_EQ(parse("0" + std::string(30, '9')).error, "n must be <= 100000, got " + std::string(30, '9'));
+    EXPECT_EQ(parse(std::string(31, '9')).error, "n must be <= 100000, got a 31-digit number");
+}
+
 TEST(ParseRequest, TenMegabyteBodiesAreRejectedInOnePass) {
     const std::string digits(10 * 1024 * 1024, '7');
     EXPECT_FALSE(parse(digits).ok);
