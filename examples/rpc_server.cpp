@@ -97,6 +97,7 @@ int serve(const rpc::cli::arguments& args) {
     fib.on_bad_request = [](std::string_view reason) { std::cerr << " [!] Bad request: " << reason << std::endl; };
     // Small n cost less than the hand-off to a worker and back: only large n leave the connection's thread.
     if (opts.workers > 0) opts.runs_inline = rpc::fibonacci_runs_inline(fib);
+    opts.body_only = true;  // the Fibonacci handler reads nothing else: no other property copied for it
     const rpc::broker_nodes nodes = broker_nodes_from(args);
 
     io_thread io;
