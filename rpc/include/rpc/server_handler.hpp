@@ -58,9 +58,9 @@ struct service_options {
     std::function<bool(std::string_view body)> runs_inline;
     /// For a synchronous handler that reads only the request's body (the Fibonacci service's): the
     /// request it gets carries body, correlation_id, reply_to and redelivered; every other field is
-    /// empty (no headers table decoded, no other property copied: a few hundred instructions a
-    /// request). The server itself still reads what it needs (the deadline header, reply_to) from
-    /// the delivery. Ignored for asynchronous handlers, which always get every field.
+    /// empty: no headers table is decoded and no other property copied for it. The server itself
+    /// still reads what it needs (the deadline header, reply_to) from the delivery. Ignored for
+    /// asynchronous handlers, which always get every field.
     bool body_only = false;
     /// Where an asynchronous handler is invoked (its work may go anywhere). Unset: the server's
     /// executor. Ignored for synchronous handlers.
