@@ -65,14 +65,15 @@ bool connection_machine::take_delivery(event& ev) {
 
 // The channel's body buffer, reused from message to message, made ready for a body of `size`
 // bytes (0: none to assemble). Freed when far bigger than that: a huge body from an earlier
-// message must not stay allocated forever. Then sized in one allocation (`size` is at most
-// max_message_size, checked before): doubling through the frames cost a copy of the body so far
-// and fresh pages to fault in at each step, for every large message.
+// message must not stay allocated forever. Then sized in one allocation: doubling through the
+// frames cost a copy of the body so far and fresh pages to fault in at each step, for every large
+// message. Up to 64 frames only: what a header declares is not there yet, and a peer must not make
+// us hold max_message_size per channel for a few bytes sent.
 void connection_machine::fit_body_buffer(channel_state& ch, std::uint64_t size) const {
     const auto n = static_cast<std::size_t>(size);
     if (ch.body.capacity() > std::max({4 * std::size_t{frame_max_}, std::size_t{1} << 20, 4 * n}))
         byte_buffer().swap(ch.body);
-    ch.body.reserve(n);
+    ch.body.reserve(std::min(n, 64 * std::size_t{frame_max_}));
 }
 
 bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
