@@ -122,6 +122,55 @@ TEST(FrameDecoder, PrepareCommitPath) {
     EXPECT_EQ(out, feed_in_chunks(s, {}));
 }
 
+TEST(FrameDecoder, PrepareReadPath) {
+    // Reads of any size through prepare_read decode as feed() does.
+    const auto s = golden_stream();
+    for (std::size_t chunk : {1, 5, 13, 64, 4096}) {
+        frame_decoder dec;
+        std::vector<owned_frame> out;
+        for (std::size_t pos = 0; pos < s.size();) {
+            auto space = dec.prepare_read(chunk);
+            ASSERT_FALSE(space.empty());
+            const std::size_t n = std::min(space.size(), s.size() - pos);
+            std::copy_n(s.begin() + static_cast<std::ptrdiff_t>(pos), n, space.begin());
+            dec.commit(n);
+            pos += n;
+            drain(dec, out);
+        }
+        EXPECT_EQ(out, feed_in_chunks(s, {})) << "reads of " << chunk;
+    }
+}
+
+TEST(FrameDecoder, PrepareReadEndsOnAFrameBoundaryWithoutMovingThePartialFrame) {
+    // A read that left part of a frame asks only for the rest of it, right after it (prepare()
+    // moved the partial frame to the front: most of a copy of each byte at large frames), and
+    // the read after that starts at the front of the emptied buffer. The first frame grows the
+    // buffer once; from the second on nothing moves.
+    const auto f = frame_bytes(3, 1, byte_buffer(100000, 0x55));  // 100 008 bytes
+    frame_decoder dec(131072);
+    for (int round = 0; round < 3; ++round) {
+        auto first = dec.prepare_read(65536);
+        ASSERT_EQ(first.size(), 65536u);
+        std::copy_n(f.begin(), 65536, first.begin());
+        dec.commit(65536);
+        EXPECT_EQ(dec.next().status, decode_status::need_more);
+        auto rest = dec.prepare_read(65536);
+        ASSERT_EQ(rest.size(), f.size() - 65536) << "round " << round;
+        if (round > 0) {
+            EXPECT_EQ(rest.data(), first.data() + 65536) << "round " << round;  // nothing moved
+        }
+        std::copy_n(f.begin() + 65536, rest.size(), rest.begin());
+        dec.commit(rest.size());
+        const auto r = dec.next();
+        ASSERT_EQ(r.status, decode_status::ok);
+        EXPECT_EQ(r.frame.payload.size(), 100000u);
+        EXPECT_EQ(dec.next().status, decode_status::need_more);
+        if (round > 0) {
+            EXPECT_EQ(dec.prepare_read(65536).data(), first.data()) << "round " << round;
+        }
+    }
+}
+
 TEST(FrameDecoder, BufferIsReusedNotGrown) {
     // Feeding the same 1000-byte frame many times must not grow the buffer past one frame's
     // worth plus the chunk: no allocation per frame in steady state.

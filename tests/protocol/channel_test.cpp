@@ -184,6 +184,53 @@ TEST(Channel, TrafficSplitAtEveryByteGivesTheSameEvents) {
     for (std::size_t split = 1; split < traffic.size(); ++split) ASSERT_EQ(run(split), bytewise) << "split at " << split;
 }
 
+// The transport reads straight into the machine (read_space / commit_read) instead of feed():
+// the handshake (the protocol-header check reads through a staging buffer) and multi-frame
+// deliveries must come out as feed() gives them, whatever the read sizes.
+TEST(Channel, ReadInPlaceGivesTheSameEventsAsFeed) {
+    const byte_buffer handshake = connection_start_frame() + tune_frame(2047, 4096, 60) + open_ok_frame();
+    const byte_buffer traffic = method_frame(1, amqp::channel_open_ok{}) + delivery(1, "t", 1, "hello") +
+                                delivery(1, "t", 2, std::string(9000, 'z'), 4096, "c-2") +
+                                delivery(1, "t", 3, std::string(20000, 'y'), 4096, "c-3");
+    auto run = [&](std::size_t read_size, bool in_place) {
+        machine_driver d;
+        d.m.start(d.now);
+        d.take_output();
+        std::uint16_t id = 0;
+        const byte_buffer all = handshake + traffic;
+        for (std::size_t pos = 0; pos < all.size();) {
+            if (pos == handshake.size()) {
+                EXPECT_FALSE(d.m.open_channel(id));
+            }
+            const std::size_t until = pos < handshake.size() ? handshake.size() : all.size();
+            std::size_t n = std::min(read_size, until - pos);
+            if (in_place) {
+                const auto space = d.m.read_space(read_size);
+                EXPECT_FALSE(space.empty());
+                n = std::min(n, space.size());
+                std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(pos), n, space.begin());
+                d.m.commit_read(n, d.now);
+                d.drain();
+            } else {
+                d.feed(amqp::bytes_view(all).subspan(pos, n));
+            }
+            pos += n;
+        }
+        std::vector<std::string> seen;
+        for (const auto& e : d.events)
+            seen.push_back(std::to_string(static_cast<int>(e.kind)) + ":" + e.method + ":" + e.body + ":" +
+                           std::to_string(e.delivery_tag) + ":" + e.correlation_id);
+        EXPECT_TRUE(d.m.is_open());
+        return seen;
+    };
+    const auto fed = run(handshake.size() + 1, false);
+    ASSERT_EQ(fed.size(), 5u);  // opened, channel open-ok, three deliveries
+    EXPECT_EQ(fed[4], "3:basic.deliver:" + std::string(20000, 'y') + ":3:c-3");
+    for (std::size_t read_size : {1, 7, 100, 4096, 5000, 65536}) {
+        EXPECT_EQ(run(read_size, true), fed) << "reads of " << read_size;
+    }
+}
+
 TEST(Channel, PublishPutsMethodHeaderAndBodyFramesTogether) {
     machine_driver d;
     d.open(60, 4096);

@@ -23,7 +23,14 @@ void frame_decoder::compact() {
 }
 
 std::span<std::uint8_t> frame_decoder::prepare(std::size_t n) {
-    compact();
+    // Move the unconsumed tail (a partial frame) only when the space after it is too short: a
+    // transport reading in place with a fixed chunk would otherwise memmove a partial frame on
+    // every read, most of a second copy of each byte.
+    if (begin_ == end_) {
+        begin_ = end_ = 0;
+    } else if (buf_.size() - end_ < n) {
+        compact();
+    }
     if (buf_.size() - end_ < n) {
         // Grow geometrically but never beyond what is needed when a frame_max-sized frame would
         // do: steady state is one buffer of about frame_max bytes, reused.
@@ -33,6 +40,27 @@ std::span<std::uint8_t> frame_decoder::prepare(std::size_t n) {
         buf_.resize(std::max(cap, need));
     }
     return {buf_.data() + end_, n};
+}
+
+std::span<std::uint8_t> frame_decoder::prepare_read(std::size_t n) {
+    const std::size_t have = end_ - begin_;
+    if (!ec_ && have >= frame_header_size) {
+        const std::uint8_t* p = buf_.data() + begin_;
+        const std::size_t whole = frame_header_size +
+                                  ((std::size_t{p[3]} << 24) | (std::size_t{p[4]} << 16) | (std::size_t{p[5]} << 8) |
+                                   p[6]) +
+                                  1;
+        if (whole > have && whole - have < n) {
+            const std::size_t rest = whole - have;
+            // No room for the rest after a large partial frame: grow once (to at most twice a
+            // frame or a read) rather than move most of a frame to the front at every read. A
+            // small one is cheaper to move than memory is to keep.
+            if (buf_.size() - end_ < rest && have > n / 8 && end_ + rest <= 2 * std::max<std::size_t>(frame_max_, n))
+                buf_.resize(end_ + rest);
+            if (buf_.size() - end_ >= rest) return {buf_.data() + end_, rest};
+        }
+    }
+    return prepare(n);
 }
 
 void frame_decoder::commit(std::size_t n) noexcept { end_ += std::min(n, buf_.size() - end_); }

@@ -55,6 +55,28 @@ void connection_machine::feed(bytes_view bytes, time_point now) {
     if (!bytes.empty()) decoder_.feed(bytes);
 }
 
+std::span<std::uint8_t> connection_machine::read_space(std::size_t n) {
+    // In place once frames flow; the preamble check, a closed machine and a failed decoder (which
+    // drops input) keep feed()'s path.
+    read_staged_ = !preamble_done_ || state_ == connection_state::closed || state_ == connection_state::idle ||
+                   decoder_.error();
+    if (!read_staged_) return decoder_.prepare_read(n);
+    // Small: the handshake's first reads, or input about to be dropped.
+    read_stage_.resize(std::min<std::size_t>(n, 4096));
+    return {read_stage_.data(), read_stage_.size()};
+}
+
+void connection_machine::commit_read(std::size_t n, time_point now) {
+    if (read_staged_) {
+        feed(bytes_view(read_stage_.data(), std::min(n, read_stage_.size())), now);
+        return;
+    }
+    now_ = now;
+    if (state_ == connection_state::closed || state_ == connection_state::idle || n == 0) return;
+    last_recv_ = now;
+    decoder_.commit(n);
+}
+
 bool connection_machine::next_event(event& ev) {
     ev.kind = event_kind::none;
     ev.channel = 0;

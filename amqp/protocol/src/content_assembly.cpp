@@ -54,7 +54,7 @@ bool connection_machine::take_delivery(event& ev) {
     ch.discard = false;  // as a content method on an open channel sets it
     // Later deliveries may all take this path: a body buffer grown by an earlier large message
     // is released here too, or it would stay allocated for the channel's life.
-    release_outsized_body(ch);
+    fit_body_buffer(ch, 0);
     ev.kind = event_kind::delivery;
     ev.channel = delivery_.channel();
     ev.deliver = delivery_.deliver();
@@ -63,9 +63,17 @@ bool connection_machine::take_delivery(event& ev) {
     return true;
 }
 
-// A huge body from an earlier message must not stay allocated forever.
-void connection_machine::release_outsized_body(channel_state& ch) const {
-    if (ch.body.capacity() > std::max<std::size_t>(4 * std::size_t{frame_max_}, 1u << 20)) byte_buffer().swap(ch.body);
+// The channel's body buffer, reused from message to message, made ready for a body of `size`
+// bytes (0: none to assemble). Freed when far bigger than that: a huge body from an earlier
+// message must not stay allocated forever. Then sized in one allocation: doubling through the
+// frames cost a copy of the body so far and fresh pages to fault in at each step, for every large
+// message. Up to 64 frames only: what a header declares is not there yet, and a peer must not make
+// us hold max_message_size per channel for a few bytes sent.
+void connection_machine::fit_body_buffer(channel_state& ch, std::uint64_t size) const {
+    const auto n = static_cast<std::size_t>(size);
+    if (ch.body.capacity() > std::max({4 * std::size_t{frame_max_}, std::size_t{1} << 20, 4 * n}))
+        byte_buffer().swap(ch.body);
+    ch.body.reserve(std::min(n, 64 * std::size_t{frame_max_}));
 }
 
 bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev) {
@@ -128,8 +136,8 @@ bool connection_machine::handle_header(std::uint16_t id, channel_state& ch, cons
         return false;
     }
     ch.header_payload.assign(f.payload.begin(), f.payload.end());
-    release_outsized_body(ch);
     ch.body.clear();
+    fit_body_buffer(ch, h.body_size);
     if (h.body_size == 0) return complete_content(id, ch, ev);
     ch.stage = content_stage::body;
     return false;

@@ -17,7 +17,10 @@
 namespace amqp::detail {
 namespace {
 
-constexpr std::size_t read_chunk = 64 * 1024;
+// Read straight into the frame decoder, up to one default-sized frame (131 072) at a time: a
+// 1 MiB body takes 8 reads, not 16 as with 64 KiB, and the broker is not left waiting on our
+// receive window while we go round the event loop.
+constexpr std::size_t read_chunk = 128 * 1024;
 // How long we wait for close-ok before dropping the socket anyway.
 constexpr std::chrono::milliseconds close_ok_wait{5000};
 
@@ -47,8 +50,7 @@ connection_impl::connection_impl(asio::any_io_executor ex, connection_options op
       opts_(std::move(opts)),
       machine_(opts_),
       stream_(std::move(stream)),
-      timer_(strand_),
-      read_buf_(read_chunk) {
+      timer_(strand_) {
     // --trace / AMQP_TRACE=1: every frame, annotated, to stderr. Off, the machine only tests
     // that no observer is set.
     if (opts_.trace || trace::enabled_by_environment()) {
@@ -358,7 +360,8 @@ void connection_impl::pump() {
 
 void connection_impl::start_read() {
     reading_ = true;
-    stream_->async_read_some(asio::buffer(read_buf_),
+    const auto space = machine_.read_space(read_chunk);
+    stream_->async_read_some(asio::buffer(space.data(), space.size()),
                              asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, std::size_t n) {
                                  self->on_read(ec, n);
                              }));
@@ -368,7 +371,7 @@ void connection_impl::on_read(error_code ec, std::size_t n) {
     reading_ = false;
     if (link_ != link::up) return;
     if (!ec) {
-        machine_.feed(bytes_view(read_buf_.data(), n), now());
+        machine_.commit_read(n, now());
     } else {
         const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
         if (!stream_->is_tls() && machine_.state() == protocol::connection_state::awaiting_start) {
@@ -414,8 +417,10 @@ void connection_impl::on_written(error_code ec, std::size_t n) {
         return;
     }
     writing_ = false;
-    // One huge message must not pin its buffer for the connection's lifetime.
-    if (write_buf_.capacity() > (std::size_t{4} << 20)) byte_buffer().swap(write_buf_);
+    // One huge message must not pin its buffer for the connection's lifetime, but a buffer the
+    // writes still fill is kept: freed and grown again per write, its pages were faulted in
+    // afresh each time (most of our client's CPU at 1 MiB bodies, inflight 8).
+    if (write_buf_.capacity() > std::max(std::size_t{4} << 20, 4 * write_buf_.size())) byte_buffer().swap(write_buf_);
     pump();
 }
 

@@ -233,7 +233,6 @@ private:
     std::optional<protocol::time_point> timer_at_;  // what timer_ is armed for
     std::optional<protocol::time_point> open_by_;   // connection_timeout: open by then or fail
     std::optional<protocol::time_point> close_by_;  // close-ok (or a caller's deadline) by then, or drop the stream
-    std::vector<std::uint8_t> read_buf_;
     byte_buffer write_buf_;
 };
 

@@ -184,6 +184,11 @@ public:
     /// Space for reading `n` bytes straight from a socket into the buffer; then `commit(k)`.
     /// Invalidates earlier frames as `feed` does; throws std::bad_alloc if the buffer cannot grow.
     std::span<std::uint8_t> prepare(std::size_t n);
+    /// prepare() for a socket read of at most `n` bytes, which may hand out less: when the bytes
+    /// buffered are the start of one frame that fits in the space after them, only what that frame
+    /// still lacks, so that the read ends on a frame boundary and the next one starts at the front
+    /// of an emptied buffer instead of moving a partial frame there. Then `commit(k)`.
+    std::span<std::uint8_t> prepare_read(std::size_t n);
     /// Mark the first `n` bytes of the last `prepare` as received (at most the buffer's free space).
     void commit(std::size_t n) noexcept;
 

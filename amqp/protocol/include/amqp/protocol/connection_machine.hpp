@@ -37,6 +37,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace amqp::protocol {
@@ -77,6 +78,14 @@ public:
     /// Malformed input closes the connection (connection.close with the reply code goes out, and
     /// a `closed` event follows); after `closed`, input is ignored.
     void feed(bytes_view bytes, time_point now);
+    /// feed() without a copy: space for reading up to `n` bytes from the socket straight into the
+    /// frame decoder's buffer (during the handshake's first read and once closed: a small staging
+    /// buffer, possibly shorter than `n`). Then commit_read(k, now) with the k bytes read (at most
+    /// the space's size), which is feed() of those bytes. Views of earlier events become invalid
+    /// here already. Between the two calls only next_event() and commands may run (they never
+    /// touch the returned space); no feed().
+    std::span<std::uint8_t> read_space(std::size_t n);
+    void commit_read(std::size_t n, time_point now);
     /// The next event, processing buffered input as far as needed to produce one. Returns false
     /// (and sets `ev.kind = none`) when nothing more can be reported until more input or time.
     bool next_event(event& ev);
@@ -201,7 +210,7 @@ private:
     bool handle_frame(const frame_view& f, event& ev);
     bool handle_connection_method(const method& m, event& ev);
     bool handle_channel_method(std::uint16_t id, channel_state& ch, const method& m, event& ev);
-    void release_outsized_body(channel_state& ch) const;
+    void fit_body_buffer(channel_state& ch, std::uint64_t size) const;
     bool handle_header(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
     bool handle_body(std::uint16_t id, channel_state& ch, const frame_view& f, event& ev);
     bool complete_content(std::uint16_t id, channel_state& ch, event& ev);
@@ -238,6 +247,9 @@ private:
     // Before the first frame: the peer's first bytes, to tell a protocol header from frames.
     std::array<std::uint8_t, 8> preamble_{};
     std::size_t preamble_size_ = 0;
+    // read_space's staging buffer, and whether the last read_space handed it out.
+    byte_buffer read_stage_;
+    bool read_staged_ = false;
     bool preamble_done_ = false;
 
     byte_buffer server_properties_;
