@@ -249,10 +249,14 @@ void client_impl::finish(client_action& a) {
     if (a.ec && ctx.diag) ctx.diag->message = std::move(a.message);
     auto h = std::move(ctx.handler);
     asio::get_associated_cancellation_slot(h).clear();
-    const auto ex = asio::get_associated_executor(h, executor_);
     // key 0: a request refused before it entered the table, still in its initiating function
     // when it came inline.
     if (initiating_ || a.key == 0) return asio::post(executor_, asio::append(std::move(h), a.ec, std::move(a.reply)));
+    // What dispatch does for a handler on an io_context this thread runs, without its type-erased
+    // executor (an allocation per call), work counting and wrappers.
+    if (ctx.direct && ctx.direct->get_executor().running_in_this_thread())
+        return std::move(h)(a.ec, std::move(a.reply));
+    const auto ex = asio::get_associated_executor(h, executor_);
     asio::dispatch(ex, asio::append(std::move(h), a.ec, std::move(a.reply)));
 }
 

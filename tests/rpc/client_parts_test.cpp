@@ -11,6 +11,8 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <cctype>
 #include <set>
@@ -256,6 +258,20 @@ TEST(CommandLine, RejectsWhatDoesNotFit) {
     EXPECT_EQ(rpc::cli::parse_seconds("0.5", "T"), std::chrono::milliseconds(500));
     for (const char* bad : {"0", "-1", "1.", ".5", "1.2345", "abc", "86401", ""})
         EXPECT_THROW(rpc::cli::parse_seconds(bad, "T"), usage_error) << bad;
+}
+
+// Which handler executors the client may complete with a plain call (rpc::detail::direct_context):
+// only io_context's own executors that run a dispatched handler inline.
+TEST(ClientCompletion, OnlyAnIoContextsInlineExecutorsAreCalledDirectly) {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    EXPECT_EQ(rpc::detail::direct_context(io.get_executor()), &io);
+    EXPECT_EQ(rpc::detail::direct_context(asio::prefer(io.get_executor(), asio::execution::outstanding_work.tracked)),
+              &io);
+    EXPECT_EQ(rpc::detail::direct_context(asio::require(io.get_executor(), asio::execution::blocking.never)), nullptr);
+    EXPECT_EQ(rpc::detail::direct_context(asio::make_strand(io.get_executor())), nullptr);
+    asio::thread_pool pool(1);
+    EXPECT_EQ(rpc::detail::direct_context(pool.get_executor()), nullptr);
 }
 
 }  // namespace
