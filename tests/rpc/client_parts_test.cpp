@@ -64,9 +64,14 @@ TEST(CorrelationIds, KeyOfAcceptsOnlyThisGeneratorsIds) {
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     ASSERT_NE(upper, a.view());  // the client part has letters
     EXPECT_EQ(gen.key_of(upper), std::nullopt);
-    std::string no_dash(a.view());
-    no_dash[8] = '0';
-    EXPECT_EQ(gen.key_of(no_dash), std::nullopt);
+    for (const std::size_t dash : {8, 13, 18, 23}) {
+        std::string no_dash(a.view());
+        no_dash[dash] = '0';
+        EXPECT_EQ(gen.key_of(no_dash), std::nullopt) << "no dash at " << dash;
+    }
+    std::string upper_client_part(a.view());
+    upper_client_part[35] = 'F';  // ...abcdef: the same value, not our spelling
+    EXPECT_EQ(gen.key_of(upper_client_part), std::nullopt);
     std::string bad_digit(a.view());
     bad_digit[0] = 'g';
     EXPECT_EQ(gen.key_of(bad_digit), std::nullopt);
