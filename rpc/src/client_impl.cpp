@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 #include <stdexcept>
@@ -188,7 +189,10 @@ void client_impl::run_actions() {
     running_actions_ = true;
     while (!core_.actions().empty()) {
         batch_.swap(core_.actions());
-        refresh_snapshot();
+        // Completion handlers (the only code of the user's run here) see the counters as they are.
+        if (std::any_of(batch_.begin(), batch_.end(),
+                        [](const client_action& a) { return a.what == client_action::kind::complete; }))
+            refresh_snapshot();
         for (auto& a : batch_) execute(a);
         batch_.clear();
     }

@@ -3,7 +3,7 @@
 // one strand: the client's connections are created on it, so the connection's own strand (and
 // with it every delivery, return and close notification) runs inside it too. No mutex: other
 // threads reach the core by posting to the strand, and read its counters from atomics the strand
-// refreshes before it carries out each batch of actions.
+// refreshes before it runs completion handlers and after each event.
 //
 // Private to the client: client_impl.cpp carries out the calls (start, submit, the core's
 // actions), client_connection.cpp sets up connections and turns their events into the core's.

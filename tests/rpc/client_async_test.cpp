@@ -196,4 +196,27 @@ TEST(RpcClientAsync, EveryCompletionRunsOnItsHandlersExecutor) {
     client->close();
 }
 
+// A completion handler reads the client's counters as the call's own reply left them, also for a
+// call it made itself from the handler before.
+TEST(RpcClientAsync, ACompletionHandlerSeesItsOwnReplyCounted) {
+    RPC_REQUIRE_BROKER();
+    rpc::cli::io_thread io;
+    const auto q = unique_queue("handler-counters");
+    fib_server server(io.executor(), q);
+    auto client = make_client(io.executor(), q);
+    std::promise<std::vector<std::size_t>> seen;
+    std::vector<std::size_t> counts;
+    client->async_request(message("5", 30s), [&](rpc::error_code ec, rpc::reply_message) {
+        EXPECT_FALSE(ec) << ec.message();
+        counts = {client->stats().calls, client->stats().replies, client->pending_calls()};
+        client->async_request(message("6", 30s), [&](rpc::error_code ec2, rpc::reply_message) {
+            EXPECT_FALSE(ec2) << ec2.message();
+            counts.insert(counts.end(), {client->stats().calls, client->stats().replies, client->pending_calls()});
+            seen.set_value(counts);
+        });
+    });
+    EXPECT_EQ(seen.get_future().get(), (std::vector<std::size_t>{1, 1, 0, 2, 2, 0}));
+    client->close();
+}
+
 }  // namespace
