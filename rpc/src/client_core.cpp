@@ -80,12 +80,11 @@ void client_core::publish(call& c, std::chrono::milliseconds ttl) {
     c.confirmed = false;
     c.generation = generation_;
     ++stats_.calls;
-    client_action a{client_action::kind::publish};
+    client_action& a = actions_.emplace_back(client_action::kind::publish);
     a.key = c.id.key;
     a.id = c.id;
     a.request = std::move(c.request);
     a.ttl = ttl;
-    actions_.push_back(std::move(a));
 }
 
 void client_core::flush_held(clock::time_point now) {
@@ -123,11 +122,11 @@ void client_core::reply_received(const incoming_reply& r) {
     const std::string_view content_type = r.content_type.value_or(std::string_view{});
     if (auto error = error_reply_text(r.body, content_type))
         return complete(it, errc::remote_error, printable_reason(*error));
-    reply_message m;
-    m.body = std::string(r.body);
-    m.content_type = std::string(content_type);
+    // Built in its action, where the caller's handler takes it from.
+    reply_message& m = complete_action(it, {}, {}).reply;
+    m.body.assign(r.body);
+    m.content_type.assign(content_type);
     if (r.headers) m.headers = *r.headers;
-    complete(it, {}, {}, std::move(m));
 }
 
 void client_core::returned(std::optional<std::string_view> correlation_id, std::uint16_t reply_code,
@@ -318,12 +317,11 @@ void client_core::fail_all(errc code, const std::string& why, bool keep_idempote
     if (state_ != state::closed) state_ = state::lost;
     if (!keep_idempotent) {
         for (auto& [key, c] : calls_) {
-            client_action a{client_action::kind::complete};
+            client_action& a = actions_.emplace_back(client_action::kind::complete);
             a.key = key;
             a.context = std::move(c.context);
             a.ec = code;
             a.message = why;
-            actions_.push_back(std::move(a));
         }
         calls_.clear();
         deadlines_.clear();
@@ -373,27 +371,29 @@ void client_core::remove_held(std::uint64_t key) {
     if (auto h = std::find(held_.begin(), held_.end(), key); h != held_.end()) held_.erase(h);
 }
 
-void client_core::complete(call_table::iterator it, error_code ec, std::string why, reply_message r) {
+void client_core::complete(call_table::iterator it, error_code ec, std::string why) {
+    complete_action(it, ec, std::move(why));
+}
+
+client_action& client_core::complete_action(call_table::iterator it, error_code ec, std::string why) {
     call& c = it->second;
     if (auto d = deadlines_.find(c.timeout); d != deadlines_.end()) d->second.remove(c);
     if (c.held) remove_held(it->first);
     if (c.resends > 0) remember(resent_done_, resent_done_order_, it->first);
-    client_action a{client_action::kind::complete};
+    client_action& a = actions_.emplace_back(client_action::kind::complete);
     a.key = it->first;
     a.context = std::move(c.context);
     a.ec = ec;
     a.message = std::move(why);
-    a.reply = std::move(r);
-    actions_.push_back(std::move(a));
     calls_.erase(it);
+    return a;
 }
 
 void client_core::fail_now(std::unique_ptr<call_context> ctx, error_code ec, std::string why) {
-    client_action a{client_action::kind::complete};
+    client_action& a = actions_.emplace_back(client_action::kind::complete);
     a.context = std::move(ctx);
     a.ec = ec;
     a.message = std::move(why);
-    actions_.push_back(std::move(a));
 }
 
 bool client_core::can_reconnect() const noexcept {
@@ -413,10 +413,9 @@ void client_core::start_reconnect_when_due(clock::time_point now) {
 
 void client_core::push_reconnect() {
     ++stats_.reconnect_attempts;
-    client_action a{client_action::kind::reconnect};
+    client_action& a = actions_.emplace_back(client_action::kind::reconnect);
     a.generation = generation_ + 1;
     a.node = next_node_;
-    actions_.push_back(std::move(a));
 }
 
 // Arm the timer for the earliest deadline (or due attempt) when it is earlier than the arming in
@@ -428,9 +427,8 @@ void client_core::rearm(bool after_fire) {
         if (!list.empty()) at = std::min(at, list.first->deadline);
     if (at >= timer_at_) return;
     timer_at_ = at;
-    client_action a{client_action::kind::arm_timer};
+    client_action& a = actions_.emplace_back(client_action::kind::arm_timer);
     a.at = at;
-    actions_.push_back(std::move(a));
 }
 
 }  // namespace rpc

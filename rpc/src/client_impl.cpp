@@ -15,6 +15,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <random>
 #include <stdexcept>
 
@@ -32,6 +34,17 @@ std::vector<amqp::connection_options> ordered_nodes(broker_nodes b) {
         out.back().deliver_oversized = true;  // a reply above max_message_size fails its own call, not the channel
     }
     return out;
+}
+
+// {deadline_header: millis} as encode_table writes it (a shortstr name, 'l', a big-endian int64),
+// without building a field_table for it on every request.
+void append_deadline_entry(amqp::byte_buffer& out, std::int64_t millis) {
+    static_assert(deadline_header.size() < 256);
+    out.push_back(static_cast<std::uint8_t>(deadline_header.size()));
+    out.insert(out.end(), deadline_header.begin(), deadline_header.end());
+    out.push_back(static_cast<std::uint8_t>('l'));
+    const auto v = static_cast<std::uint64_t>(millis);
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
 }
 
 client_core_options core_options(const client_options& o, const std::vector<amqp::connection_options>& nodes) {
@@ -176,7 +189,10 @@ void client_impl::run_actions() {
     running_actions_ = true;
     while (!core_.actions().empty()) {
         batch_.swap(core_.actions());
-        refresh_snapshot();
+        // Completion handlers (the only code of the user's run here) see the counters as they are.
+        if (std::any_of(batch_.begin(), batch_.end(),
+                        [](const client_action& a) { return a.what == client_action::kind::complete; }))
+            refresh_snapshot();
         for (auto& a : batch_) execute(a);
         batch_.clear();
     }
@@ -206,19 +222,19 @@ void client_impl::publish(client_action& a) {
     props.reply_to = reply_queue_name_;
     props.correlation_id = a.id.view();
     if (!a.request.content_type.empty()) props.content_type = a.request.content_type;
-    const std::string expiration = std::to_string(a.ttl.count());  // the broker drops what nobody took in time
-    props.expiration = expiration;
+    char expiration[24];  // the broker drops what nobody took in time
+    const auto ttl_end = std::to_chars(expiration, expiration + sizeof expiration, a.ttl.count()).ptr;
+    props.expiration = std::string_view(expiration, static_cast<std::size_t>(ttl_end - expiration));
     if (opts_.persistent) props.delivery_mode = 2;  // written to disk by a durable queue
     // The call's own deadline for the server (rpc/request_deadline.hpp): `ttl` is what is left of
     // the timeout, so a re-send carries the deadline the first send did. First in the table, so
     // that it is the one a server reads even if the caller's headers name one too. Two tables'
     // entries, one after the other, are one table.
-    const amqp::field_table deadline{
-        {std::string(deadline_header), epoch_millis(std::chrono::system_clock::now() + a.ttl)}};
     headers_scratch_.clear();
-    if (const error_code ec = amqp::encode_table(deadline, headers_scratch_)) return core_.publish_failed(a.key, ec);
-    if (const error_code ec = amqp::encode_table(a.request.headers, headers_scratch_))
-        return core_.publish_failed(a.key, ec);
+    append_deadline_entry(headers_scratch_, epoch_millis(std::chrono::system_clock::now() + a.ttl));
+    if (!a.request.headers.empty())
+        if (const error_code ec = amqp::encode_table(a.request.headers, headers_scratch_))
+            return core_.publish_failed(a.key, ec);
     props.headers = amqp::table_view{amqp::bytes_view(headers_scratch_.data(), headers_scratch_.size())};
     amqp::publish_options where;
     where.routing_key = opts_.queue;
@@ -249,10 +265,14 @@ void client_impl::finish(client_action& a) {
     if (a.ec && ctx.diag) ctx.diag->message = std::move(a.message);
     auto h = std::move(ctx.handler);
     asio::get_associated_cancellation_slot(h).clear();
-    const auto ex = asio::get_associated_executor(h, executor_);
     // key 0: a request refused before it entered the table, still in its initiating function
     // when it came inline.
     if (initiating_ || a.key == 0) return asio::post(executor_, asio::append(std::move(h), a.ec, std::move(a.reply)));
+    // What dispatch does for a handler on an io_context this thread runs, without its type-erased
+    // executor (an allocation per call), work counting and wrappers.
+    if (ctx.direct && ctx.direct->get_executor().running_in_this_thread())
+        return std::move(h)(a.ec, std::move(a.reply));
+    const auto ex = asio::get_associated_executor(h, executor_);
     asio::dispatch(ex, asio::append(std::move(h), a.ec, std::move(a.reply)));
 }
 

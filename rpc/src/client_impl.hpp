@@ -3,7 +3,7 @@
 // one strand: the client's connections are created on it, so the connection's own strand (and
 // with it every delivery, return and close notification) runs inside it too. No mutex: other
 // threads reach the core by posting to the strand, and read its counters from atomics the strand
-// refreshes before it carries out each batch of actions.
+// refreshes before it runs completion handlers and after each event.
 //
 // Private to the client: client_impl.cpp carries out the calls (start, submit, the core's
 // actions), client_connection.cpp sets up connections and turns their events into the core's.
@@ -24,17 +24,21 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 namespace rpc::detail {
 
-// What the core keeps for a request: its handler and where its text goes.
+// What the core keeps for a request: its handler, where its text goes, and the io_context the
+// handler may be called directly on (launch_request's `direct`).
 struct request_context final : call_context {
-    request_context(request_handler h, diagnostics* d) : handler(std::move(h)), diag(d) {}
+    request_context(request_handler h, diagnostics* d, boost::asio::io_context* io)
+        : handler(std::move(h)), diag(d), direct(io) {}
     request_handler handler;
     diagnostics* diag;
+    boost::asio::io_context* direct;
 };
 
 class client_impl : public std::enable_shared_from_this<client_impl> {
@@ -43,7 +47,7 @@ public:
 
     client_impl(boost::asio::any_io_executor ex, broker_nodes nodes, client_options opts);
 
-    boost::asio::any_io_executor executor() const noexcept { return executor_; }
+    const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
     correlation_id_generator& ids() noexcept { return core_.ids(); }  // thread-safe
     std::chrono::milliseconds default_timeout() const noexcept { return opts_.default_timeout; }
 

@@ -1,5 +1,6 @@
 #include <rpc/correlation_id.hpp>
 
+#include <cstring>
 #include <random>
 
 namespace rpc {
@@ -25,6 +26,7 @@ struct group {
 constexpr group hi_groups[] = {{0, 8}, {9, 4}, {14, 4}};   // 64 bits: the key
 constexpr group lo_groups[] = {{19, 4}, {24, 12}};         // 64 bits: the client part
 constexpr int dashes[] = {8, 13, 18, 23};
+constexpr std::size_t tail_at = 18;  // correlation_id_generator::tail_: the third dash on
 
 // The 16 hex digits of `v`, most significant first, spread over `groups`.
 template <std::size_t N>
@@ -62,24 +64,33 @@ bool read_groups(std::string_view id, const group (&groups)[N], std::uint64_t& v
 }
 }  // namespace
 
-correlation_id_generator::correlation_id_generator() : seed_(random64()), client_(random64()) {}
+correlation_id_generator::correlation_id_generator() : correlation_id_generator(random64(), random64()) {}
+
+correlation_id_generator::correlation_id_generator(std::uint64_t counter_seed, std::uint64_t client_part) noexcept
+    : seed_(counter_seed), client_(client_part) {
+    std::array<char, std::tuple_size_v<decltype(generated_id::text)>> t{};
+    write_groups(t.data(), lo_groups, client_);
+    for (const int d : dashes) t[static_cast<std::size_t>(d)] = '-';
+    std::memcpy(tail_.data(), t.data() + tail_at, tail_.size());
+}
 
 generated_id correlation_id_generator::next_id() noexcept {
     generated_id id;
     id.key = mix(seed_ + counter_.fetch_add(1, std::memory_order_relaxed));
     char* t = id.text.data();
     write_groups(t, hi_groups, id.key);
-    write_groups(t, lo_groups, client_);
-    for (const int d : dashes) t[d] = '-';
+    t[dashes[0]] = t[dashes[1]] = '-';
+    std::memcpy(t + tail_at, tail_.data(), tail_.size());
     return id;
 }
 
 std::optional<std::uint64_t> correlation_id_generator::key_of(std::string_view id) const noexcept {
     if (id.size() != std::tuple_size_v<decltype(generated_id::text)>) return std::nullopt;
-    for (const int d : dashes)
-        if (id[static_cast<std::size_t>(d)] != '-') return std::nullopt;
-    std::uint64_t hi = 0, lo = 0;
-    if (!read_groups(id, hi_groups, hi) || !read_groups(id, lo_groups, lo) || lo != client_) return std::nullopt;
+    // The tail holds the last two dashes and the client part in its only spelling (lowercase hex).
+    if (id[dashes[0]] != '-' || id[dashes[1]] != '-' || std::memcmp(id.data() + tail_at, tail_.data(), tail_.size()) != 0)
+        return std::nullopt;
+    std::uint64_t hi = 0;
+    if (!read_groups(id, hi_groups, hi)) return std::nullopt;
     return hi;
 }
 

@@ -8,6 +8,7 @@
 #include <future>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/io_context.hpp>
 
 namespace rpc {
 namespace detail {
@@ -32,13 +33,30 @@ void launch_start(const std::shared_ptr<client_impl>& impl, start_handler h) {
     impl->on_strand([impl, h = std::move(h)]() mutable { impl->start(std::move(h)); });
 }
 
-void launch_request(const std::shared_ptr<client_impl>& impl, request_message req, diagnostics* diag,
-                    request_handler h) {
+const asio::any_io_executor& client_executor(const client_impl& impl) noexcept { return impl.executor(); }
+
+void* direct_context(const asio::any_io_executor& ex) noexcept {
+    using plain = asio::io_context::executor_type;
+    using tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;  // outstanding_work.tracked
+    static_assert(std::is_same_v<tracked, std::decay_t<decltype(asio::prefer(
+                                              std::declval<plain>(), asio::execution::outstanding_work.tracked))>>);
+    const auto inline_context = [](const auto& e) -> void* {
+        // blocking.never is a run-time property of these executors: dispatch then posts.
+        if (asio::query(e, asio::execution::blocking) == asio::execution::blocking.never) return nullptr;
+        return &e.context();
+    };
+    if (const auto* e = ex.target<plain>()) return inline_context(*e);
+    if (const auto* e = ex.target<tracked>()) return inline_context(*e);
+    return nullptr;
+}
+
+void launch_request(const std::shared_ptr<client_impl>& impl, request_message req, diagnostics* diag, request_handler h,
+                    void* direct) {
     const generated_id id = impl->ids().next_id();
     if (diag) diag->correlation_id = id.view();
     auto slot = asio::get_associated_cancellation_slot(h);
     if (slot.is_connected()) slot.template emplace<request_canceller>(impl, id.key);
-    auto ctx = std::make_unique<request_context>(std::move(h), diag);
+    auto ctx = std::make_unique<request_context>(std::move(h), diag, static_cast<asio::io_context*>(direct));
     if (impl->try_submit_inline(id, req, ctx)) return;
     impl->on_strand([impl, id, req = std::move(req), ctx = std::move(ctx)]() mutable {
         impl->submit(id, std::move(req), std::move(ctx));

@@ -4,6 +4,8 @@
 #include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +15,8 @@
 #include <boost/asio/use_future.hpp>
 
 #include <amqp/codec/field_table.hpp>
+
+#include <future>
 
 namespace {
 
@@ -155,6 +159,63 @@ TEST(RpcClientAsync, AServersErrorReplyIsARemoteErrorForAnyRequest) {
     EXPECT_EQ(r.body, "ok");
     EXPECT_EQ(r.content_type, "text/plain");
     EXPECT_EQ(r.headers, (amqp::field_table{{"x-served-by", std::string("node-a")}}));
+    client->close();
+}
+
+// A completion runs on its handler's associated executor: a plain call when that is the client's
+// own io_context (on one of its threads), a dispatch to any other executor.
+TEST(RpcClientAsync, EveryCompletionRunsOnItsHandlersExecutor) {
+    RPC_REQUIRE_BROKER();
+    rpc::cli::io_thread io, other;
+    const auto q = unique_queue("completion-executors");
+    fib_server server(io.executor(), q);
+    auto client = make_client(io.executor(), q);
+    auto* client_io = rpc::detail::direct_context(io.executor());
+    ASSERT_NE(client_io, nullptr);
+    auto* other_io = static_cast<asio::io_context*>(rpc::detail::direct_context(other.executor()));
+    ASSERT_NE(other_io, nullptr);
+    auto strand = asio::make_strand(io.executor());
+    std::promise<bool> own, elsewhere, on_strand;
+    client->async_request(message("5", 30s), [&](rpc::error_code ec, rpc::reply_message r) {
+        EXPECT_FALSE(ec) << ec.message();
+        EXPECT_EQ(r.body, "5");
+        own.set_value(static_cast<asio::io_context*>(client_io)->get_executor().running_in_this_thread());
+    });
+    client->async_request(message("6", 30s), asio::bind_executor(other.executor(), [&](rpc::error_code ec,
+                                                                                        rpc::reply_message) {
+                              EXPECT_FALSE(ec) << ec.message();
+                              elsewhere.set_value(other_io->get_executor().running_in_this_thread());
+                          }));
+    client->async_request(message("7", 30s), asio::bind_executor(strand, [&](rpc::error_code ec, rpc::reply_message) {
+                              EXPECT_FALSE(ec) << ec.message();
+                              on_strand.set_value(strand.running_in_this_thread());
+                          }));
+    EXPECT_TRUE(own.get_future().get());
+    EXPECT_TRUE(elsewhere.get_future().get());
+    EXPECT_TRUE(on_strand.get_future().get());
+    client->close();
+}
+
+// A completion handler reads the client's counters as the call's own reply left them, also for a
+// call it made itself from the handler before.
+TEST(RpcClientAsync, ACompletionHandlerSeesItsOwnReplyCounted) {
+    RPC_REQUIRE_BROKER();
+    rpc::cli::io_thread io;
+    const auto q = unique_queue("handler-counters");
+    fib_server server(io.executor(), q);
+    auto client = make_client(io.executor(), q);
+    std::promise<std::vector<std::size_t>> seen;
+    std::vector<std::size_t> counts;
+    client->async_request(message("5", 30s), [&](rpc::error_code ec, rpc::reply_message) {
+        EXPECT_FALSE(ec) << ec.message();
+        counts = {client->stats().calls, client->stats().replies, client->pending_calls()};
+        client->async_request(message("6", 30s), [&](rpc::error_code ec2, rpc::reply_message) {
+            EXPECT_FALSE(ec2) << ec2.message();
+            counts.insert(counts.end(), {client->stats().calls, client->stats().replies, client->pending_calls()});
+            seen.set_value(counts);
+        });
+    });
+    EXPECT_EQ(seen.get_future().get(), (std::vector<std::size_t>{1, 1, 0, 2, 2, 0}));
     client->close();
 }
 

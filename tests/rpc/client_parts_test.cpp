@@ -11,6 +11,8 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <cctype>
 #include <set>
@@ -62,9 +64,14 @@ TEST(CorrelationIds, KeyOfAcceptsOnlyThisGeneratorsIds) {
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     ASSERT_NE(upper, a.view());  // the client part has letters
     EXPECT_EQ(gen.key_of(upper), std::nullopt);
-    std::string no_dash(a.view());
-    no_dash[8] = '0';
-    EXPECT_EQ(gen.key_of(no_dash), std::nullopt);
+    for (const std::size_t dash : {8, 13, 18, 23}) {
+        std::string no_dash(a.view());
+        no_dash[dash] = '0';
+        EXPECT_EQ(gen.key_of(no_dash), std::nullopt) << "no dash at " << dash;
+    }
+    std::string upper_client_part(a.view());
+    upper_client_part[35] = 'F';  // ...abcdef: the same value, not our spelling
+    EXPECT_EQ(gen.key_of(upper_client_part), std::nullopt);
     std::string bad_digit(a.view());
     bad_digit[0] = 'g';
     EXPECT_EQ(gen.key_of(bad_digit), std::nullopt);
@@ -256,6 +263,20 @@ TEST(CommandLine, RejectsWhatDoesNotFit) {
     EXPECT_EQ(rpc::cli::parse_seconds("0.5", "T"), std::chrono::milliseconds(500));
     for (const char* bad : {"0", "-1", "1.", ".5", "1.2345", "abc", "86401", ""})
         EXPECT_THROW(rpc::cli::parse_seconds(bad, "T"), usage_error) << bad;
+}
+
+// Which handler executors the client may complete with a plain call (rpc::detail::direct_context):
+// only io_context's own executors that run a dispatched handler inline.
+TEST(ClientCompletion, OnlyAnIoContextsInlineExecutorsAreCalledDirectly) {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    EXPECT_EQ(rpc::detail::direct_context(io.get_executor()), &io);
+    EXPECT_EQ(rpc::detail::direct_context(asio::prefer(io.get_executor(), asio::execution::outstanding_work.tracked)),
+              &io);
+    EXPECT_EQ(rpc::detail::direct_context(asio::require(io.get_executor(), asio::execution::blocking.never)), nullptr);
+    EXPECT_EQ(rpc::detail::direct_context(asio::make_strand(io.get_executor())), nullptr);
+    asio::thread_pool pool(1);
+    EXPECT_EQ(rpc::detail::direct_context(pool.get_executor()), nullptr);
 }
 
 }  // namespace

@@ -202,7 +202,9 @@ private:
 
     void publish(call& c, std::chrono::milliseconds ttl);
     void flush_held(clock::time_point now);
-    void complete(call_table::iterator it, error_code ec, std::string why, reply_message r = {});
+    void complete(call_table::iterator it, error_code ec, std::string why);
+    // The same, returning the action (a reply is built in it, in place).
+    client_action& complete_action(call_table::iterator it, error_code ec, std::string why);
     void fail_now(std::unique_ptr<call_context> ctx, error_code ec, std::string why);
     void fail_all(errc code, const std::string& why, bool keep_idempotent = false);
     void hold_for_resend(call& c);

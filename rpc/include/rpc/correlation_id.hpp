@@ -28,8 +28,7 @@ public:
     /// Seeds from std::random_device.
     correlation_id_generator();
     /// Fixed seeds, for tests.
-    correlation_id_generator(std::uint64_t counter_seed, std::uint64_t client_part) noexcept
-        : seed_(counter_seed), client_(client_part) {}
+    correlation_id_generator(std::uint64_t counter_seed, std::uint64_t client_part) noexcept;
 
     /// The next id, without allocating.
     generated_id next_id() noexcept;
@@ -43,6 +42,9 @@ public:
 private:
     std::uint64_t seed_;
     std::uint64_t client_;
+    // The text of every id from its fourth dash-separated group on ("-xxxx-xxxxxxxxxxxx"): the
+    // client part, the same in each id, written once and compared whole.
+    std::array<char, 18> tail_{};
     std::atomic<std::uint64_t> counter_{0};
 };
 

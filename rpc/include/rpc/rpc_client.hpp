@@ -20,7 +20,10 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+
+#include <type_traits>
 
 namespace rpc {
 
@@ -65,8 +68,15 @@ class client_impl;
 using start_handler = boost::asio::any_completion_handler<void(error_code)>;
 using request_handler = boost::asio::any_completion_handler<void(error_code, reply_message)>;
 void launch_start(const std::shared_ptr<client_impl>& impl, start_handler h);
+// `direct`: the io_context the handler's associated executor is, when completing it on a thread
+// that runs that io_context may be a plain call (what dispatch would do, without its type-erased
+// executor, work counting and wrappers); null otherwise.
 void launch_request(const std::shared_ptr<client_impl>& impl, request_message req, diagnostics* diag,
-                    request_handler h);
+                    request_handler h, void* direct = nullptr);
+const boost::asio::any_io_executor& client_executor(const client_impl& impl) noexcept;
+// The io_context behind `ex` when it is one of io_context's own executors that run a handler inline
+// when dispatched from one of its threads (not blocking.never); else null.
+void* direct_context(const boost::asio::any_io_executor& ex) noexcept;
 void launch_close(const std::shared_ptr<client_impl>& impl,
                   std::optional<std::chrono::steady_clock::time_point> deadline, start_handler h);
 
@@ -83,7 +93,12 @@ struct request_initiation {
     std::shared_ptr<client_impl> impl;
     template <class Handler>
     void operator()(Handler&& h, request_message req, diagnostics* diag) const {
-        launch_request(impl, std::move(req), diag, std::forward<Handler>(h));
+        void* direct = nullptr;
+        const auto& fallback = client_executor(*impl);
+        if constexpr (std::is_same_v<boost::asio::associated_executor_t<std::decay_t<Handler>, boost::asio::any_io_executor>,
+                                     boost::asio::any_io_executor>)
+            direct = direct_context(boost::asio::get_associated_executor(h, fallback));
+        launch_request(impl, std::move(req), diag, std::forward<Handler>(h), direct);
     }
 };
 struct close_initiation {
