@@ -1,5 +1,6 @@
-// What the four example programs share: the broker URL rule (--url, else AMQP_URL, else the
-// default), a small argv parser, number parsing, console output, the I/O thread,
+// What the programs (examples/, bench/, the cluster tests' load client) share: a small argv
+// parser, the option groups they compose (broker, queue, client, server; each with its usage
+// lines and the one function that parses it), number parsing, console output, the I/O thread,
 // and the exit-status contract (0 ok, 1 failure with " [!] Error: <reason>", 2 usage).
 #pragma once
 
