@@ -94,32 +94,6 @@ arguments parse(int argc, const char* const* argv, std::span<const option_spec> 
     return out;
 }
 
-int run_parsed(int argc, const char* const* argv, std::string_view usage, std::span<const option_spec> options,
-               const std::function<int(const arguments&)>& body) {
-    std::string prog = argc > 0 ? argv[0] : "program";
-    if (auto slash = prog.rfind('/'); slash != std::string::npos) prog.erase(0, slash + 1);
-    try {
-        const arguments args = parse(argc, argv, options);
-        if (args.help) {
-            std::cout << usage << trace_usage << std::flush;
-            return exit_ok;
-        }
-        return body(args);
-    } catch (const usage_error& e) {
-        std::cerr << prog << ": " << e.what() << "\n" << usage << trace_usage << std::flush;
-        return exit_usage;
-    } catch (const call_error& e) {
-        print_error(e.reason());
-        return exit_failure;
-    } catch (const boost::system::system_error& e) {
-        print_error(describe(e));
-        return exit_failure;
-    } catch (const std::exception& e) {
-        print_error(e.what());
-        return exit_failure;
-    }
-}
-
 }  // namespace
 
 arguments parse_arguments(int argc, const char* const* argv, std::initializer_list<option_spec> options) {
@@ -263,14 +237,31 @@ void print_error(std::string_view reason) {
     std::cerr << " [!] Error: " << line << std::endl;
 }
 
-int run(int argc, const char* const* argv, std::string_view usage, std::initializer_list<option_spec> options,
-        const std::function<int(const arguments&)>& body) {
-    return run_parsed(argc, argv, usage, {options.begin(), options.size()}, body);
-}
-
 int run(int argc, const char* const* argv, std::string_view usage, option_groups groups,
         const std::function<int(const arguments&)>& body) {
-    return run_parsed(argc, argv, usage_of(usage, groups), options_of(groups), body);
+    const std::string text = usage_of(usage, groups);
+    std::string prog = argc > 0 ? argv[0] : "program";
+    if (auto slash = prog.rfind('/'); slash != std::string::npos) prog.erase(0, slash + 1);
+    try {
+        const arguments args = parse_arguments(argc, argv, groups);
+        if (args.help) {
+            std::cout << text << trace_usage << std::flush;
+            return exit_ok;
+        }
+        return body(args);
+    } catch (const usage_error& e) {
+        std::cerr << prog << ": " << e.what() << "\n" << text << trace_usage << std::flush;
+        return exit_usage;
+    } catch (const call_error& e) {
+        print_error(e.reason());
+        return exit_failure;
+    } catch (const boost::system::system_error& e) {
+        print_error(describe(e));
+        return exit_failure;
+    } catch (const std::exception& e) {
+        print_error(e.what());
+        return exit_failure;
+    }
 }
 
 io_thread::io_thread() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}

@@ -112,13 +112,10 @@ void say(std::string_view line);
 /// " [!] Error: <reason>" on stderr, as one line: control octets shown as \xNN, capped at 4096 bytes.
 void print_error(std::string_view reason);
 
-/// Run a program body with the exit-status contract: usage_error → "<prog>: <message>" and the
-/// usage on stderr, exit 2; --help → usage on stdout, exit 0; any other exception →
-/// " [!] Error: <what>", exit 1.
-int run(int argc, const char* const* argv, std::string_view usage, std::initializer_list<option_spec> options,
-        const std::function<int(const arguments&)>& body);
-/// The same with option groups: the usage printed is `usage` (the synopsis and what the program
-/// does), then each group's lines in order.
+/// Run a program body taking the options of `groups`, with the exit-status contract: usage_error →
+/// "<prog>: <message>" and the usage on stderr, exit 2; --help → the usage on stdout, exit 0; any
+/// other exception → " [!] Error: <what>", exit 1. The usage printed is `usage` (the synopsis and
+/// what the program does), then each group's lines in order.
 int run(int argc, const char* const* argv, std::string_view usage, option_groups groups,
         const std::function<int(const arguments&)>& body);
 
