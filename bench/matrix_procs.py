@@ -117,6 +117,7 @@ class Server:
         cmd = list(wrap) + server_cmd(kind, build, url, queue, prefetch, echo, stop_after)
         self.cmd = cmd
         self.kind = kind
+        self.queue = queue
         self.stop_after = stop_after
         # The servers' output (ours with the default flags: a line per request) goes to a file,
         # not a terminal, as a service's does.

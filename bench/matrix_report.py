@@ -6,6 +6,7 @@ import re
 import statistics
 import subprocess
 
+import matrix_bounds
 import matrix_procs as procs
 import matrix_size
 import matrix_targets
@@ -23,7 +24,8 @@ def median(rows, key):
 
 def summarize(runs):
     keys = ["rpc/s", "p50_us", "p99_us", "p999_us", "cpu_us_per_call", "client_writes_per_rpc",
-            "server_writes_per_rpc", "server_socket_writes_per_rpc", "server_cpu_us_per_call", "server_switches_per_rpc", "client_reads_per_rpc", "server_reads_per_rpc"]
+            "server_writes_per_rpc", "server_socket_writes_per_rpc", "server_cpu_us_per_call", "server_switches_per_rpc", "client_reads_per_rpc", "server_reads_per_rpc",
+            "client_task_us_per_call", "client_switches_per_rpc", "broker_cpu_us_per_call", "broker_switches_per_rpc"]
     return {k: median(runs, k) for k in keys} | {"reps": len(runs)}
 
 
@@ -94,8 +96,8 @@ def instructions_markdown(results):
          "(`--workers 0 --quiet`; aio-pika's against its own), servers called by our client; reply queue as listed. Far more repeatable "
          "than wall time: the native programs' counts move by a few per cent between runs, the "
          "garbage-collected runtimes' (Go, Node, Python) by up to ~10 %.\n",
-         *([f"These counts come from earlier runs than the rest of this page (`--instructions-from`; "
-            f"instruction counts do not depend on the load), a row from the last of them that has it: "
+         *(["These counts come from earlier runs than the rest of this page (`--instructions-from`; "
+            "instruction counts do not depend on the load), a row from the last of them that has it: "
             + "; ".join(f"{s['date']}, `{s['command']}`, load average at its start `{s.get('loadavg_start')}`"
                         for s in results.get("instructions_sources", [])) + ".\n"]
            if results.get("instructions_sources") else []),
@@ -163,8 +165,10 @@ def write_markdown(path, results):
     L.append("Peer pair = a peer's client with its own server; best = the highest rpc/s or lowest p50 among "
              "them (rabbitmq-c, pika, go, node, aio-pika). Our server in both configurations: `ours` is "
              "`--workers 0 --quiet`, `ours-default` the README's command line.\n")
-    L.extend(f"- {t}" for t in targets(results))
+    target_lines = targets(results)
+    L.extend(f"- {t}" for t in target_lines)
     L.append("")
+    L.extend(matrix_bounds.bounds_markdown(results, summary, target_lines, fmt))
     if results["inflight_sweep"]:
         L.append("## Scaling with inflight (exclusive reply queue, prefetch = inflight, one run each)\n")
         L.append("| inflight | ours rpc/s | ours p50 µs | rabbitmq-c rpc/s | rabbitmq-c p50 µs | ratio |")
@@ -194,6 +198,8 @@ def write_markdown(path, results):
         L.append("")
     L.append("## Plot\n")
     L.append("![latency and throughput per client](benchmarks.png)\n")
+    if results.get("sizes"):
+        L.append("![MB/s and p50 against body size](benchmarks-sizes.png)\n")
     L.append("## Reproduce\n")
     L.append("```sh\ncmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release\n"
              "cmake --build build/bench -j2 --target amqp_rpc_rpc_server amqp_rpc_rpc_bench "

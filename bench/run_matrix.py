@@ -15,7 +15,8 @@ reply queue {exclusive, direct reply-to}; --reps repetitions, interleaved, repor
 with ratios against the rabbitmq-c client + server cell of the same mode and reply queue.
 Pipelined runs send 10x --requests. Write (and read) syscalls per RPC are counted with `perf stat`
 on the syscall tracepoints of the client and of the server(s) over a run, divided by the calls
-(warmup and setup included). Then: message sizes 16 B .. 1 MiB (matrix_size.py), instructions per
+(warmup and setup included), and so are the CPU (task-clock) and context switches of the client,
+the server(s) and the broker's beam.smp (matrix_perf.py). Then: message sizes 16 B .. 1 MiB (matrix_size.py), instructions per
 RPC under callgrind (matrix_instr.py), and a smaller sweep: inflight 1..256, and 1, 2, 4 servers.
 The targets of issue 19 are printed met / NOT met at the end (matrix_targets.py).
 
@@ -23,7 +24,10 @@ Instruction counts do not depend on the machine's load, wall-clock rates do: on 
 count the instructions while it is busy (`--no-matrix --no-sizes --no-scaling`) and take them into
 the run made in a quiet hour with `--instructions-from THAT_RUN/benchmarks.json` (the page says so).
 
-Writes OUT/benchmarks.md, OUT/benchmarks.json (every run) and OUT/benchmarks.png (plot_matrix.py).
+Writes OUT/benchmarks.md, OUT/benchmarks.json (every run), OUT/benchmarks.png and, with the
+message-size runs, OUT/benchmarks-sizes.png (plot_matrix.py). For each target not met the page
+says what bounds it, measured in the run (matrix_bounds.py): client, server and broker CPU per
+call, instructions by component from the kept callgrind files, CPU per MB in the size runs.
 Starts its own broker with scripts/rabbitmq.sh (--dir build/bench-rmq) unless --url is given, and
 stops it on every exit path.
 """
@@ -35,7 +39,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -44,7 +47,9 @@ import matrix_instr  # noqa: E402
 import matrix_procs as procs  # noqa: E402
 import matrix_report  # noqa: E402
 import matrix_size  # noqa: E402
-from matrix_procs import PY, Server  # noqa: E402
+from matrix_perf import (PERF_EVENTS, READ_CALLS, WRITE_CALLS, SyscallCounter, broker_pid_of,  # noqa: E402,F401
+                         beam_wait_flags, idle_cpu_ms_per_s, measured_run, per_rpc, perf_usable, read_perf, run_client)
+from matrix_procs import PY, READY, Server  # noqa: E402,F401
 from matrix_report import fmt, machine_info, sh, write_markdown  # noqa: E402
 
 MODES = {"seq": (1, 1), "pipe": (64, 64)}  # mode -> (inflight, prefetch)
@@ -86,115 +91,11 @@ class Broker:
         return False
 
 
-WRITE_CALLS = ["write", "writev", "sendto", "sendmsg", "sendmmsg"]
-READ_CALLS = ["read", "readv", "recvfrom", "recvmsg", "recvmmsg"]
-PERF_EVENTS = ",".join(["task-clock", "context-switches"] + [f"syscalls:sys_enter_{c}" for c in WRITE_CALLS + READ_CALLS])
-
-
-def perf_usable():
-    """True when `perf stat` can count syscall tracepoints here (root, or a low perf_event_paranoid)."""
-    try:
-        r = subprocess.run(["perf", "stat", "-x,", "-e", "syscalls:sys_enter_write", "--", "true"],
-                           capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return r.returncode == 0 and "sys_enter_write" in r.stderr and "<not" not in r.stderr
-
-
-def read_perf(path):
-    """Counts from a `perf stat -x,` output file: {"write": n, ..., "task-clock": ms, "context-switches": n}."""
-    counts = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                parts = line.strip().split(",")
-                if len(parts) < 3:
-                    continue
-                name = parts[2].removeprefix("syscalls:sys_enter_")
-                try:
-                    counts[name] = float(parts[0]) if name == "task-clock" else int(parts[0])
-                except ValueError:
-                    pass  # "<not counted>": a thread that did not run
-    except OSError:
-        pass
-    return counts
-
-
-class SyscallCounter:
-    """`perf stat` attached to running processes (every thread) until stop()."""
-
-    def __init__(self, pids, path):
-        self.path = path
-        self.proc = subprocess.Popen(["perf", "stat", "-x,", "-o", path, "-e", PERF_EVENTS, "-p",
-                                      ",".join(str(p) for p in pids)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.3)  # perf needs a moment to attach before the run starts
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        counts = read_perf(self.path)
-        try:
-            os.remove(self.path)
-        except OSError:
-            pass
-        return counts
-
-
-def run_client(cmd, timeout):
-    """Runs a client to completion; returns its JSON result line."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.communicate()
-        raise RuntimeError(f"client timed out after {timeout} s: {shlex.join(cmd)}")
-    if p.returncode != 0:
-        raise RuntimeError(f"client failed ({p.returncode}): {shlex.join(cmd)}\n{err.strip()}")
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def per_rpc(counts, calls, which):
-    return sum(counts.get(c, 0) for c in which) / calls if counts else None
-
-
 def one_run(args, url, servers, client, inflight, requests, warmup, reply, queue):
-    """One client run against running servers; with perf, also the write and read syscalls per
-    call of the client and of the servers (setup and warmup calls included in the division)."""
+    """One client run against running servers; with perf, also the syscalls, CPU and context switches
+    per call of the client, of the servers and of the broker (matrix_perf.measured_run)."""
     cmd = procs.client_cmd(client, args.build, url, queue, inflight, requests, warmup, reply, args.n)
-    calls = requests + warmup
-    if not args.perf:
-        res = run_client(cmd, args.client_timeout)
-        res["cmd"] = shlex.join(cmd)
-        return res
-    tag = f"{os.getpid()}-{time.time_ns()}"
-    client_out = os.path.join(args.logdir, f"perf-client-{tag}.txt")
-    counter = SyscallCounter([s.proc.pid for s in servers], os.path.join(args.logdir, f"perf-server-{tag}.txt"))
-    try:
-        res = run_client(["perf", "stat", "-x,", "-o", client_out, "-e", PERF_EVENTS, "--"] + cmd,
-                         args.client_timeout)
-    finally:
-        server_counts = counter.stop()
-    client_counts = read_perf(client_out)
-    try:
-        os.remove(client_out)
-    except OSError:
-        pass
-    res["client_syscalls"] = client_counts
-    res["server_syscalls"] = server_counts
-    res["client_writes_per_rpc"] = per_rpc(client_counts, calls, WRITE_CALLS)
-    res["server_writes_per_rpc"] = per_rpc(server_counts, calls, WRITE_CALLS)
-    res["client_reads_per_rpc"] = per_rpc(client_counts, calls, READ_CALLS)
-    res["server_reads_per_rpc"] = per_rpc(server_counts, calls, READ_CALLS)
-    # Our example server prints a line per request (write(2) to its log): not socket traffic.
-    res["server_cpu_us_per_call"] = server_counts.get("task-clock", 0.0) * 1000.0 / calls if server_counts else None
-    res["server_switches_per_rpc"] = server_counts.get("context-switches", 0) / calls if server_counts else None
-    res["server_socket_writes_per_rpc"] = per_rpc(server_counts, calls, [c for c in WRITE_CALLS if c != "write"])
+    res = measured_run(args, cmd, requests + warmup, [s.proc.pid for s in servers], "cell")
     res["cmd"] = shlex.join(cmd)
     return res
 
@@ -240,7 +141,8 @@ def run_matrix(args, url, logdir, results):
                             log(f"{client:10} <- {server:12} {mode:4} {reply:9} rep {rep}: "
                                 f"{res['rpc/s']:9.0f} rpc/s p50 {res['p50_us']:9.1f} us "
                                 f"p99 {res['p99_us']:9.1f} us  writes/rpc client {fmt(res.get('client_writes_per_rpc'), 2)} "
-                                f"server {fmt(res.get('server_writes_per_rpc'), 2)}")
+                                f"server {fmt(res.get('server_writes_per_rpc'), 2)}  CPU µs/call server "
+                                f"{fmt(res.get('server_cpu_us_per_call'))} broker {fmt(res.get('broker_cpu_us_per_call'))}")
         finally:
             for srv in servers.values():
                 srv.stop()
@@ -308,6 +210,8 @@ def main():
     ap.add_argument("--servers", default=",".join(procs.SERVERS), help="servers to run (comma-separated)")
     ap.add_argument("--url", help="use this broker instead of starting one")
     ap.add_argument("--rmq-dir", default=os.path.join(ROOT, "build", "bench-rmq"))
+    ap.add_argument("--broker-pid", type=int, help="the broker's beam.smp, to count its CPU per call (default: "
+                    "the pid file of the broker started in --rmq-dir, also with --url)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--client-timeout", type=int, default=300)
     ap.add_argument("--no-perf", action="store_true", help="do not count syscalls with perf stat")
@@ -390,7 +294,15 @@ def main():
                "instructions": [], "sizes": []}
     with Broker(args.url, args.rmq_dir) as broker:
         results["url"] = broker.url
-        log(f"broker {broker.url}")
+        args.broker_pid = broker_pid_of(args.rmq_dir, args.broker_pid) if args.perf else None
+        results["broker_cpu_counted"] = bool(args.broker_pid)
+        if args.broker_pid:
+            args.broker_idle_ms_per_s = idle_cpu_ms_per_s(args.broker_pid, logdir)
+            results["broker_idle_ms_per_s"] = args.broker_idle_ms_per_s
+            results["broker_wait_flags"] = beam_wait_flags(args.broker_pid)
+            log(f"broker idle: {args.broker_idle_ms_per_s:.1f} ms of CPU per second (taken off each run's count)")
+        log(f"broker {broker.url}" + (f", beam.smp pid {args.broker_pid}" if args.broker_pid else
+                                      ", its CPU not counted (no perf, or no --broker-pid / pid file in --rmq-dir)"))
         if not args.no_matrix:
             run_matrix(args, broker.url, logdir, results)
         if not args.no_sizes:

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -81,10 +82,18 @@ int serve(const rpc::cli::arguments& args) {
         if (*f == "json") fib.format = rpc::reply_format::json;
         else if (*f != "plain") throw usage_error("--reply-format must be plain or json, got '" + *f + "'");
     }
-    if (!args.flag("quiet")) fib.on_request = [](std::uint64_t n) { say(" [.] fib(" + std::to_string(n) + ")"); };
+    if (!args.flag("quiet"))
+        fib.on_request = [](std::uint64_t n) {
+            // Formatted in place, a line per request: no string built for it.
+            char line[32] = " [.] fib(";  // 9 characters, 20 digits at most, ')'
+            char* end = std::to_chars(line + 9, line + sizeof line - 1, n).ptr;
+            *end++ = ')';
+            say(std::string_view(line, static_cast<std::size_t>(end - line)));
+        };
     fib.on_bad_request = [](std::string_view reason) { std::cerr << " [!] Bad request: " << reason << std::endl; };
     // Small n cost less than the hand-off to a worker and back: only large n leave the connection's thread.
     if (opts.workers > 0) opts.runs_inline = rpc::fibonacci_runs_inline(fib);
+    opts.body_only = true;  // the Fibonacci handler reads nothing else: no other property copied for it
     const rpc::broker_nodes nodes = broker_nodes_from(args);
 
     io_thread io;

@@ -8,12 +8,15 @@
 #include <amqp_tcp_socket.h>
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The largest n whose fib(n) fits in 128 bits with a margin (fib(186) is the last that fits). */
-#define RMQC_FIB_MAX_N 180
+#define RMQC_FIB_U128_N 180
+/* The largest n a request may ask for, as the Go and pika peers (fib(10000) has 2090 digits). */
+#define RMQC_FIB_MAX_N 10000
 
 /* rabbitmq-c's own 128-bit type is not part of ISO C; __extension__ keeps -Wpedantic quiet. */
 __extension__ typedef unsigned __int128 rmqc_u128;
@@ -117,8 +120,8 @@ static void rmqc_handle_stray_frame(amqp_connection_state_t conn) {
   }
 }
 
-/* fib(n) for n <= RMQC_FIB_MAX_N, as decimal text in buf (at least 48 bytes). */
-static void rmqc_fib_text(unsigned n, char *buf, size_t size) {
+/* fib(n) for n <= RMQC_FIB_U128_N in 128 bits, as decimal text in buf (at least 48 bytes). */
+static void rmqc_fib_u128_text(unsigned n, char *buf, size_t size) {
   rmqc_u128 a = 0, b = 1;
   for (unsigned i = 0; i < n; ++i) {
     rmqc_u128 t = a + b;
@@ -135,6 +138,118 @@ static void rmqc_fib_text(unsigned n, char *buf, size_t size) {
   for (; i < len && i + 1 < size; ++i)
     buf[i] = tmp[len - 1 - i];
   buf[i] = '\0';
+}
+
+/* Larger n (the message-size table's fib(10000) point, issue 19): fast doubling, as our server
+ * computes it, on numbers in base 10^9 limbs (least significant first), so that the decimal text
+ * needs no division. Schoolbook products: fib(10000) is 233 limbs. */
+#define RMQC_LIMB 1000000000u
+typedef struct {
+  uint32_t *d;
+  size_t n; /* limbs in use; 0 is the number 0 */
+} rmqc_big;
+
+static rmqc_big rmqc_big_new(size_t cap) {
+  rmqc_big x = {calloc(cap + 1, sizeof(uint32_t)), 0};
+  if (x.d == NULL)
+    rmqc_die("out of memory for fib(n)");
+  return x;
+}
+
+static void rmqc_big_trim(rmqc_big *x) {
+  while (x->n > 0 && x->d[x->n - 1] == 0)
+    --x->n;
+}
+
+/* r = x * y (r distinct from both, room for x.n + y.n limbs). */
+static void rmqc_big_mul(rmqc_big *r, const rmqc_big *x, const rmqc_big *y) {
+  memset(r->d, 0, (x->n + y->n + 1) * sizeof(uint32_t));
+  for (size_t i = 0; i < x->n; ++i) {
+    uint64_t carry = 0;
+    for (size_t j = 0; j < y->n; ++j) {
+      uint64_t cur = r->d[i + j] + (uint64_t)x->d[i] * y->d[j] + carry;
+      r->d[i + j] = (uint32_t)(cur % RMQC_LIMB);
+      carry = cur / RMQC_LIMB;
+    }
+    r->d[i + y->n] = (uint32_t)carry;
+  }
+  r->n = x->n + y->n;
+  rmqc_big_trim(r);
+}
+
+/* r = k*x + y (k 1 or 2; r may be y), or with sign < 0: r = k*x - y (k*x >= y). */
+static void rmqc_big_lin(rmqc_big *r, unsigned k, const rmqc_big *x, int sign, const rmqc_big *y) {
+  size_t n = x->n > y->n ? x->n : y->n;
+  int64_t carry = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t xi = i < x->n ? (int64_t)k * x->d[i] : 0;
+    int64_t yi = i < y->n ? sign * (int64_t)y->d[i] : 0;
+    int64_t cur = xi + yi + carry;
+    carry = cur < 0 ? -1 : cur / RMQC_LIMB;
+    r->d[i] = (uint32_t)(cur - carry * (int64_t)RMQC_LIMB);
+  }
+  r->d[n] = (uint32_t)carry;
+  r->n = n + 1;
+  rmqc_big_trim(r);
+}
+
+/* fib(n) as malloc'd decimal text (the caller frees it). */
+static char *rmqc_fib_big_text(unsigned n) {
+  size_t cap = (size_t)n / 40 + 8; /* fib(n) has ~0.209 n digits: n / 43 limbs */
+  rmqc_big a = rmqc_big_new(cap), b = rmqc_big_new(cap);
+  rmqc_big c = rmqc_big_new(2 * cap), d = rmqc_big_new(2 * cap), t = rmqc_big_new(2 * cap);
+  b.d[0] = 1;
+  b.n = 1;
+  int top = 31;
+  while (top >= 0 && ((n >> top) & 1u) == 0)
+    --top;
+  for (int bit = top; bit >= 0; --bit) {
+    /* a = F(k), b = F(k+1): F(2k) = a(2b - a), F(2k+1) = a^2 + b^2. */
+    rmqc_big_lin(&t, 2, &b, -1, &a);
+    rmqc_big_mul(&c, &a, &t);
+    rmqc_big_mul(&d, &a, &a);
+    rmqc_big_mul(&t, &b, &b);
+    rmqc_big_lin(&d, 1, &t, 1, &d);
+    if ((n >> bit) & 1u) {
+      rmqc_big_lin(&b, 1, &c, 1, &d); /* F(2k+2) = F(2k) + F(2k+1) */
+      memcpy(a.d, d.d, (d.n + 1) * sizeof(uint32_t));
+      a.n = d.n;
+    } else {
+      memcpy(a.d, c.d, (c.n + 1) * sizeof(uint32_t));
+      a.n = c.n;
+      memcpy(b.d, d.d, (d.n + 1) * sizeof(uint32_t));
+      b.n = d.n;
+    }
+  }
+  char *text = malloc(a.n * 9 + 2);
+  if (text == NULL)
+    rmqc_die("out of memory for fib(n)");
+  if (a.n == 0) {
+    strcpy(text, "0");
+  } else {
+    int len = sprintf(text, "%u", a.d[a.n - 1]);
+    for (size_t i = a.n - 1; i-- > 0;)
+      len += sprintf(text + len, "%09u", a.d[i]);
+  }
+  free(a.d);
+  free(b.d);
+  free(c.d);
+  free(d.d);
+  free(t.d);
+  return text;
+}
+
+/* fib(n) for n <= RMQC_FIB_MAX_N as decimal text: in buf (at least 48 bytes) for
+ * n <= RMQC_FIB_U128_N, with no allocation (the Fibonacci matrix's fib(20) stays the plain loop it was), else a malloc'd
+ * string also stored in *heap for the caller to free. */
+static const char *rmqc_fib_text(unsigned n, char *buf, size_t size, char **heap) {
+  *heap = NULL;
+  if (n <= RMQC_FIB_U128_N) {
+    rmqc_fib_u128_text(n, buf, size);
+    return buf;
+  }
+  *heap = rmqc_fib_big_text(n);
+  return *heap;
 }
 
 #endif

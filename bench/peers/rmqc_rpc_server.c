@@ -1,7 +1,7 @@
 /* Fibonacci RPC server on rabbitmq-c: the reference peer our RPC server is benchmarked against
  * (issue 7). Same work as ours: consume --queue with basic.qos --prefetch, compute fib(n), publish
  * the decimal text to reply_to through the default exchange with the request's correlation_id,
- * then ack. Bad requests (not a number, n > 180) get {"response": null, "error": "..."} as
+ * then ack. Bad requests (not a number, n > 10000) get {"response": null, "error": "..."} as
  * application/json. Exits 0 on SIGINT/SIGTERM.
  *
  *   rmqc_rpc_server --url amqp://guest:guest@127.0.0.1:5672/ [--queue rpc_queue] [--prefetch 1]
@@ -76,8 +76,9 @@ static void serve_one(amqp_connection_state_t conn, const amqp_envelope_t *env) 
     if (echo_mode) {
       reply(conn, props, env->message.body, 0);
     } else if (parsed == 0 && n <= RMQC_FIB_MAX_N) {
-      rmqc_fib_text(n, text, sizeof text);
-      reply(conn, props, amqp_cstring_bytes(text), 0);
+      char *heap;
+      reply(conn, props, amqp_cstring_bytes(rmqc_fib_text(n, text, sizeof text, &heap)), 0);
+      free(heap);
     } else if (parsed == -1) {
       reply(conn, props, amqp_cstring_bytes("{\"response\": null, \"error\": \"request is not a number\"}"), 1);
     } else {

@@ -31,6 +31,7 @@ rpc_server::rpc_server(executor_type ex, broker_nodes nodes, server_options opts
     so.prefetch = opts.prefetch;
     so.queue_type = opts.queue_type;
     so.runs_inline = std::move(opts.runs_inline);
+    so.body_only = opts.body_only;
     add_service(std::move(opts.queue), std::move(handler), std::move(so));
 }
 

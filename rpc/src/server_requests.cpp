@@ -24,8 +24,26 @@ void assign(std::string& to, const std::optional<std::string_view>& from) {
     else to.clear();
 }
 
+// service_options::body_only: the body and what names the request; the rest cleared (`req` may
+// be reused from another service's request).
+void fill_body_only(request& req, const amqp::delivered_message& m) {
+    const amqp::basic_properties& p = m.properties;
+    req.body.assign(amqp::as_string_view(m.body));
+    assign(req.correlation_id, p.correlation_id);
+    assign(req.reply_to, p.reply_to);
+    req.redelivered = m.method.redelivered;
+    for (std::string* s : {&req.content_type, &req.content_encoding, &req.message_id, &req.type, &req.app_id,
+                           &req.user_id, &req.expiration, &req.exchange, &req.routing_key})
+        s->clear();
+    req.headers.clear();
+    req.timestamp.reset();
+    req.priority.reset();
+    req.delivery_mode.reset();
+}
+
 // Copy what the delivery's views show into `req` (reusing its buffers).
-void fill(request& req, const amqp::delivered_message& m) {
+void fill(request& req, const amqp::delivered_message& m, bool body_only = false) {
+    if (body_only) return fill_body_only(req, m);
     const amqp::basic_properties& p = m.properties;
     req.body.assign(amqp::as_string_view(m.body));
     assign(req.content_type, p.content_type);
@@ -111,7 +129,7 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
         // The views stay valid for the whole handler: copy only what the handler's request
         // owns, into buffers reused from one request to the next.
         request& req = inline_request_;
-        fill(req, m);
+        fill(req, m, svc.opts.body_only);
         respond(s, sc, *m.properties.reply_to, cid, m.method.delivery_tag, run_handler(svc, req));
         // Reused, the copy would keep the largest request's size for good.
         if (req.body.capacity() > reused_body_max) std::string().swap(req.body);
@@ -119,7 +137,7 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
     }
     // Leave the strand at once: copy what the views show.
     request req;
-    fill(req, m);
+    fill(req, m, svc.opts.body_only);
     boost::asio::post(*pool_, [self = shared_from_this(), s, &sc, req = std::move(req), tag = m.method.delivery_tag,
                                has_cid = cid.has_value()] {
         const std::optional<std::string_view> id = has_cid ? std::optional<std::string_view>(req.correlation_id)

@@ -6,7 +6,8 @@ a broken peer is caught before a benchmark run. No timing is checked.
     (broker: $AMQP_URL, else the file $AMQP_URL_FILE, as ctest's broker fixture sets it)
 
 For peer P: P's client against P's server in each reply mode P supports; our client (rpc_bench)
-against P's server; P's client against our server where P can play with it; and, where P has an
+against P's server; P's client against our server where P can play with it; where P's server
+computes large n (the size table's fib(10000) point), fib(10000) both ways; and, where P has an
 echo mode, a 1000-byte echo call through P's pair. Exit 77 (ctest: skipped) when P's toolchain or
 package is not installed (scripts/deps.sh installs them), 1 on any failed call.
 """
@@ -20,6 +21,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import matrix_procs as procs  # noqa: E402
+import matrix_size  # noqa: E402
 
 CALLS = 20
 SKIP = 77
@@ -39,7 +41,8 @@ def broker_url():
 def call(build, url, client, queue, reply, size=None, n=20):
     cmd = procs.client_cmd(client, build, url, queue, 4, CALLS, 2, reply, n, size=size)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    what = f"{client} client -> {queue} ({reply}{'' if size is None else f', {size} B echo'})"
+    detail = f", {size} B echo" if size is not None else (f", fib({n})" if n != 20 else "")
+    what = f"{client} client -> {queue} ({reply}{detail})"
     if p.returncode != 0:
         raise AssertionError(f"{what} failed ({p.returncode}): {p.stderr.strip()[-1500:]}")
     res = json.loads(p.stdout.strip().splitlines()[-1])
@@ -74,6 +77,11 @@ def main():
         if "ours" in procs.SERVERS_OF[peer]:
             servers.append(procs.Server("ours", build, url, f"smoke_ours_{tag}", 8, logdir))
             call(build, url, peer, f"smoke_ours_{tag}", procs.REPLIES_OF.get(peer, ["exclusive"])[0])
+        if peer in matrix_size.FIB_PAIRS:
+            # The size table's fib(n) point: each side checks the other's fib(10000) (2090 digits).
+            call(build, url, "ours", f"smoke_{tag}", "exclusive", n=matrix_size.FIB_N)
+            call(build, url, peer, f"smoke_ours_{tag}", procs.REPLIES_OF.get(peer, ["exclusive"])[0],
+                 n=matrix_size.FIB_N)
         if peer in procs.ECHO_SERVERS:
             servers.append(procs.Server(peer, build, url, f"smoke_echo_{tag}", 8, logdir, echo=True))
             call(build, url, peer, f"smoke_echo_{tag}", procs.REPLIES_OF.get(peer, ["exclusive"])[0], size=1000)

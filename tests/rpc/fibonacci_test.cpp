@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -36,6 +38,15 @@ TEST(Fibonacci, DoublingIdentityHoldsAtLargeN) {
 TEST(Fibonacci, NaiveMatchesFastAndIsBounded) {
     for (std::uint64_t n = 0; n <= 25; ++n) EXPECT_EQ(rpc::big_int(rpc::fibonacci_naive(n)), rpc::fibonacci(n));
     EXPECT_THROW(rpc::fibonacci_naive(rpc::max_naive_n + 1), std::out_of_range);
+}
+
+TEST(Fibonacci, MachineWordMatchesExactUpToItsLimit) {
+    for (std::uint64_t n = 0; n <= rpc::max_u64_n; ++n)
+        EXPECT_EQ(rpc::big_int(rpc::fibonacci_u64(n)), rpc::fibonacci(n)) << "n=" << n;
+    EXPECT_EQ(rpc::fibonacci_u64(rpc::max_u64_n), 12200160415121876738u);
+    // fib(94) no longer fits: refused, never wrapped around.
+    EXPECT_GT(rpc::fibonacci(rpc::max_u64_n + 1), rpc::big_int(std::numeric_limits<std::uint64_t>::max()));
+    EXPECT_THROW(rpc::fibonacci_u64(rpc::max_u64_n + 1), std::out_of_range);
 }
 
 rpc::parsed_request parse(std::string_view s, std::uint64_t max_n = rpc::default_max_n) {
@@ -80,6 +91,13 @@ TEST(ParseRequest, HugeNumbersAreTooLargeNotOverflowed) {
     EXPECT_EQ(parse("00000000000000000000000000000000000000000042").n, 42u);
     EXPECT_EQ(parse(std::string(5000, '9')).error, "n must be <= 100000, got a 5000-digit number");
     EXPECT_EQ(parse("-" + std::string(5000, '9')).error, "invalid request: n must be non-negative, got a negative 5000-digit number");
+}
+
+TEST(ParseRequest, ErrorsShowTheSignificantDigitsWithoutSeparators) {
+    EXPECT_EQ(parse(" 000_100_001 ").error, "n must be <= 100000, got 100001");
+    EXPECT_EQ(parse("-0_05").error, "invalid request: n must be non-negative, got -5");
+    EXPECT_EQ(parse("0" + std::string(30, '9')).error, "n must be <= 100000, got " + std::string(30, '9'));
+    EXPECT_EQ(parse(std::string(31, '9')).error, "n must be <= 100000, got a 31-digit number");
 }
 
 TEST(ParseRequest, TenMegabyteBodiesAreRejectedInOnePass) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+
 namespace {
 
 using kind = rpc::decoded_reply::kind;
@@ -20,6 +23,18 @@ TEST(ReplyFormat, JsonValueKeepsEveryDigit) {
     const auto d = rpc::decode_reply(r.body);
     ASSERT_EQ(d.what, kind::value) << d.error;
     EXPECT_EQ(d.value, f.str());
+}
+
+TEST(ReplyFormat, MachineWordValueIsWrittenAsTheExactOne) {
+    for (const std::uint64_t v : {std::uint64_t{0}, std::uint64_t{6765}, std::numeric_limits<std::uint64_t>::max()}) {
+        for (const auto format : {rpc::reply_format::plain, rpc::reply_format::json}) {
+            const auto word = rpc::make_value_reply(v, format);
+            const auto exact = rpc::make_value_reply(rpc::big_int(v), format);
+            EXPECT_EQ(word.body, exact.body) << v;
+            EXPECT_EQ(word.content_type, exact.content_type) << v;
+        }
+    }
+    EXPECT_EQ(rpc::make_value_reply(std::uint64_t{6765}, rpc::reply_format::plain).body, "6765");
 }
 
 TEST(ReplyFormat, HugeJsonNumberRoundTripsExactly) {

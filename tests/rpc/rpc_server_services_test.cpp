@@ -146,6 +146,82 @@ TEST_F(RpcServerServices, HandlerSeesEveryPropertyAndItsReplyCarriesBodyContentT
     EXPECT_EQ(server.stop(), true);
 }
 
+// service_options::body_only, inline and on a worker: the handler gets the body and what names
+// the request, nothing of the other properties, and nothing left over from the full request another
+// service's handler got just before on the same thread (the inline request's buffers are reused).
+TEST_F(RpcServerServices, BodyOnlyHandlerGetsTheBodyAndNoOtherProperty) {
+    for (const std::size_t workers : {std::size_t{0}, std::size_t{2}}) {
+        SCOPED_TRACE("workers " + std::to_string(workers));
+        const auto full_q = unique_queue("full"), body_q = unique_queue("body");
+        std::promise<rpc::request> full_seen, body_seen;
+        rpc::server_options opts;
+        opts.workers = workers;
+        rpc::rpc_server server(io.executor(), broker_options(), opts);
+        server.add_service(full_q, [&](const rpc::request& req) {
+            full_seen.set_value(req);
+            return rpc::reply{"full"};
+        });
+        rpc::service_options body_opts;
+        body_opts.body_only = true;
+        server.add_service(
+            body_q,
+            [&](const rpc::request& req) {
+                body_seen.set_value(req);
+                return rpc::reply{"body:" + req.body};
+            },
+            body_opts);
+        server.start();
+
+        raw_peer peer(io.executor());
+        const auto full_replies = peer.declare_exclusive(), replies = peer.declare_exclusive();
+        auto reply = first_reply(peer, replies);
+        amqp::field_table headers;
+        headers.emplace_back("x-tenant", std::string("acme"));
+        amqp::byte_buffer raw;
+        ASSERT_FALSE(amqp::encode_table(headers, raw));
+        amqp::basic_properties p;
+        p.content_type = "text/plain";
+        p.headers = amqp::table_view{amqp::bytes_view(raw.data(), raw.size())};
+        p.message_id = "m-1";
+        p.app_id = "tests";
+        p.timestamp = 1700000000;
+        const auto send = [&](const std::string& q, std::string_view cid, const std::string& reply_to) {
+            p.correlation_id = cid;
+            p.reply_to = reply_to;
+            amqp::publish_options where;
+            where.routing_key = q;
+            ASSERT_FALSE(peer.channel().publish(where, p, amqp::as_bytes(std::string_view("42"))));
+        };
+
+        send(full_q, "cid-full", full_replies);
+        auto full_f = full_seen.get_future();
+        ASSERT_EQ(full_f.wait_for(30s), std::future_status::ready);
+        EXPECT_EQ(full_f.get().headers, headers);  // the full request had them
+
+        send(body_q, "cid-body", replies);
+        auto body_f = body_seen.get_future();
+        ASSERT_EQ(body_f.wait_for(30s), std::future_status::ready);
+        const rpc::request req = body_f.get();
+        EXPECT_EQ(req.body, "42");
+        EXPECT_EQ(req.correlation_id, "cid-body");
+        EXPECT_EQ(req.reply_to, replies);
+        EXPECT_FALSE(req.redelivered);
+        EXPECT_TRUE(req.headers.empty());
+        EXPECT_EQ(req.content_type, "");
+        EXPECT_EQ(req.message_id, "");
+        EXPECT_EQ(req.app_id, "");
+        EXPECT_EQ(req.routing_key, "");
+        EXPECT_FALSE(req.timestamp);
+
+        // Answered as any request.
+        ASSERT_EQ(reply.wait_for(30s), std::future_status::ready);
+        const full_reply r = reply.get();
+        EXPECT_EQ(r.body, "body:42");
+        EXPECT_EQ(r.correlation_id, "cid-body");
+        EXPECT_EQ(server.stop(), true);
+    }
+}
+
 TEST_F(RpcServerServices, AnExceptionIsAnErrorReplyWithItsMessageAndNoSourceLocation) {
     const auto q = unique_queue("throws");
     rpc::rpc_server server(io.executor(), broker_options(), {});

@@ -59,6 +59,9 @@ struct server_options {
     /// heartbeats. Called on the I/O thread with the request's body, before the handler; keep it
     /// cheap. If it throws, the request goes to the pool. Unset: every request goes to the pool.
     std::function<bool(std::string_view body)> runs_inline;
+    /// The handler reads only request::body: the other properties are not copied for it (see
+    /// service_options::body_only).
+    bool body_only = false;
     /// One basic.ack with multiple=true for each run of finished requests, oldest first
     /// (inline: one per batch of deliveries read at once; pool: the requests finished by the time
     /// the I/O thread sends the ack), instead of one ack per request. A request that finishes

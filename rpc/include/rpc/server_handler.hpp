@@ -56,6 +56,12 @@ struct service_options {
     /// Synchronous handlers with server_options::workers > 0: a request for which this returns true
     /// runs on the connection's thread instead of a worker (see server_options::runs_inline).
     std::function<bool(std::string_view body)> runs_inline;
+    /// For a synchronous handler that reads only the request's body (the Fibonacci service's): the
+    /// request it gets carries body, correlation_id, reply_to and redelivered; every other field is
+    /// empty: no headers table is decoded and no other property copied for it. The server itself
+    /// still reads what it needs (the deadline header, reply_to) from the delivery. Ignored for
+    /// asynchronous handlers, which always get every field.
+    bool body_only = false;
     /// Where an asynchronous handler is invoked (its work may go anywhere). Unset: the server's
     /// executor. Ignored for synchronous handlers.
     boost::asio::any_io_executor executor;

@@ -1,5 +1,6 @@
 #include <fibonacci/fibonacci.hpp>
 
+#include <array>
 #include <limits>
 #include <stdexcept>
 
@@ -24,6 +25,20 @@ big_int fibonacci(std::uint64_t n) {
         }
     }
     return a;
+}
+
+std::uint64_t fibonacci_u64(std::uint64_t n) {
+    if (n > max_u64_n)
+        throw std::out_of_range("n must be <= " + std::to_string(max_u64_n) + " for a 64-bit result, got " +
+                                std::to_string(n));
+    // Computed by the compiler: a lookup per request.
+    static constexpr auto table = [] {
+        std::array<std::uint64_t, max_u64_n + 1> t{};
+        t[1] = 1;
+        for (std::size_t i = 2; i < t.size(); ++i) t[i] = t[i - 1] + t[i - 2];
+        return t;
+    }();
+    return table[n];
 }
 
 namespace {
@@ -82,11 +97,11 @@ parsed_request parse_request(std::string_view body, std::uint64_t max_n) {
     if (i == text.size() || !is_digit(text[i])) return invalid();
 
     // One pass: validate (digits, single '_' between digits) and accumulate while the value fits.
+    // Nothing is built for a valid request: the error texts below read the digits again.
     std::uint64_t value = 0;
     std::size_t significant = 0;  // digits after leading zeros
+    std::size_t first = 0;        // where the first significant digit is
     bool overflow = false;
-    std::string shown;            // the significant digits, kept only while short
-    constexpr std::size_t max_shown = 30;
     for (; i < text.size(); ++i) {
         const char c = text[i];
         if (c == '_') {
@@ -96,8 +111,7 @@ parsed_request parse_request(std::string_view body, std::uint64_t max_n) {
         if (!is_digit(c)) return invalid();
         const auto d = static_cast<std::uint64_t>(c - '0');
         if (significant == 0 && d == 0) continue;
-        ++significant;
-        if (shown.size() < max_shown) shown += c;
+        if (significant++ == 0) first = i;
         if (!overflow) {
             if (value > (std::numeric_limits<std::uint64_t>::max() - d) / 10)
                 overflow = true;
@@ -105,14 +119,21 @@ parsed_request parse_request(std::string_view body, std::uint64_t max_n) {
                 value = value * 10 + d;
         }
     }
-    const std::string number = significant == 0             ? std::string("0")
-                               : significant <= max_shown   ? shown
-                                                            : "a " + std::to_string(significant) + "-digit number";
+    const bool too_large = overflow || value > max_n;
+    if ((!negative || significant == 0) && !too_large) return {true, value, {}};
+    constexpr std::size_t max_shown = 30;
+    // The significant digits, kept only while short.
+    const auto number = [&]() -> std::string {
+        if (significant == 0) return "0";
+        if (significant > max_shown) return "a " + std::to_string(significant) + "-digit number";
+        std::string digits;
+        for (std::size_t j = first; j < text.size(); ++j)
+            if (text[j] != '_') digits += text[j];
+        return digits;
+    }();
     if (negative && significant != 0)
         return fail("invalid request: n must be non-negative, got " + (significant <= max_shown ? "-" + number : "a negative " + number.substr(2)));
-    if (overflow || value > max_n)
-        return fail("n must be <= " + std::to_string(max_n) + ", got " + number);
-    return {true, value, {}};
+    return fail("n must be <= " + std::to_string(max_n) + ", got " + number);
 }
 
 }  // namespace rpc

@@ -21,7 +21,10 @@ request_handler make_fibonacci_handler(fibonacci_service_options opts) {
             return make_error_reply(reason);
         }
         if (opts.on_request) opts.on_request(p.n);
-        return make_value_reply(opts.naive ? big_int(fibonacci_naive(p.n)) : fibonacci(p.n), opts.format);
+        // Up to fib(93) the value fits a machine word: no big-integer arithmetic or formatting.
+        if (opts.naive) return make_value_reply(fibonacci_naive(p.n), opts.format);
+        if (p.n <= max_u64_n) return make_value_reply(fibonacci_u64(p.n), opts.format);
+        return make_value_reply(fibonacci(p.n), opts.format);
     };
 }
 

@@ -1,12 +1,28 @@
 #include <fibonacci/reply_format.hpp>
 
+#include <charconv>
+
 #include <boost/json/basic_parser_impl.hpp>
 
 namespace rpc {
 
-reply make_value_reply(const big_int& value, reply_format format) {
-    if (format == reply_format::plain) return reply{value.str()};
-    return {"{\"response\": " + value.str() + ", \"error\": null}", std::string(json_content_type), {}};
+namespace {
+reply value_reply(std::string_view digits, reply_format format) {
+    if (format == reply_format::plain) return reply{std::string(digits)};
+    constexpr std::string_view head = "{\"response\": ", tail = ", \"error\": null}";
+    std::string body;
+    body.reserve(head.size() + digits.size() + tail.size());
+    body.append(head).append(digits).append(tail);
+    return {std::move(body), std::string(json_content_type), {}};
+}
+}  // namespace
+
+reply make_value_reply(const big_int& value, reply_format format) { return value_reply(value.str(), format); }
+
+reply make_value_reply(std::uint64_t value, reply_format format) {
+    char digits[20];  // 2^64 - 1 has 20 digits
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    return value_reply(std::string_view(digits, static_cast<std::size_t>(end - digits)), format);
 }
 
 namespace {

@@ -24,6 +24,11 @@ inline constexpr std::uint64_t max_naive_n = 45;
 /// fib(n) by fast doubling: O(log n) multiplications of growing numbers.
 big_int fibonacci(std::uint64_t n);
 
+/// The largest n whose fib(n) fits in 64 bits (fib(93) = 12200160415121876738).
+inline constexpr std::uint64_t max_u64_n = 93;
+/// fib(n) in a machine word, for n <= max_u64_n (no allocation); throws std::out_of_range above.
+std::uint64_t fibonacci_u64(std::uint64_t n);
+
 /// fib(n) by the tutorial's exponential recursion (fib(n-1) + fib(n-2)), on purpose slow.
 /// Throws std::out_of_range above max_naive_n (fib(45) still fits in 64 bits).
 std::uint64_t fibonacci_naive(std::uint64_t n);

@@ -20,6 +20,8 @@ enum class reply_format { plain, json };
 /// digit for digit as a JSON number (valid JSON at any size; Python's json.loads gives the exact
 /// int), since Boost.JSON's value cannot hold it.
 reply make_value_reply(const big_int& value, reply_format format);
+/// The same for a value in a machine word (no big-integer arithmetic or allocation to format it).
+reply make_value_reply(std::uint64_t value, reply_format format);
 // make_error_reply (an error: {"response": null, "error": "<reason>"}, the reason JSON-escaped)
 // and `reply` are in server_request.hpp: every service's error replies share this format.
 
