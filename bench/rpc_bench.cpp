@@ -32,20 +32,25 @@ constexpr std::string_view usage =
     "usage: rpc_bench [--url URL]... [--shuffle-nodes] [--requests N] [--inflight K] [--n N] [--warmup W]\n"
     "                 [--queue Q] [--direct-reply-to] [--json] [--timeout S] [--max-seconds S] [--size B]\n"
     "Send W + N requests fib(n) to the server on queue Q, K at a time, and print the throughput,\n"
-    "the latency percentiles of the last N calls, and this process's CPU time per call.\n"
-    "  --url URL          broker; repeat it for a cluster's nodes, tried in order, the next one\n"
-    "                     after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
-    "                     $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
-    "  --shuffle-nodes    try the nodes in a random order (spreads clients over a cluster)\n"
-    "  --requests N       measured calls (default 10000)\n"
-    "  --inflight K       calls outstanding at once; 1 = sequential (default 1)\n"
-    "  --n N              the Fibonacci argument (default 10)\n"
-    "  --warmup W         unmeasured calls first (default 1000)\n"
-    "  --direct-reply-to  replies through amq.rabbitmq.reply-to, not an exclusive queue\n"
-    "  --json             the result as one JSON object\n"
-    "  --timeout S        per-call timeout (default 30)\n"
-    "  --max-seconds S    give up when the whole run takes longer (default 600)\n"
-    "  --size B           echo calls: a B-byte body 'a'..'z' repeated, expected back as is\n";
+    "the latency percentiles of the last N calls, and this process's CPU time per call.\n";
+
+const rpc::cli::option_group own_options{
+    {{"requests", true},
+     {"warmup", true},
+     {"inflight", true},
+     {"n", true},
+     {"json", false},
+     {"timeout", true},
+     {"max-seconds", true},
+     {"size", true}},
+    "  --requests N         measured calls (default 10000)\n"
+    "  --inflight K         calls outstanding at once; 1 = sequential (default 1)\n"
+    "  --n N                the Fibonacci argument (default 10)\n"
+    "  --warmup W           unmeasured calls first (default 1000)\n"
+    "  --json               the result as one JSON object\n"
+    "  --timeout S          per-call timeout (default 30)\n"
+    "  --max-seconds S      give up when the whole run takes longer (default 600)\n"
+    "  --size B             echo calls: a B-byte body 'a'..'z' repeated, expected back as is\n"};
 
 using steady = std::chrono::steady_clock;
 
@@ -218,9 +223,7 @@ int bench(const rpc::cli::arguments& args) {
     if (auto v = args.value("timeout")) p.timeout = parse_seconds(*v, "--timeout");
     if (auto v = args.value("max-seconds")) p.max_time = parse_seconds(*v, "--max-seconds");
     if (auto v = args.value("size")) p.size = parse_count(*v, 0, 128u << 20, "--size");
-    rpc::client_options opts;
-    opts.queue = args.value("queue").value_or("rpc_queue");
-    opts.direct_reply_to = args.flag("direct-reply-to");
+    rpc::client_options opts = client_options_from(args);
     opts.default_timeout = p.timeout;
     const rpc::broker_nodes nodes = broker_nodes_from(args);
 
@@ -247,18 +250,6 @@ int bench(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage,
-                         {{"url", true},
-                          {"shuffle-nodes", false},
-                          {"requests", true},
-                          {"warmup", true},
-                          {"inflight", true},
-                          {"n", true},
-                          {"queue", true},
-                          {"direct-reply-to", false},
-                          {"json", false},
-                          {"timeout", true},
-                          {"max-seconds", true},
-                          {"size", true}},
-                         bench);
+    using namespace rpc::cli;
+    return run(argc, argv, usage, {broker_node_options, client_queue_options, own_options}, bench);
 }

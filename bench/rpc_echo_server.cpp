@@ -18,21 +18,19 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: rpc_echo_server [--url URL] [--queue Q] [--prefetch N] [--workers N]\n"
-    "Reply to every request on queue Q (default rpc_queue) with its own body, until SIGINT or SIGTERM.\n"
-    "  --prefetch N   unacked requests at once (default 1)\n"
-    "  --workers N    threads running the handler (default 0: on the connection's thread)\n";
+    "Reply to every request on queue Q (default rpc_queue) with its own body, until SIGINT or SIGTERM.\n";
+
+const rpc::cli::option_group own_options{
+    {{"workers", true}},
+    "  --workers N          threads running the handler (default 0: on the connection's thread)\n"};
 
 int serve(const rpc::cli::arguments& args) {
     using namespace rpc::cli;
     if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
-    rpc::server_options opts;
-    opts.queue = args.value("queue").value_or("rpc_queue");
-    if (opts.queue.empty() || opts.queue.size() > 255) throw usage_error("--queue must be 1 to 255 characters");
-    if (auto p = args.value("prefetch")) opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
-    opts.workers = 0;
+    rpc::server_options opts = server_options_from(args);
+    opts.workers = workers_from(args).value_or(0);
     // The message-size runs go up to 1 MiB bodies; the server's default limit (64 KiB) would refuse them.
     opts.max_request_size = 4u << 20;
-    if (auto w = args.value("workers")) opts.workers = parse_count(*w, 0, 1024, "--workers");
     const amqp::connection_options conn = broker_options(args);
 
     io_thread io;
@@ -62,6 +60,6 @@ int serve(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"queue", true}, {"prefetch", true}, {"workers", true}},
-                         serve);
+    using namespace rpc::cli;
+    return run(argc, argv, usage, {broker_url_options, server_queue_options, own_options}, serve);
 }

@@ -1,7 +1,7 @@
 // The tutorial's threaded client, done safely: five calls in flight at once on one connection,
 // then their results in the order they were asked for.
-#include <programs/cli.hpp>
 #include <fibonacci/fibonacci_client.hpp>
+#include <programs/cli.hpp>
 #include <rpc/rpc_client.hpp>
 
 #include <future>
@@ -16,18 +16,16 @@ namespace {
 constexpr std::string_view usage =
     "usage: rpc_async_client [--url URL]... [--shuffle-nodes] [--queue Q] [--direct-reply-to] [--timeout S]\n"
     "Send fib(10), fib(15), fib(20), fib(25) and fib(30) at once to the server on queue Q\n"
-    "(default rpc_queue), then print each result; each call waits at most S seconds (default 30).\n"
-    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
-    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
-    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
-    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"
-    "  --direct-reply-to    receive the replies through amq.rabbitmq.reply-to\n";
+    "(default rpc_queue), then print each result; each call waits at most S seconds (default 30).\n";
+
+const rpc::cli::option_group own_options{{{"timeout", true}},
+                                         "  --timeout S          each call's deadline in seconds (default 30)\n"};
 
 int request(const rpc::cli::arguments& args) {
     using namespace rpc::cli;
     if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
-    const std::chrono::milliseconds timeout =
-        args.value("timeout") ? parse_seconds(*args.value("timeout"), "--timeout") : std::chrono::seconds(30);
+    const std::chrono::milliseconds timeout = args.value("timeout") ? parse_seconds(*args.value("timeout"), "--timeout")
+                                                                    : std::chrono::seconds(30);
     const rpc::client_options opts = client_options_from(args);
     const rpc::broker_nodes nodes = broker_nodes_from(args);
 
@@ -65,6 +63,6 @@ int request(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage,
-                         {{"url", true}, {"shuffle-nodes", false}, {"queue", true}, {"direct-reply-to", false}, {"timeout", true}}, request);
+    using namespace rpc::cli;
+    return run(argc, argv, usage, {broker_node_options, client_queue_options, own_options}, request);
 }

@@ -10,16 +10,7 @@ namespace {
 constexpr std::string_view usage =
     "usage: rpc_client [--url URL]... [--shuffle-nodes] [--queue Q] [--queue-type T] [--confirms]\n"
     "                  [--direct-reply-to] [N]\n"
-    "Ask the server on queue Q (default rpc_queue) for fib(N) (default 30); wait up to 30 s.\n"
-    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
-    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
-    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
-    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"
-    "  --queue-type T       the server's queue: transient (default), classic or quorum; with a\n"
-    "                       durable one (classic, quorum) the request is published persistent\n"
-    "  --confirms           the request counts as sent once the broker confirmed it (publisher\n"
-    "                       confirms); on by default with --queue-type classic or quorum\n"
-    "  --direct-reply-to    receive the reply through amq.rabbitmq.reply-to\n";
+    "Ask the server on queue Q (default rpc_queue) for fib(N) (default 30); wait up to 30 s.\n";
 
 int request(const rpc::cli::arguments& args) {
     using namespace rpc::cli;
@@ -42,12 +33,6 @@ int request(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage,
-                         {{"url", true},
-                          {"shuffle-nodes", false},
-                          {"queue", true},
-                          {"queue-type", true},
-                          {"confirms", false},
-                          {"direct-reply-to", false}},
-                         request);
+    using namespace rpc::cli;
+    return run(argc, argv, usage, {broker_node_options, client_queue_options, client_durability_options}, request);
 }

@@ -11,12 +11,7 @@ namespace {
 constexpr std::string_view usage =
     "usage: rpc_client_timeout [--url URL]... [--shuffle-nodes] [--queue Q] [--direct-reply-to] [N] [TIMEOUT_S]\n"
     "Ask the server on queue Q (default rpc_queue) for fib(N) (default 10), waiting at most\n"
-    "TIMEOUT_S seconds (default 30; decimals allowed, e.g. 0.5).\n"
-    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
-    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
-    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
-    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"
-    "  --direct-reply-to    receive the reply through amq.rabbitmq.reply-to\n";
+    "TIMEOUT_S seconds (default 30; decimals allowed, e.g. 0.5).\n";
 
 int request(const rpc::cli::arguments& args) {
     using namespace rpc::cli;
@@ -24,8 +19,9 @@ int request(const rpc::cli::arguments& args) {
     const std::uint64_t n = args.positionals.empty()
                                 ? 10
                                 : parse_count(args.positionals[0], 0, std::numeric_limits<std::uint64_t>::max(), "N");
-    const std::chrono::milliseconds timeout =
-        args.positionals.size() > 1 ? parse_seconds(args.positionals[1], "TIMEOUT_S") : std::chrono::seconds(30);
+    const std::chrono::milliseconds timeout = args.positionals.size() > 1
+                                                  ? parse_seconds(args.positionals[1], "TIMEOUT_S")
+                                                  : std::chrono::seconds(30);
     const rpc::client_options opts = client_options_from(args);
     const rpc::broker_nodes nodes = broker_nodes_from(args);
 
@@ -41,5 +37,6 @@ int request(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"shuffle-nodes", false}, {"queue", true}, {"direct-reply-to", false}}, request);
+    using namespace rpc::cli;
+    return run(argc, argv, usage, {broker_node_options, client_queue_options}, request);
 }

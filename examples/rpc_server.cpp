@@ -32,16 +32,18 @@ constexpr std::string_view usage =
     "the requests in flight (for at most --drain-timeout seconds; a second signal stops at once)\n"
     "and exit. What is unfinished is left to the broker, which redelivers it to another server.\n"
     "Exit status: 0 stopped by a signal with every request finished; 1 error (connection lost,\n"
-    "broker refused); 2 usage; 3 the drain timed out; 4 a second signal cut the drain short.\n"
-    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
-    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
-    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
-    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"
-    "  --queue-type T       how Q is declared: transient (default; the tutorial's, refused by\n"
-    "                       RabbitMQ 4.3), classic (durable) or quorum (durable, replicated)\n"
-    "  --confirms           ack a request only once the broker confirmed its reply (publisher\n"
-    "                       confirms); on by default with --queue-type classic or quorum\n"
-    "  --prefetch N         unacked requests at once (default 1)\n"
+    "broker refused); 2 usage; 3 the drain timed out; 4 a second signal cut the drain short.\n";
+
+// The Fibonacci server's own options (the shared groups are in <programs/cli.hpp>).
+const rpc::cli::option_group own_options{
+    {{"max-n", true},
+     {"naive", false},
+     {"reply-format", true},
+     {"reconnect", false},
+     {"workers", true},
+     {"quiet", false},
+     {"drain-timeout", true},
+     {"max-request-size", true}},
     "  --max-n N            largest n served (default 100000)\n"
     "  --naive              the tutorial's exponential recursion (n <= 45)\n"
     "  --reply-format F     plain: decimal text (default); json: {\"response\": N, \"error\": null}\n"
@@ -56,7 +58,7 @@ constexpr std::string_view usage =
     "                       (default 30)\n"
     "  --max-request-size B largest request body read, in bytes, at least 1024 (default 65536);\n"
     "                       a larger one is rejected without requeue and answered with an\n"
-    "                       error; it caps replies too\n";
+    "                       error; it caps replies too\n"};
 
 constexpr int exit_drain_timed_out = 3;
 constexpr int exit_second_signal = 4;
@@ -64,16 +66,10 @@ constexpr int exit_second_signal = 4;
 int serve(const rpc::cli::arguments& args) {
     using namespace rpc::cli;
     if (!args.positionals.empty()) throw usage_error("unexpected argument '" + args.positionals.front() + "'");
-    rpc::server_options opts;
-    opts.queue = args.value("queue").value_or("rpc_queue");
-    if (opts.queue.empty() || opts.queue.size() > 255) throw usage_error("--queue must be 1 to 255 characters");
-    opts.queue_type = queue_type_from(args);
-    opts.confirm_replies = confirms_from(args);
-    if (auto p = args.value("prefetch"))
-        opts.prefetch = static_cast<std::uint16_t>(parse_count(*p, 1, 65535, "--prefetch"));
+    rpc::server_options opts = server_options_from(args);
     opts.reconnect = args.flag("reconnect");
-    opts.workers = std::min<std::size_t>(opts.prefetch, std::max(1u, std::thread::hardware_concurrency()));
-    if (auto w = args.value("workers")) opts.workers = parse_count(*w, 0, 1024, "--workers");
+    opts.workers = workers_from(args).value_or(
+        std::min<std::size_t>(opts.prefetch, std::max(1u, std::thread::hardware_concurrency())));
     if (auto d = args.value("drain-timeout")) opts.drain_timeout = parse_seconds(*d, "--drain-timeout");
     if (auto m = args.value("max-request-size"))
         opts.max_request_size = parse_count(*m, 1024, std::uint64_t{1} << 32, "--max-request-size");
@@ -164,20 +160,7 @@ int main(int argc, char** argv) {
     // A fixed threshold keeps every block above it in its own mapping, returned when freed.
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
-    return rpc::cli::run(argc, argv, usage,
-                         {{"url", true},
-                          {"shuffle-nodes", false},
-                          {"queue", true},
-                          {"queue-type", true},
-                          {"confirms", false},
-                          {"prefetch", true},
-                          {"max-n", true},
-                          {"naive", false},
-                          {"reply-format", true},
-                          {"reconnect", false},
-                          {"workers", true},
-                          {"quiet", false},
-                          {"drain-timeout", true},
-                          {"max-request-size", true}},
-                         serve);
+    using namespace rpc::cli;
+    return run(argc, argv, usage, {broker_node_options, server_queue_options, server_durability_options, own_options},
+               serve);
 }

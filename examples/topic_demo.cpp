@@ -4,8 +4,8 @@
 // exchange exists, which for a missing one is the broker's channel.close 404 NOT_FOUND.
 #include <programs/cli.hpp>
 
-#include <amqp/connection.hpp>
 #include <amqp/codec/printable.hpp>
+#include <amqp/connection.hpp>
 
 #include <chrono>
 #include <future>
@@ -17,9 +17,12 @@ namespace {
 constexpr std::string_view usage =
     "usage: topic_demo [--url URL] [--exchange NAME] [--passive]\n"
     "Declare the topic exchange NAME (default topic_demo), bind a queue to it with 'fib.*', publish\n"
-    "'fib.request' (routed), unbind, publish again (returned: 312 NO_ROUTE), delete the exchange.\n"
-    "  --url URL     broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
-    "  --passive     only check that NAME exists (a missing one: 404 NOT_FOUND, exit 1)\n";
+    "'fib.request' (routed), unbind, publish again (returned: 312 NO_ROUTE), delete the exchange.\n";
+
+const rpc::cli::option_group own_options{
+    {{"exchange", true}, {"passive", false}},
+    "  --exchange NAME      the exchange (default topic_demo)\n"
+    "  --passive            only check that NAME exists (a missing one: 404 NOT_FOUND, exit 1)\n"};
 
 constexpr std::string_view binding_key = "fib.*";
 constexpr std::string_view routing_key = "fib.request";
@@ -106,5 +109,5 @@ int run(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage, {{"url", true}, {"exchange", true}, {"passive", false}}, run);
+    return rpc::cli::run(argc, argv, usage, {rpc::cli::broker_url_options, own_options}, run);
 }

@@ -33,6 +33,20 @@ constexpr std::string_view usage =
     "                    [--requests N] [--inflight K] [--n N] [--timeout S] [--interval-ms MS] [--not-idempotent]\n"
     "                    [--direct-reply-to]\n";
 
+const rpc::cli::option_group own_options{
+    {{"requests", true},
+     {"inflight", true},
+     {"n", true},
+     {"timeout", true},
+     {"interval-ms", true},
+     {"not-idempotent", false}},
+    "  --requests N         calls in all (default 300)\n"
+    "  --inflight K         calls outstanding at once (default 16)\n"
+    "  --n N                the Fibonacci argument (default 20)\n"
+    "  --timeout S          per-call timeout (default 60)\n"
+    "  --interval-ms MS     pause between a slot's answer and its next call (default 0)\n"
+    "  --not-idempotent     plain requests, which the client must not re-send\n"};
+
 double monotonic_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -185,18 +199,7 @@ int run_load(const rpc::cli::arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return rpc::cli::run(argc, argv, usage,
-                         {{"url", true},
-                          {"shuffle-nodes", false},
-                          {"queue", true},
-                          {"queue-type", true},
-                          {"confirms", false},
-                          {"requests", true},
-                          {"inflight", true},
-                          {"n", true},
-                          {"timeout", true},
-                          {"interval-ms", true},
-                          {"not-idempotent", false},
-                          {"direct-reply-to", false}},
-                         run_load);
+    using namespace rpc::cli;
+    return run(argc, argv, usage, {broker_node_options, client_queue_options, client_durability_options, own_options},
+               run_load);
 }

@@ -86,4 +86,30 @@ TEST(server_crash, every_request_is_answered_once_after_sigkill_of_one_of_two_se
     EXPECT_TRUE(e.exited && e.status == 0) << survivor->err();
 }
 
+// One request in the middle of its computation when its server is killed: a server started
+// afterwards gets it again and answers it.
+TEST(server_crash, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {
+    RPC_REQUIRE_BROKER();
+    const auto q = unique_queue("prog-kill");
+    constexpr std::uint64_t n = 45;  // naive, the largest allowed: long enough (seconds) to be killed in the middle
+    const std::vector<std::string> server_argv{RPC_SERVER_BIN, "--url", broker_url(), "--queue", q, "--naive"};
+    auto first = std::make_unique<child_process>(server_argv);
+    ASSERT_TRUE(first->wait_for_stdout(" [x] Awaiting RPC requests\n"));
+    rpc::cli::io_thread io;
+    auto client = make_client(io.executor(), q);
+    auto result = rpc::fibonacci_client(*client).async_call(n, 300s, boost::asio::use_future);
+    ASSERT_TRUE(first->wait_for_stdout(" [.] fib(45)\n"));
+    first->signal(SIGKILL);
+    const auto e = first->wait(30s);
+    EXPECT_EQ(e.signal, SIGKILL);
+
+    child_process second(server_argv);
+    ASSERT_TRUE(second.wait_for_stdout(" [x] Awaiting RPC requests\n"));
+    ASSERT_EQ(result.wait_for(300s), std::future_status::ready);
+    EXPECT_EQ(result.get(), rpc::fibonacci(n));
+    EXPECT_TRUE(second.wait_for_stdout(" [.] fib(45)\n", 1s))
+        << "second server's output:\n" << second.out() << "\nfirst server's output:\n" << first->out()
+        << "\nfirst server's stderr:\n" << first->err();
+}
+
 }  // namespace

@@ -1,8 +1,8 @@
 // The four programs' command-line contract (issue 5): outputs, exit statuses, usage, the URL rule,
-// signals, and a server killed mid-request whose request another server then answers.
+// signals. A server killed or cut off is in tests/faults (server_crash_test.cpp,
+// rpc_connection_loss_test.cpp).
 #include <test_support/child_process.hpp>
 #include <test_support/rpc_fixture.hpp>
-#include <test_support/test_relay.hpp>
 #include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/use_future.hpp>
@@ -283,20 +283,6 @@ TEST_F(ProgramsWithBroker, SigtermStopsTheServerCleanly) {
     EXPECT_EQ(e.status, 0);
 }
 
-TEST_F(ProgramsWithBroker, ServerExitsWithAnErrorWhenTheConnectionIsLost) {
-    auto conn = broker_options();
-    amqp_test::test_relay proxy(conn.port);
-    const std::string via_proxy =
-        "amqp://" + conn.user + ":" + conn.password + "@127.0.0.1:" + std::to_string(proxy.port()) + "/";
-    child_process server({server_bin, "--url", via_proxy, "--queue", unique_queue("prog-lost")});
-    ASSERT_TRUE(server.wait_for_stdout(" [x] Awaiting RPC requests\n"));
-    proxy.cut_all();
-    const auto e = server.wait(60s);
-    EXPECT_TRUE(e.exited);
-    EXPECT_EQ(e.status, 1);
-    EXPECT_EQ(server.err().rfind(" [!] Error: connection lost", 0), 0u) << server.err();
-}
-
 TEST_F(ProgramsWithBroker, SigintFinishesTheRequestInFlightBeforeExiting) {
     const auto q = unique_queue("prog-drain");
     server_program server(q, {"--naive"});
@@ -431,28 +417,6 @@ TEST_F(ProgramsWithBroker, LargeRequestsReadAndAnsweredLeaveNoBufferBehind) {
     EXPECT_LT(after, before + 4096) << "VmRSS " << before << " kB before, " << after << " kB after";
     server.proc.signal(SIGTERM);
     EXPECT_EQ(server.proc.wait(60s).status, 0) << server.proc.err();
-}
-
-TEST_F(ProgramsWithBroker, ServerKilledMidRequestIsReplacedAndTheRequestAnswered) {
-    const auto q = unique_queue("prog-kill");
-    constexpr std::uint64_t n = 45;  // naive, the largest allowed: long enough (seconds) to be killed in the middle
-    auto first = std::make_unique<server_program>(q, std::vector<std::string>{"--naive"});
-    ASSERT_TRUE(first->ready);
-    rpc::cli::io_thread io;
-    auto client = make_client(io.executor(), q);
-    auto result = rpc::fibonacci_client(*client).async_call(n, 300s, boost::asio::use_future);
-    ASSERT_TRUE(first->proc.wait_for_stdout(" [.] fib(45)\n"));
-    first->proc.signal(SIGKILL);
-    const auto e = first->proc.wait(30s);
-    EXPECT_EQ(e.signal, SIGKILL);
-
-    server_program second(q, {"--naive"});
-    ASSERT_TRUE(second.ready);
-    ASSERT_EQ(result.wait_for(300s), std::future_status::ready);
-    EXPECT_EQ(result.get(), rpc::fibonacci(n));
-    EXPECT_TRUE(second.proc.wait_for_stdout(" [.] fib(45)\n", 1s))
-        << "second server's output:\n" << second.proc.out() << "\nfirst server's output:\n" << first->proc.out()
-        << "\nfirst server's stderr:\n" << first->proc.err();
 }
 
 // The README's server (default flags, here --naive) computes small n on the connection's thread,

@@ -1,6 +1,5 @@
 // RpcClient and RpcServer against a real RabbitMQ: every behaviour of issue 5's rpc/ section.
 #include <test_support/rpc_fixture.hpp>
-#include <test_support/test_relay.hpp>
 #include <fibonacci/fibonacci_client.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -252,34 +251,6 @@ TEST_F(RpcIntegration, StartAndCallFromACoroutine) {
     EXPECT_FALSE(client.is_running());
 }
 
-TEST_F(RpcIntegration, LostConnectionFailsEveryPendingCallAtOnce) {
-    const auto q = unique_queue("lost");
-    raw_peer peer(io.executor());
-    peer.declare(q);  // nobody answers: the calls stay pending
-    auto conn = broker_options();
-    amqp_test::test_relay proxy(conn.port);
-    conn.host = "127.0.0.1";
-    conn.port = proxy.port();
-    auto client = make_client(io.executor(), q, false, conn);
-    std::vector<std::future<rpc::big_int>> calls;
-    std::vector<rpc::diagnostics> diags(5);
-    for (auto& d : diags) calls.push_back(rpc::fibonacci_client(*client).async_call(1, 300s, d, boost::asio::use_future));
-    proxy.cut_all();
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-        try {
-            calls[i].get();
-            ADD_FAILURE() << "call " << i << " succeeded";
-        } catch (const boost::system::system_error& e) {
-            EXPECT_EQ(e.code(), rpc::errc::connection_lost);
-            EXPECT_NE(diags[i].message.find("connection lost"), std::string::npos) << diags[i].message;
-        }
-    }
-    EXPECT_EQ(client->pending_calls(), 0u);
-    EXPECT_FALSE(client->is_running());
-    // And later calls fail at once too.
-    EXPECT_THROW(rpc::fibonacci_client(*client).call(1, 300s), rpc::call_error);
-}
-
 TEST_F(RpcIntegration, TwoServersShareTheLoad) {
     const auto q = unique_queue("share");
     // A slow handler, so that requests queue up and the broker round-robins them.
@@ -417,22 +388,6 @@ TEST_F(RpcIntegration, StopFinishesAndAcksTheRequestInFlight) {
     stopping.get();
     raw_peer peer(io.executor());
     EXPECT_EQ(peer.ready(q), 0u);  // acked, not redelivered
-}
-
-TEST_F(RpcIntegration, ServerReportsALostConnection) {
-    const auto q = unique_queue("serverlost");
-    auto conn = broker_options();
-    amqp_test::test_relay proxy(conn.port);
-    conn.host = "127.0.0.1";
-    conn.port = proxy.port();
-    rpc::rpc_server server(io.executor(), conn, fib_server::options(q, 1), rpc::make_fibonacci_handler({}));
-    std::promise<std::string> lost;
-    server.on_connection_lost([&](const amqp::close_reason& r) { lost.set_value(r.to_string()); });
-    server.start();
-    proxy.cut_all();
-    auto why = lost.get_future();
-    ASSERT_EQ(why.wait_for(30s), std::future_status::ready);
-    EXPECT_FALSE(why.get().empty());
 }
 
 TEST_F(RpcIntegration, LongHandlerDoesNotStopHeartbeats) {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include <unistd.h>
@@ -32,11 +33,23 @@ std::vector<std::string> arguments::all(std::string_view name) const {
     return it == repeated.end() ? std::vector<std::string>{} : it->second;
 }
 
-bool arguments::flag(std::string_view name) const {
-    return std::find(flags.begin(), flags.end(), name) != flags.end();
+bool arguments::flag(std::string_view name) const { return std::find(flags.begin(), flags.end(), name) != flags.end(); }
+
+namespace {
+
+std::vector<option_spec> options_of(option_groups groups) {
+    std::vector<option_spec> all;
+    for (const option_group& g : groups) all.insert(all.end(), g.options.begin(), g.options.end());
+    return all;
 }
 
-arguments parse_arguments(int argc, const char* const* argv, std::initializer_list<option_spec> options) {
+std::string usage_of(std::string_view head, option_groups groups) {
+    std::string text(head);
+    for (const option_group& g : groups) text += g.usage;
+    return text;
+}
+
+arguments parse(int argc, const char* const* argv, std::span<const option_spec> options) {
     arguments out;
     bool options_done = false;
     for (int i = 1; i < argc; ++i) {
@@ -65,7 +78,8 @@ arguments parse_arguments(int argc, const char* const* argv, std::initializer_li
             out.flags.emplace_back(name);
             continue;
         }
-        const auto spec = std::find_if(options.begin(), options.end(), [&](const option_spec& s) { return s.name == name; });
+        const auto spec = std::find_if(options.begin(), options.end(),
+                                       [&](const option_spec& s) { return s.name == name; });
         if (spec == options.end()) throw usage_error("unknown option '--" + std::string(name) + "'");
         if (!spec->takes_value) {
             if (inline_value) throw usage_error("option '--" + std::string(name) + "' takes no value");
@@ -78,6 +92,16 @@ arguments parse_arguments(int argc, const char* const* argv, std::initializer_li
         out.repeated[std::string(name)].push_back(v);
     }
     return out;
+}
+
+}  // namespace
+
+arguments parse_arguments(int argc, const char* const* argv, std::initializer_list<option_spec> options) {
+    return parse(argc, argv, {options.begin(), options.size()});
+}
+
+arguments parse_arguments(int argc, const char* const* argv, option_groups groups) {
+    return parse(argc, argv, options_of(groups));
 }
 
 std::uint64_t parse_count(std::string_view text, std::uint64_t min, std::uint64_t max, std::string_view what) {
@@ -99,13 +123,15 @@ std::uint64_t parse_count(std::string_view text, std::uint64_t min, std::uint64_
 
 std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view what) {
     const auto bad = [&] {
-        return usage_error(std::string(what) + " must be a positive number of seconds (at most 86400, up to 3 decimals), got '" +
+        return usage_error(std::string(what) +
+                           " must be a positive number of seconds (at most 86400, up to 3 decimals), got '" +
                            std::string(text.substr(0, 40)) + "'");
     };
     const auto dot = text.find('.');
     const std::string_view whole = text.substr(0, dot);
     std::string_view frac = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
-    if (whole.empty() || whole.size() > 5 || frac.size() > 3 || (dot != std::string_view::npos && frac.empty())) throw bad();
+    if (whole.empty() || whole.size() > 5 || frac.size() > 3 || (dot != std::string_view::npos && frac.empty()))
+        throw bad();
     std::int64_t ms = 0;
     for (char c : whole) {
         if (c < '0' || c > '9') throw bad();
@@ -211,19 +237,20 @@ void print_error(std::string_view reason) {
     std::cerr << " [!] Error: " << line << std::endl;
 }
 
-int run(int argc, const char* const* argv, std::string_view usage, std::initializer_list<option_spec> options,
+int run(int argc, const char* const* argv, std::string_view usage, option_groups groups,
         const std::function<int(const arguments&)>& body) {
+    const std::string text = usage_of(usage, groups);
     std::string prog = argc > 0 ? argv[0] : "program";
     if (auto slash = prog.rfind('/'); slash != std::string::npos) prog.erase(0, slash + 1);
     try {
-        const arguments args = parse_arguments(argc, argv, options);
+        const arguments args = parse_arguments(argc, argv, groups);
         if (args.help) {
-            std::cout << usage << trace_usage << std::flush;
+            std::cout << text << trace_usage << std::flush;
             return exit_ok;
         }
         return body(args);
     } catch (const usage_error& e) {
-        std::cerr << prog << ": " << e.what() << "\n" << usage << trace_usage << std::flush;
+        std::cerr << prog << ": " << e.what() << "\n" << text << trace_usage << std::flush;
         return exit_usage;
     } catch (const call_error& e) {
         print_error(e.reason());

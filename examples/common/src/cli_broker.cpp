@@ -1,9 +1,20 @@
-// Kept apart from cli.cpp: it needs the connection library's URI parser.
+// The broker options (one URL, or a node list). Kept apart from cli.cpp: they need the
+// connection library's URI parser.
 #include <programs/cli.hpp>
 
 #include <cstdlib>
 
 namespace rpc::cli {
+
+const option_group broker_url_options{
+    {{"url", true}}, "  --url URL            broker (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"};
+
+const option_group broker_node_options{
+    {{"url", true}, {"shuffle-nodes", false}},
+    "  --url URL            broker; repeat it for a cluster's nodes, tried in order, the next one\n"
+    "                       after a lost connection (default: $AMQP_URLS, comma-separated, else\n"
+    "                       $AMQP_URL, else amqp://guest:guest@localhost:5672/)\n"
+    "  --shuffle-nodes      try the nodes in a random order (spreads clients over a cluster)\n"};
 
 amqp::connection_options broker_options(const arguments& args) {
     amqp::connection_options opts;

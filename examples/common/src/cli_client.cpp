@@ -1,8 +1,13 @@
 // The command-line clients' shared parts: their options and the call that always closes.
-#include <programs/cli.hpp>
 #include <fibonacci/fibonacci_client.hpp>
+#include <programs/cli.hpp>
 
 namespace rpc::cli {
+
+const option_group client_queue_options{
+    {{"queue", true}, {"direct-reply-to", false}},
+    "  --queue Q            the server's request queue (default rpc_queue)\n"
+    "  --direct-reply-to    receive replies through amq.rabbitmq.reply-to, not an exclusive queue\n"};
 
 rpc::client_options client_options_from(const arguments& args) {
     rpc::client_options opts;
