@@ -44,7 +44,7 @@ int serve(const rpc::cli::arguments& args) {
         if (!ec) end({});
     });
     rpc::rpc_server server(io.executor(), conn, opts,
-                           [](const rpc::request& req) { return rpc::reply{req.body}; });
+                           [](rpc::request&& req) { return rpc::reply{std::move(req.body)}; });
     server.on_connection_lost([&](const amqp::close_reason& r) { end("connection lost: " + r.to_string()); });
     server.start();
     say(" [x] Awaiting RPC requests");

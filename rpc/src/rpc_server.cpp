@@ -14,6 +14,16 @@ void refuse_on_executor(const detail::server_impl& impl, const char* what) {
                                "forever: use async_" +
                                what + " there");
 }
+
+// The one service a server built with a handler serves, as its server_options say.
+service_options service_options_of(server_options& opts) {
+    service_options so;
+    so.prefetch = opts.prefetch;
+    so.queue_type = opts.queue_type;
+    so.runs_inline = std::move(opts.runs_inline);
+    so.body_only = opts.body_only;
+    return so;
+}
 }  // namespace
 
 rpc_server::rpc_server(executor_type ex, amqp::connection_options conn, server_options opts)
@@ -27,12 +37,13 @@ rpc_server::rpc_server(executor_type ex, broker_nodes nodes, server_options opts
 
 rpc_server::rpc_server(executor_type ex, broker_nodes nodes, server_options opts, request_handler handler)
     : rpc_server(std::move(ex), std::move(nodes), opts) {
-    service_options so;
-    so.prefetch = opts.prefetch;
-    so.queue_type = opts.queue_type;
-    so.runs_inline = std::move(opts.runs_inline);
-    so.body_only = opts.body_only;
-    add_service(std::move(opts.queue), std::move(handler), std::move(so));
+    add_service(std::move(opts.queue), std::move(handler), service_options_of(opts));
+}
+
+rpc_server::rpc_server(executor_type ex, broker_nodes nodes, server_options opts, owning_request_handler handler,
+                       detail::owning_handler_tag)
+    : rpc_server(std::move(ex), std::move(nodes), opts) {
+    add_owning_service(std::move(opts.queue), std::move(handler), service_options_of(opts));
 }
 
 rpc_server::~rpc_server() { impl_->abandon(); }
@@ -41,12 +52,17 @@ rpc_server::executor_type rpc_server::get_executor() const noexcept { return imp
 
 void rpc_server::add_service(std::string queue, request_handler handler, service_options opts) {
     if (!handler) throw std::invalid_argument("rpc_server::add_service: empty handler");
-    impl_->add_service({std::move(queue), std::move(opts), std::move(handler), {}});
+    impl_->add_service({std::move(queue), std::move(opts), std::move(handler), {}, {}});
 }
 
 void rpc_server::add_service(std::string queue, async_request_handler handler, service_options opts) {
     if (!handler) throw std::invalid_argument("rpc_server::add_service: empty handler");
-    impl_->add_service({std::move(queue), std::move(opts), {}, std::move(handler)});
+    impl_->add_service({std::move(queue), std::move(opts), {}, std::move(handler), {}});
+}
+
+void rpc_server::add_owning_service(std::string queue, owning_request_handler handler, service_options opts) {
+    if (!handler) throw std::invalid_argument("rpc_server::add_service: empty handler");
+    impl_->add_service({std::move(queue), std::move(opts), {}, {}, std::move(handler)});
 }
 
 void rpc_server::start_op(std::shared_ptr<detail::server_impl> impl,

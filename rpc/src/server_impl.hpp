@@ -36,12 +36,13 @@ void complete_later(const boost::asio::any_io_executor& ex, Handler h, Args... a
     boost::asio::post(ex, boost::asio::append(std::move(h), args...));
 }
 
-/// One service as added: its queue and handler (exactly one of the two kinds).
+/// One service as added: its queue and handler (exactly one of the three kinds).
 struct service {
     std::string queue;
     service_options opts;
     request_handler sync;
     async_request_handler async;
+    owning_request_handler owning;  // synchronous, may move the request's buffers out
 };
 
 /// One service's channel on one connection: delivery tags and acks belong to their channel.
@@ -117,7 +118,8 @@ private:
     void run_async(const std::shared_ptr<session>& s, service_channel& sc, const amqp::delivered_message& m);
     bool cheap(const service& svc, const amqp::delivered_message& m) const noexcept;
     void reject(service_channel& sc, const amqp::delivered_message& m);
-    reply run_handler(const service& svc, const request& req);
+    /// `req` is left as the handler leaves it (an owning handler may have moved its fields out).
+    reply run_handler(const service& svc, request& req);
     void finished(const std::shared_ptr<session>& s, service_channel& sc, std::uint64_t tag);
 
     // server_replies.cpp

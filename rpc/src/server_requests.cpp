@@ -130,7 +130,10 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
         // owns, into buffers reused from one request to the next.
         request& req = inline_request_;
         fill(req, m, svc.opts.body_only);
-        respond(s, sc, *m.properties.reply_to, cid, m.method.delivery_tag, run_handler(svc, req));
+        reply r = run_handler(svc, req);
+        respond(s, sc, *m.properties.reply_to, cid, m.method.delivery_tag, r);
+        // An owning handler that moved the body into its reply: its buffer serves the next request.
+        if (svc.owning && r.body.capacity() > req.body.capacity()) req.body.swap(r.body);
         // Reused, the copy would keep the largest request's size for good.
         if (req.body.capacity() > reused_body_max) std::string().swap(req.body);
         return;
@@ -139,10 +142,19 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
     request req;
     fill(req, m, svc.opts.body_only);
     boost::asio::post(*pool_, [self = shared_from_this(), s, &sc, req = std::move(req), tag = m.method.delivery_tag,
-                               has_cid = cid.has_value()] {
-        const std::optional<std::string_view> id = has_cid ? std::optional<std::string_view>(req.correlation_id)
+                               has_cid = cid.has_value()]() mutable {
+        // An owning handler may move the request's fields out: keep where the reply goes.
+        std::string reply_to, correlation_id;
+        if (sc.svc->owning) {
+            reply_to = req.reply_to;
+            correlation_id = req.correlation_id;
+        }
+        reply r = self->run_handler(*sc.svc, req);
+        const bool own = static_cast<bool>(sc.svc->owning);
+        const std::optional<std::string_view> id = has_cid ? std::optional<std::string_view>(own ? correlation_id
+                                                                                                 : req.correlation_id)
                                                            : std::nullopt;
-        self->respond(s, sc, req.reply_to, id, tag, self->run_handler(*sc.svc, req));
+        self->respond(s, sc, own ? reply_to : req.reply_to, id, tag, r);
     });
 }
 
@@ -178,8 +190,9 @@ bool server_impl::cheap(const service& svc, const amqp::delivered_message& m) co
     }
 }
 
-reply server_impl::run_handler(const service& svc, const request& req) {
+reply server_impl::run_handler(const service& svc, request& req) {
     try {
+        if (svc.owning) return svc.owning(std::move(req));
         return svc.sync(req);
     } catch (...) {
         ++stats_.handler_failures;

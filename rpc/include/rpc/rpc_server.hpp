@@ -147,6 +147,17 @@ public:
     /// when `nodes` holds none.
     rpc_server(executor_type ex, broker_nodes nodes, server_options opts);
     rpc_server(executor_type ex, broker_nodes nodes, server_options opts, request_handler handler);
+    /// The same two, with a handler that takes its request (owning_request_handler).
+    template <class Handler>
+    requires detail::takes_request_rvalue<Handler> rpc_server(executor_type ex, amqp::connection_options conn,
+                                                              server_options opts, Handler handler)
+        : rpc_server(std::move(ex), broker_nodes{{std::move(conn)}}, std::move(opts),
+                     owning_request_handler(std::move(handler)), detail::owning_handler_tag{}) {}
+    template <class Handler>
+    requires detail::takes_request_rvalue<Handler> rpc_server(executor_type ex, broker_nodes nodes, server_options opts,
+                                                              Handler handler)
+        : rpc_server(std::move(ex), std::move(nodes), std::move(opts), owning_request_handler(std::move(handler)),
+                     detail::owning_handler_tag{}) {}
     /// Closes without draining if stop() was not called.
     ~rpc_server();
     rpc_server(const rpc_server&) = delete;
@@ -159,6 +170,11 @@ public:
     /// std::logic_error after, or for a queue already served.
     void add_service(std::string queue, request_handler handler, service_options opts = {});
     void add_service(std::string queue, async_request_handler handler, service_options opts = {});
+    template <class Handler>
+    requires detail::takes_request_rvalue<Handler>
+    void add_service(std::string queue, Handler handler, service_options opts = {}) {
+        add_owning_service(std::move(queue), owning_request_handler(std::move(handler)), std::move(opts));
+    }
 
     /// Connect, declare every service's queue, set the prefetch, start consuming; completes with
     /// an empty error_code once serving, or the failure (last_error() says why in words). The
@@ -218,6 +234,9 @@ public:
     std::string last_error() const;
 
 private:
+    rpc_server(executor_type ex, broker_nodes nodes, server_options opts, owning_request_handler handler,
+               detail::owning_handler_tag);
+    void add_owning_service(std::string queue, owning_request_handler handler, service_options opts);
     static void start_op(std::shared_ptr<detail::server_impl> impl,
                          boost::asio::any_completion_handler<void(amqp::error_code)> handler);
     static void stop_op(std::shared_ptr<detail::server_impl> impl,

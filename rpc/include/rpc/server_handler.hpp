@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -21,9 +22,20 @@ namespace rpc {
 /// (error_reply: its message, without source locations).
 using request_handler = std::function<reply(const request&)>;
 
+/// A synchronous handler that takes its request (`reply(rpc::request&& req)`): it may move the
+/// request's buffers into its reply, e.g. `return rpc::reply{std::move(req.body)};` (an echo then
+/// copies no body). Otherwise as request_handler. rpc_server takes a callable of this kind where it
+/// takes a request_handler, when the callable accepts a `request&&` and not a `const request&`
+/// (one taking `const request&` or `request` by value stays a request_handler).
+using owning_request_handler = std::function<reply(request&&)>;
+
 namespace detail {
 struct reply_state;
-}
+/// A callable rpc_server stores as an owning_request_handler.
+template <class H>
+concept takes_request_rvalue = std::is_invocable_r_v<reply, H&, request&&> && !std::is_invocable_v<H&, const request&>;
+struct owning_handler_tag {};
+}  // namespace detail
 
 /// How an asynchronous handler answers its request: call it once with the reply (or fail() with
 /// an exception, answered as error_reply). Copyable and callable from any thread; the first call
