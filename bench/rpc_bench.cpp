@@ -90,7 +90,7 @@ class driver {
 public:
     driver(rpc::rpc_client& client, const plan& p)
         : client_(client), plan_(p), expected_(rpc::fibonacci(p.n)), total_(p.warmup + p.requests), sent_at_(total_),
-          diags_(std::min(p.inflight, total_)) {
+          diags_(std::min(p.inflight, total_)), echo_bodies_(diags_.size()) {
         latencies_.reserve(p.requests);
         if (p.size) {
             echo_body_.resize(*p.size);
@@ -142,11 +142,18 @@ private:
             sent_at_[idx] = steady::now();
         }
         if (plan_.size) {
-            client_.async_request(rpc::request_message{echo_body_, {}, plan_.timeout, {}}, diags_[slot],
+            // The slot's last reply, checked equal to the echo body, is the next request's body: as
+            // a client reusing its buffer, no copy or allocation of a body per call here.
+            std::string& reuse = echo_bodies_[slot];
+            std::string body = reuse.size() == echo_body_.size() ? std::move(reuse) : echo_body_;
+            client_.async_request(rpc::request_message{std::move(body), {}, plan_.timeout, {}}, diags_[slot],
                                   [this, idx, slot](rpc::error_code ec, rpc::reply_message r) {
-                                      on_reply(idx, slot, ec, r.body == echo_body_ ? std::string{} :
-                                                            "wrong echo reply (" + std::to_string(r.body.size()) +
-                                                                " bytes for " + std::to_string(echo_body_.size()) + ")");
+                                      std::string wrong;
+                                      if (r.body == echo_body_) echo_bodies_[slot] = std::move(r.body);
+                                      else
+                                          wrong = "wrong echo reply (" + std::to_string(r.body.size()) + " bytes for " +
+                                                  std::to_string(echo_body_.size()) + ")";
+                                      on_reply(idx, slot, ec, std::move(wrong));
                                   });
             return;
         }
@@ -201,6 +208,7 @@ private:
     std::vector<steady::time_point> sent_at_;
     std::vector<std::uint64_t> latencies_;
     std::vector<rpc::diagnostics> diags_;
+    std::vector<std::string> echo_bodies_;  // per slot: the body its next echo call sends (moved in)
 
     std::mutex mutex_;
     std::condition_variable cv_;
