@@ -74,6 +74,8 @@ bool run_with_fault(fault_at where, std::size_t n, in_place writes = in_place::u
 struct op_counts {
     std::size_t reads = 0;
     std::size_t writes = 0;
+    std::size_t async_writes = 0;
+    amqp::byte_buffer bytes;  // what the client wrote
 };
 
 op_counts clean_session(in_place writes = in_place::unsupported) {
@@ -87,7 +89,7 @@ op_counts clean_session(in_place writes = in_place::unsupported) {
     EXPECT_TRUE(s.finished);
     EXPECT_TRUE(s.delivered);
     EXPECT_TRUE(s.failed_step.empty()) << s.failed_step << ": " << s.failure.message();
-    return {peer->reads(), peer->writes()};
+    return {peer->reads(), peer->writes(), peer->async_writes(), peer->written()};
 }
 
 TEST(transport_fault_sweep, clean_session_completes) {
@@ -119,33 +121,15 @@ TEST(transport_fault_sweep, every_write) {
 // The bytes of a session are the same whichever way they are written. In place, no write is
 // asynchronous; half in place, each is finished by one asynchronous write; refused, each is redone
 // asynchronously.
-struct written_session {
-    amqp::byte_buffer bytes;
-    std::size_t writes = 0;
-    std::size_t async_writes = 0;
-};
-
-written_session written_by(in_place writes) {
-    asio::io_context ioc;
-    auto peer = std::make_shared<test_peer>(ioc.get_executor());
-    peer->in_place_writes = writes;
-    amqp_test::act_as_broker(*peer);
-    session s(ioc, peer);
-    s.start();
-    EXPECT_TRUE(amqp_test::runs_dry(ioc));
-    EXPECT_TRUE(s.finished);
-    return {peer->written(), peer->writes(), peer->async_writes()};
-}
-
 TEST(transport_fault_sweep, in_place_writes_carry_the_session) {
-    const auto async = written_by(in_place::unsupported);
+    const auto async = clean_session(in_place::unsupported);
     EXPECT_EQ(async.async_writes, async.writes);
-    const auto whole = written_by(in_place::whole);
+    const auto whole = clean_session(in_place::whole);
     EXPECT_EQ(whole.bytes, async.bytes);
     EXPECT_GT(whole.writes, 0u);
     EXPECT_EQ(whole.async_writes, 0u);
     for (const auto mode : {in_place::half, in_place::would_block}) {
-        const auto w = written_by(mode);
+        const auto w = clean_session(mode);
         EXPECT_EQ(w.bytes, async.bytes);
         EXPECT_EQ(w.async_writes * 2, w.writes);
     }
