@@ -1,5 +1,6 @@
 // The failure-at-every-step sweep: a full session over the test stream, with a network error
-// injected at the Nth read, then at the Nth write, for every N the session has. Each run must
+// injected at the Nth read, then at the Nth write, for every N the session has, with the stream's
+// writes asynchronous, in place, half in place, or refused in place (would_block). Each run must
 // end in one clear error reported once to every waiting operation, with nothing left pending.
 #include "session.hpp"
 #include "run_until.hpp"
@@ -17,13 +18,17 @@ using amqp_test::test_peer;
 namespace asio = boost::asio;
 
 enum class fault_at { read, write };
+using in_place = test_peer::in_place;
+constexpr in_place all_write_modes[] = {in_place::unsupported, in_place::whole, in_place::half, in_place::would_block};
 
 // One session with a fault at the `n`th read or write; returns false once `n` is past the
 // session's last operation (the fault never fired).
-bool run_with_fault(fault_at where, std::size_t n) {
-    SCOPED_TRACE((where == fault_at::read ? "read #" : "write #") + std::to_string(n));
+bool run_with_fault(fault_at where, std::size_t n, in_place writes = in_place::unsupported) {
+    SCOPED_TRACE((where == fault_at::read ? "read #" : "write #") + std::to_string(n) + ", in-place mode " +
+                 std::to_string(static_cast<int>(writes)));
     asio::io_context ioc;
     auto peer = std::make_shared<test_peer>(ioc.get_executor());
+    peer->in_place_writes = writes;
     amqp_test::act_as_broker(*peer);
     if (where == fault_at::read) {
         peer->fail_read_at(n, asio::error::connection_reset);
@@ -69,11 +74,14 @@ bool run_with_fault(fault_at where, std::size_t n) {
 struct op_counts {
     std::size_t reads = 0;
     std::size_t writes = 0;
+    std::size_t async_writes = 0;
+    amqp::byte_buffer bytes;  // what the client wrote
 };
 
-op_counts clean_session() {
+op_counts clean_session(in_place writes = in_place::unsupported) {
     asio::io_context ioc;
     auto peer = std::make_shared<test_peer>(ioc.get_executor());
+    peer->in_place_writes = writes;
     amqp_test::act_as_broker(*peer);
     session s(ioc, peer);
     s.start();
@@ -81,7 +89,7 @@ op_counts clean_session() {
     EXPECT_TRUE(s.finished);
     EXPECT_TRUE(s.delivered);
     EXPECT_TRUE(s.failed_step.empty()) << s.failed_step << ": " << s.failure.message();
-    return {peer->reads(), peer->writes()};
+    return {peer->reads(), peer->writes(), peer->async_writes(), peer->written()};
 }
 
 TEST(transport_fault_sweep, clean_session_completes) {
@@ -103,9 +111,28 @@ TEST(transport_fault_sweep, every_read) {
 }
 
 TEST(transport_fault_sweep, every_write) {
-    const auto ops = clean_session();
-    for (std::size_t n = 1; n <= ops.writes; ++n) EXPECT_TRUE(run_with_fault(fault_at::write, n)) << n;
-    EXPECT_FALSE(run_with_fault(fault_at::write, ops.writes + 1));
+    for (const auto mode : all_write_modes) {
+        const auto ops = clean_session(mode);
+        for (std::size_t n = 1; n <= ops.writes; ++n) EXPECT_TRUE(run_with_fault(fault_at::write, n, mode)) << n;
+        EXPECT_FALSE(run_with_fault(fault_at::write, ops.writes + 1, mode));
+    }
+}
+
+// The bytes of a session are the same whichever way they are written. In place, no write is
+// asynchronous; half in place, each is finished by one asynchronous write; refused, each is redone
+// asynchronously.
+TEST(transport_fault_sweep, in_place_writes_carry_the_session) {
+    const auto async = clean_session(in_place::unsupported);
+    EXPECT_EQ(async.async_writes, async.writes);
+    const auto whole = clean_session(in_place::whole);
+    EXPECT_EQ(whole.bytes, async.bytes);
+    EXPECT_GT(whole.writes, 0u);
+    EXPECT_EQ(whole.async_writes, 0u);
+    for (const auto mode : {in_place::half, in_place::would_block}) {
+        const auto w = clean_session(mode);
+        EXPECT_EQ(w.bytes, async.bytes);
+        EXPECT_EQ(w.async_writes * 2, w.writes);
+    }
 }
 
 }  // namespace

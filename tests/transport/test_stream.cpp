@@ -32,6 +32,7 @@ public:
     void async_write_some(asio::const_buffer b, amqp::transport::io_handler h) override {
         peer_->write(b, std::move(h));
     }
+    std::size_t try_write_some(asio::const_buffer b, error_code& ec) override { return peer_->try_write(b, ec); }
     void close() noexcept override { peer_->close(); }
     bool is_tls() const noexcept override { return false; }
 
@@ -97,14 +98,44 @@ void test_peer::serve_pending_read() {
 
 void test_peer::write(asio::const_buffer b, amqp::transport::io_handler h) {
     ++writes_;
+    ++async_writes_;
     if (closed_) return post(std::move(h), asio::error::operation_aborted, 0);
     if (writes_ == fail_write_at_) {
         fault_hit_ = true;
         return post(std::move(h), write_error_, 0);
     }
+    post(std::move(h), {}, b.size());
+    capture(b);
+}
+
+std::size_t test_peer::try_write(asio::const_buffer b, error_code& ec) {
+    ec = {};
+    if (in_place_writes == in_place::unsupported) {
+        ec = asio::error::operation_not_supported;
+        return 0;
+    }
+    ++writes_;
+    if (closed_) {
+        ec = asio::error::bad_descriptor;
+        return 0;
+    }
+    if (writes_ == fail_write_at_) {
+        fault_hit_ = true;
+        ec = write_error_;
+        return 0;
+    }
+    if (in_place_writes == in_place::would_block || b.size() < 2) {
+        ec = asio::error::would_block;
+        return 0;
+    }
+    const auto n = in_place_writes == in_place::whole ? b.size() : b.size() / 2;
+    capture(asio::buffer(b.data(), n));
+    return n;
+}
+
+void test_peer::capture(asio::const_buffer b) {
     const auto* p = static_cast<const std::uint8_t*>(b.data());
     written_.insert(written_.end(), p, p + b.size());
-    post(std::move(h), {}, b.size());
     if (on_write) on_write(*this, amqp::bytes_view(p, b.size()));
 }
 

@@ -34,9 +34,16 @@ public:
     /// async_connect fails with `ec` (the text says so).
     amqp::error_code connect_error;
 
+    /// What try_write_some does: not offered (the connection writes asynchronously), writes all,
+    /// writes the first half (the connection writes the rest asynchronously), or would block.
+    /// Each call counts as a write, and the Nth write's fault fails it in place.
+    enum class in_place { unsupported, whole, half, would_block };
+    in_place in_place_writes = in_place::unsupported;
+
     const amqp::byte_buffer& written() const noexcept { return written_; }
     std::size_t reads() const noexcept { return reads_; }
     std::size_t writes() const noexcept { return writes_; }
+    std::size_t async_writes() const noexcept { return async_writes_; }
     bool fault_hit() const noexcept { return fault_hit_; }
     bool stream_closed() const noexcept { return closed_; }
     bool stream_destroyed() const noexcept { return destroyed_; }
@@ -48,6 +55,8 @@ private:
     friend class test_stream;
     void read(boost::asio::mutable_buffer b, amqp::transport::io_handler h);
     void write(boost::asio::const_buffer b, amqp::transport::io_handler h);
+    std::size_t try_write(boost::asio::const_buffer b, amqp::error_code& ec);
+    void capture(boost::asio::const_buffer b);
     void close();
     void serve_pending_read();
     void post(amqp::transport::io_handler h, amqp::error_code ec, std::size_t n);
@@ -59,6 +68,7 @@ private:
     amqp::byte_buffer written_;
     std::size_t reads_ = 0;
     std::size_t writes_ = 0;
+    std::size_t async_writes_ = 0;
     std::size_t fail_read_at_ = 0;
     std::size_t fail_write_at_ = 0;
     amqp::error_code read_error_;

@@ -387,43 +387,6 @@ void connection_impl::on_read(error_code ec, std::size_t n) {
     pump();
 }
 
-void connection_impl::start_write() {
-    machine_.take_output(write_buf_);
-    written_ = 0;
-    writing_ = true;
-    stream_->async_write_some(asio::buffer(write_buf_),
-                              asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, std::size_t n) {
-                                  self->on_written(ec, n);
-                              }));
-}
-
-void connection_impl::on_written(error_code ec, std::size_t n) {
-    if (link_ != link::up) {
-        writing_ = false;
-        return;
-    }
-    if (ec) {
-        writing_ = false;
-        machine_.on_transport_closed(ec, now());
-        pump();
-        return;
-    }
-    written_ += n;
-    if (written_ < write_buf_.size()) {
-        stream_->async_write_some(
-            asio::buffer(write_buf_.data() + written_, write_buf_.size() - written_),
-            asio::bind_executor(strand_,
-                                [self = shared_from_this()](error_code e, std::size_t m) { self->on_written(e, m); }));
-        return;
-    }
-    writing_ = false;
-    // One huge message must not pin its buffer for the connection's lifetime, but a buffer the
-    // writes still fill is kept: freed and grown again per write, its pages were faulted in
-    // afresh each time (most of our client's CPU at 1 MiB bodies, inflight 8).
-    if (write_buf_.capacity() > std::max(std::size_t{4} << 20, 4 * write_buf_.size())) byte_buffer().swap(write_buf_);
-    pump();
-}
-
 void connection_impl::close_by(protocol::time_point t) {
     if (!close_by_ || t < *close_by_) close_by_ = t;
 }

@@ -176,6 +176,8 @@ private:
     void on_read(error_code ec, std::size_t n);
     void start_write();
     void on_written(error_code ec, std::size_t n);
+    void write_rest();
+    void finish_write();
     void arm_timer();
     void on_timer();
     void close_by(protocol::time_point t);

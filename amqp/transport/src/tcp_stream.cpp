@@ -48,6 +48,19 @@ public:
     void async_connect(transport::connect_handler h) override {
         async_resolve_connect(resolver_, socket_, opts_, std::move(h));
     }
+    // A plain socket takes a small write at once when its send buffer has room (nearly always):
+    // written in place, it needs no completion and no wake-up of the event loop. The socket is
+    // made non-blocking so a full buffer answers would_block rather than waiting.
+    std::size_t try_write_some(asio::const_buffer b, error_code& ec) override {
+        if (!socket_.non_blocking()) {
+            socket_.non_blocking(true, ec);
+            if (ec) {
+                ec = asio::error::operation_not_supported;
+                return 0;
+            }
+        }
+        return socket_.write_some(b, ec);
+    }
     bool is_tls() const noexcept override { return false; }
 };
 

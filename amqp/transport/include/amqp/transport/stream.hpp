@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 
 namespace amqp::transport {
 
@@ -22,7 +23,7 @@ using connect_handler = boost::asio::any_completion_handler<void(error_code, std
 /// One full-duplex byte stream, used by one connection.
 ///
 /// Contract: at most one connect, then at most one read and one write outstanding at a time.
-/// Every operation completes exactly once, through the handler's associated executor, never
+/// Every asynchronous operation completes exactly once, through the handler's associated executor, never
 /// inside the initiating call. After close(), outstanding operations complete with an error
 /// (operation_aborted or the socket's own); later ones are not started. Not thread-safe: the
 /// connection calls it from its strand only.
@@ -36,6 +37,16 @@ public:
     virtual void async_read_some(boost::asio::mutable_buffer b, io_handler h) = 0;
     /// Write at least one byte of `b`.
     virtual void async_write_some(boost::asio::const_buffer b, io_handler h) = 0;
+    /// Write what the stream can take of `b` now, without waiting and without a completion; returns
+    /// the bytes written. `would_block` (nothing could be written now) or `operation_not_supported`
+    /// (this stream has no such write; the default) leave the stream as it was: the caller writes
+    /// with async_write_some instead. Any other error is the stream's failure, as an
+    /// async_write_some completing with it would be. Called only while no write is outstanding.
+    virtual std::size_t try_write_some(boost::asio::const_buffer b, error_code& ec) {
+        (void)b;
+        ec = boost::asio::error::operation_not_supported;
+        return 0;
+    }
     /// Drop the stream at once (no TLS close_notify, no lingering). Idempotent.
     virtual void close() noexcept = 0;
     /// True for TLS: a plain stream whose peer hangs up before speaking may be at a TLS port.
