@@ -5,7 +5,6 @@
 #include <amqp/transport/stream.hpp>
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -23,31 +22,25 @@ std::string endpoint_text(const connection_options& o);
 void async_resolve_connect(boost::asio::ip::tcp::resolver& resolver, boost::asio::ip::tcp::socket& socket,
                            const connection_options& o, transport::connect_handler h);
 
+/// The connection's strand: the executor a stream is made on and completes its operations on.
+using connection_strand = boost::asio::strand<boost::asio::any_io_executor>;
+
 /// What TCP and TLS share: reads and writes go to `Socket`, close() drops the TCP socket under it
 /// (and a resolve still running).
 ///
-/// Reads and writes are the hot path (one of each per request and reply): when the stream is
-/// made on a strand (the connection's), the socket runs on the strand's inner executor and each
-/// operation's completion is bound to the strand by its concrete type. Handing Asio the
-/// type-erased handler instead makes it track work through two type-erased executors per
-/// operation (the strand held in an `any_io_executor` is copied to the heap each time): about
-/// 2,000 instructions and a malloc per read or write, measured with callgrind.
+/// Reads and writes are the hot path (one of each per request and reply): the socket runs on the
+/// strand's inner executor and each operation's completion is bound to the strand by its concrete
+/// type. Handing Asio the type-erased handler instead makes it track work through two type-erased
+/// executors per operation (the strand held in an `any_io_executor` is copied to the heap each
+/// time): about 2,000 instructions and a malloc per read or write, measured with callgrind.
 template <class Socket>
 class socket_stream : public transport::stream {
 public:
     void async_read_some(boost::asio::mutable_buffer b, transport::io_handler h) override {
-        if (strand_) {
-            socket_.async_read_some(b, boost::asio::bind_executor(*strand_, forward{std::move(h)}));
-        } else {
-            socket_.async_read_some(b, std::move(h));
-        }
+        socket_.async_read_some(b, boost::asio::bind_executor(strand_, forward{std::move(h)}));
     }
     void async_write_some(boost::asio::const_buffer b, transport::io_handler h) override {
-        if (strand_) {
-            socket_.async_write_some(b, boost::asio::bind_executor(*strand_, forward{std::move(h)}));
-        } else {
-            socket_.async_write_some(b, std::move(h));
-        }
+        socket_.async_write_some(b, boost::asio::bind_executor(strand_, forward{std::move(h)}));
     }
     void close() noexcept override {
         error_code ignored;
@@ -57,15 +50,15 @@ public:
     }
 
 protected:
-    using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
-
-    /// `ex`: the executor the stream's operations complete on; the connection's strand.
     template <class... Args>
-    socket_stream(const boost::asio::any_io_executor& ex, connection_options o, Args&&... args)
-        : socket_stream(ex.target<strand_type>(), ex, std::move(o), std::forward<Args>(args)...) {}
+    socket_stream(const connection_strand& strand, connection_options o, Args&&... args)
+        : opts_(std::move(o)),
+          strand_(strand),
+          resolver_(strand.get_inner_executor()),
+          socket_(strand.get_inner_executor(), std::forward<Args>(args)...) {}
 
     connection_options opts_;
-    std::optional<strand_type> strand_;  // set when the stream was made on a strand
+    connection_strand strand_;
     boost::asio::ip::tcp::resolver resolver_;
     Socket socket_;
 
@@ -76,18 +69,11 @@ private:
         transport::io_handler h;
         void operator()(error_code ec, std::size_t n) { std::move(h)(ec, n); }
     };
-
-    template <class... Args>
-    socket_stream(const strand_type* s, const boost::asio::any_io_executor& ex, connection_options o, Args&&... args)
-        : opts_(std::move(o)),
-          strand_(s ? std::optional<strand_type>(*s) : std::nullopt),
-          resolver_(s ? s->get_inner_executor() : ex),
-          socket_(s ? s->get_inner_executor() : ex, std::forward<Args>(args)...) {}
 };
 
 /// The stream `o` asks for: TLS when o.use_tls, else TCP. On failure (the TLS context cannot be
 /// set up: CA file, certificate, key) returns null with tls_error in `ec` and the reason in `why`.
-std::unique_ptr<transport::stream> make_network_stream(boost::asio::any_io_executor ex, const connection_options& o,
+std::unique_ptr<transport::stream> make_network_stream(const connection_strand& strand, const connection_options& o,
                                                        error_code& ec, std::string& why);
 
 }  // namespace amqp::detail

@@ -43,7 +43,7 @@ namespace {
 
 class tcp_stream final : public socket_stream<tcp::socket> {
 public:
-    tcp_stream(asio::any_io_executor ex, connection_options o) : socket_stream(std::move(ex), std::move(o)) {}
+    tcp_stream(const connection_strand& strand, connection_options o) : socket_stream(strand, std::move(o)) {}
 
     void async_connect(transport::connect_handler h) override {
         async_resolve_connect(resolver_, socket_, opts_, std::move(h));
@@ -66,10 +66,10 @@ public:
 
 }  // namespace
 
-std::unique_ptr<transport::stream> make_network_stream(asio::any_io_executor ex, const connection_options& o,
+std::unique_ptr<transport::stream> make_network_stream(const connection_strand& strand, const connection_options& o,
                                                        error_code& ec, std::string& why) {
-    if (o.use_tls) return make_tls_stream(std::move(ex), o, ec, why);
-    return std::make_unique<tcp_stream>(std::move(ex), o);
+    if (o.use_tls) return make_tls_stream(strand, o, ec, why);
+    return std::make_unique<tcp_stream>(strand, o);
 }
 
 }  // namespace amqp::detail

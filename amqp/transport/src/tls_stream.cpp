@@ -31,8 +31,8 @@ struct tls_context_holder {
 
 class tls_stream final : private tls_context_holder, public socket_stream<asio::ssl::stream<tcp::socket>> {
 public:
-    tls_stream(asio::any_io_executor ex, connection_options o, std::unique_ptr<asio::ssl::context> c)
-        : tls_context_holder{std::move(c)}, socket_stream(std::move(ex), std::move(o), *ctx) {}
+    tls_stream(const connection_strand& strand, connection_options o, std::unique_ptr<asio::ssl::context> c)
+        : tls_context_holder{std::move(c)}, socket_stream(strand, std::move(o), *ctx) {}
 
     void async_connect(transport::connect_handler h) override {
         auto ex = asio::get_associated_executor(h, socket_.get_executor());
@@ -76,11 +76,11 @@ private:
 
 }  // namespace
 
-std::unique_ptr<transport::stream> make_tls_stream(asio::any_io_executor ex, const connection_options& o,
+std::unique_ptr<transport::stream> make_tls_stream(const connection_strand& strand, const connection_options& o,
                                                    error_code& ec, std::string& why) {
     auto ctx = make_tls_context(o, ec, why);
     if (!ctx) return nullptr;
-    return std::make_unique<tls_stream>(std::move(ex), o, std::move(ctx));
+    return std::make_unique<tls_stream>(strand, o, std::move(ctx));
 }
 
 }  // namespace amqp::detail
