@@ -24,8 +24,6 @@ constexpr std::size_t read_chunk = 128 * 1024;
 // How long we wait for close-ok before dropping the socket anyway.
 constexpr std::chrono::milliseconds close_ok_wait{5000};
 
-protocol::time_point now() { return protocol::clock::now(); }
-
 close_reason local_reason(error_code ec, std::string text) {
     close_reason r;
     r.code = ec;

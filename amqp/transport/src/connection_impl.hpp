@@ -179,6 +179,7 @@ private:
     void write_rest();
     void finish_write();
     void arm_timer();
+    static protocol::time_point now() { return protocol::clock::now(); }
     void on_timer();
     void close_by(protocol::time_point t);
     void fail_locally(error_code ec, std::string text);

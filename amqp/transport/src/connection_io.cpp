@@ -6,10 +6,6 @@
 
 namespace amqp::detail {
 
-namespace {
-protocol::time_point now() { return protocol::clock::now(); }
-}  // namespace
-
 void connection_impl::start_write() {
     machine_.take_output(write_buf_);
     written_ = 0;
