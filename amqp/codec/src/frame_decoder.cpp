@@ -45,11 +45,7 @@ std::span<std::uint8_t> frame_decoder::prepare(std::size_t n) {
 std::span<std::uint8_t> frame_decoder::prepare_read(std::size_t n) {
     const std::size_t have = end_ - begin_;
     if (!ec_ && have >= frame_header_size) {
-        const std::uint8_t* p = buf_.data() + begin_;
-        const std::size_t whole = frame_header_size +
-                                  ((std::size_t{p[3]} << 24) | (std::size_t{p[4]} << 16) | (std::size_t{p[5]} << 8) |
-                                   p[6]) +
-                                  1;
+        const std::size_t whole = std::size_t{detail::frame_payload_size(buf_.data() + begin_)} + frame_overhead;
         if (whole > have && whole - have < n) {
             const std::size_t rest = whole - have;
             // No room for the rest after a large partial frame: grow once (to at most twice a

@@ -102,6 +102,11 @@ enum class frame_fault : std::uint8_t { type, size, heartbeat, end };
 /// Fills `diag` and returns the error result (by value: docs/codec-benchmarks.md, decode_frame).
 [[gnu::cold]] frame_result fail_frame(diagnostics& diag, frame_fault f, std::uint64_t value, std::uint64_t limit,
                                       std::size_t offset) noexcept;
+/// The payload size a frame header declares (octets 3..6, big-endian); `p`: at least
+/// frame_header_size octets.
+inline std::uint32_t frame_payload_size(const std::uint8_t* p) noexcept {
+    return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[4]} << 16) | (std::uint32_t{p[5]} << 8) | std::uint32_t{p[6]};
+}
 }  // namespace detail
 
 // Inline because it runs once per frame and is a handful of compares. Why one result returned
@@ -119,8 +124,7 @@ inline frame_result decode_frame(bytes_view in, std::uint32_t frame_max, diagnos
     }
     if (in.size() < frame_header_size) return r;
     const std::uint8_t* p = in.data();
-    const std::uint32_t size = (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[4]} << 16) | (std::uint32_t{p[5]} << 8) |
-                               std::uint32_t{p[6]};
+    const std::uint32_t size = detail::frame_payload_size(p);
     // Decided from the header alone, so a claimed 4 GiB frame fails now rather than after we
     // have waited for (and buffered) its payload. No `size + 8` here: it could wrap.
     if (size > frame_max - static_cast<std::uint32_t>(frame_overhead)) [[unlikely]] {
