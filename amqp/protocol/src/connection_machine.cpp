@@ -26,10 +26,17 @@ void connection_machine::start(time_point now) {
     state_ = connection_state::awaiting_start;
 }
 
-void connection_machine::feed(bytes_view bytes, time_point now) {
+// The time, and the peer's liveness for heartbeats: true when `n` octets of input are to be
+// processed (none once closed or before open, and an empty read is no sign of life).
+bool connection_machine::accept_input(std::size_t n, time_point now) {
     now_ = now;
-    if (state_ == connection_state::closed || state_ == connection_state::idle || bytes.empty()) return;
+    if (state_ == connection_state::closed || state_ == connection_state::idle || n == 0) return false;
     last_recv_ = now;
+    return true;
+}
+
+void connection_machine::feed(bytes_view bytes, time_point now) {
+    if (!accept_input(bytes.size(), now)) return;
     if (!preamble_done_) {
         // A broker that refuses our protocol version answers with its own header and closes;
         // look at the first 8 bytes before treating anything as frames.
@@ -71,10 +78,7 @@ void connection_machine::commit_read(std::size_t n, time_point now) {
         feed(bytes_view(read_stage_.data(), std::min(n, read_stage_.size())), now);
         return;
     }
-    now_ = now;
-    if (state_ == connection_state::closed || state_ == connection_state::idle || n == 0) return;
-    last_recv_ = now;
-    decoder_.commit(n);
+    if (accept_input(n, now)) decoder_.commit(n);
 }
 
 bool connection_machine::next_event(event& ev) {

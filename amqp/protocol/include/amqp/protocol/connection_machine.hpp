@@ -207,6 +207,7 @@ private:
     };
 
     bool take_delivery(event& ev);
+    bool accept_input(std::size_t n, time_point now);
     bool handle_frame(const frame_view& f, event& ev);
     bool handle_connection_method(const method& m, event& ev);
     bool handle_channel_method(std::uint16_t id, channel_state& ch, const method& m, event& ev);
