@@ -240,8 +240,8 @@ std::vector<const char*> argv_of(std::initializer_list<const char*> a) { return 
 
 TEST(CommandLine, SplitsOptionsFlagsAndPositionals) {
     auto v = argv_of({"prog", "--url", "amqp://h/", "--naive", "--prefetch=3", "7", "--", "--x"});
-    const auto a = rpc::cli::parse_arguments(static_cast<int>(v.size()), v.data(),
-                                             {{"url", true}, {"naive", false}, {"prefetch", true}});
+    const rpc::cli::option_group options{{{"url", true}, {"naive", false}, {"prefetch", true}}, ""};
+    const auto a = rpc::cli::parse_arguments(static_cast<int>(v.size()), v.data(), {options});
     EXPECT_EQ(a.value("url"), "amqp://h/");
     EXPECT_EQ(a.value("prefetch"), "3");
     EXPECT_TRUE(a.flag("naive"));
@@ -251,9 +251,9 @@ TEST(CommandLine, SplitsOptionsFlagsAndPositionals) {
 
 TEST(CommandLine, RejectsWhatDoesNotFit) {
     using rpc::cli::usage_error;
+    const rpc::cli::option_group options{{{"url", true}, {"naive", false}}, ""};
     for (auto v : {argv_of({"p", "--bogus"}), argv_of({"p", "--url"}), argv_of({"p", "--naive=1"}), argv_of({"p", "-x"})})
-        EXPECT_THROW(rpc::cli::parse_arguments(static_cast<int>(v.size()), v.data(), {{"url", true}, {"naive", false}}),
-                     usage_error);
+        EXPECT_THROW(rpc::cli::parse_arguments(static_cast<int>(v.size()), v.data(), {options}), usage_error);
     EXPECT_THROW(rpc::cli::parse_count("abc", 0, 10, "N"), usage_error);
     EXPECT_THROW(rpc::cli::parse_count("11", 0, 10, "N"), usage_error);
     EXPECT_THROW(rpc::cli::parse_count("-1", 0, 10, "N"), usage_error);

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
-#include <span>
 #include <thread>
 
 #include <unistd.h>
@@ -37,19 +36,17 @@ bool arguments::flag(std::string_view name) const { return std::find(flags.begin
 
 namespace {
 
-std::vector<option_spec> options_of(option_groups groups) {
-    std::vector<option_spec> all;
-    for (const option_group& g : groups) all.insert(all.end(), g.options.begin(), g.options.end());
-    return all;
-}
-
 std::string usage_of(std::string_view head, option_groups groups) {
     std::string text(head);
     for (const option_group& g : groups) text += g.usage;
     return text;
 }
 
-arguments parse(int argc, const char* const* argv, std::span<const option_spec> options) {
+}  // namespace
+
+arguments parse_arguments(int argc, const char* const* argv, option_groups groups) {
+    std::vector<option_spec> options;
+    for (const option_group& g : groups) options.insert(options.end(), g.options.begin(), g.options.end());
     arguments out;
     bool options_done = false;
     for (int i = 1; i < argc; ++i) {
@@ -92,16 +89,6 @@ arguments parse(int argc, const char* const* argv, std::span<const option_spec> 
         out.repeated[std::string(name)].push_back(v);
     }
     return out;
-}
-
-}  // namespace
-
-arguments parse_arguments(int argc, const char* const* argv, std::initializer_list<option_spec> options) {
-    return parse(argc, argv, {options.begin(), options.size()});
-}
-
-arguments parse_arguments(int argc, const char* const* argv, option_groups groups) {
-    return parse(argc, argv, options_of(groups));
 }
 
 std::uint64_t parse_count(std::string_view text, std::uint64_t min, std::uint64_t max, std::string_view what) {

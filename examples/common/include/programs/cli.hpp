@@ -78,9 +78,8 @@ struct arguments {
     bool flag(std::string_view name) const;
 };
 
-/// Throws usage_error for an unknown option or a missing value.
-arguments parse_arguments(int argc, const char* const* argv, std::initializer_list<option_spec> options);
-/// The same over every option of `groups`.
+/// The command line against every option of `groups`. Throws usage_error for an unknown option or
+/// a missing value.
 arguments parse_arguments(int argc, const char* const* argv, option_groups groups);
 
 /// A decimal integer in [min, max]; `what` names it in the error ("N", "--prefetch").
