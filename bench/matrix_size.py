@@ -16,11 +16,9 @@ from matrix_perf import measured_run
 SIZES = [16, 256, 4096, 65536, 262144, 1048576]
 QUICK_SIZES = [16, 4096, 65536, 1048576]
 PAIRS = ["ours", "rabbitmq-c", "go"]
-# fib(n) for a large n is one point of the size table, placed by its reply's size: our pair (server
-# `--workers 0 --quiet`) and the peers' pairs whose server computes it.
+# fib(n) for a large n is one point of the size table, placed by its reply's size: every pair's own
+# Fibonacci server computes it (ours `--workers 0 --quiet`).
 FIB_N = 10000
-FIB_PAIRS = ["ours", "rabbitmq-c", "go"]
-FIB_PAIRS_NOT = {}
 INFLIGHT = 8
 
 
@@ -66,21 +64,17 @@ def run_sizes(args, url, logdir, results, log):
     sizes = QUICK_SIZES if args.quick else SIZES
     reps = max(1, min(args.reps, 3))
     fib_size = fib_text_len(FIB_N)
-    fib_pairs = [p for p in PAIRS if p in FIB_PAIRS]
-    results["size_fib"] = {"n": FIB_N, "reply_bytes": fib_size, "request_bytes": len(str(FIB_N)),
-                           "pairs": fib_pairs, "left_out": {p: FIB_PAIRS_NOT[p] for p in PAIRS if p in FIB_PAIRS_NOT}}
+    results["size_fib"] = {"n": FIB_N, "reply_bytes": fib_size, "request_bytes": len(str(FIB_N))}
     servers = {}
     try:
         for pair in PAIRS:
             servers[pair] = procs.Server(pair, args.build, url, f"size_{pair}", INFLIGHT, logdir, echo=True)
-        for pair in fib_pairs:
+        for pair in PAIRS:
             servers[(pair, "fib")] = procs.Server(pair, args.build, url, f"sizefib_{pair}", INFLIGHT, logdir)
         for rep in range(reps):
             for size in sizes + [("fib", fib_size)]:
                 for pair in PAIRS:
                     fib_n = FIB_N if isinstance(size, tuple) else None
-                    if fib_n and pair not in fib_pairs:
-                        continue
                     body = size[1] if fib_n else size
                     n = calls_for(body, args.quick) if not fib_n else (300 if args.quick else 1000)
                     try:
@@ -136,11 +130,10 @@ def size_markdown(results, fmt, ratio):
          "Each pair is a client and its own echo server; MB/s is the body one way (rpc/s × size). "
          "Ratios: ours against rabbitmq-c's pair. Plot: [benchmarks-sizes.png](benchmarks-sizes.png).\n"]
     if info:
-        left = "; ".join(f"{p}: {why}" for p, why in info.get("left_out", {}).items())
         L.append(f"The **fib({info['n']:,})** row is one point of the same scale: a Fibonacci call (request "
                  f"{info['request_bytes']} B, reply {info['reply_bytes']:,} B, placed by its reply's size, MB/s "
                  f"counting the reply), each pair's own Fibonacci server (ours: `--workers 0 --quiet`), same "
-                 f"inflight and prefetch" + (f". Not on it: {left}." if left else ".") + "\n")
+                 f"inflight and prefetch.\n")
     L += ["| body | " + " | ".join(f"{p} rpc/s | {p} MB/s | {p} p50 µs" for p in PAIRS) + " | MB/s ours/rmqc |",
           "|---:|" + "---:|" * (3 * len(PAIRS) + 1)]
     for size, is_fib in rows:

@@ -77,7 +77,7 @@ def main():
         if "ours" in procs.SERVERS_OF[peer]:
             servers.append(procs.Server("ours", build, url, f"smoke_ours_{tag}", 8, logdir))
             call(build, url, peer, f"smoke_ours_{tag}", procs.REPLIES_OF.get(peer, ["exclusive"])[0])
-        if peer in matrix_size.FIB_PAIRS:
+        if peer in matrix_size.PAIRS:
             # The size table's fib(n) point: each side checks the other's fib(10000) (2090 digits).
             call(build, url, "ours", f"smoke_{tag}", "exclusive", n=matrix_size.FIB_N)
             call(build, url, peer, f"smoke_ours_{tag}", procs.REPLIES_OF.get(peer, ["exclusive"])[0],
