@@ -242,6 +242,16 @@ int bench(const rpc::cli::arguments& args) {
     try {
         d.run();
     } catch (...) {
+        // What the client saw, for a run that failed or overran: were the calls published,
+        // answered, timed out, re-sent after a reconnection?
+        const rpc::client_stats st = client.stats();
+        std::fprintf(stderr,
+                     " [x] client: %llu calls published, %llu replies, %llu timeouts, %llu reconnects (%llu attempts), "
+                     "%llu re-sent, %llu unknown and %llu late replies\n",
+                     static_cast<unsigned long long>(st.calls), static_cast<unsigned long long>(st.replies),
+                     static_cast<unsigned long long>(st.timeouts), static_cast<unsigned long long>(st.reconnects),
+                     static_cast<unsigned long long>(st.reconnect_attempts), static_cast<unsigned long long>(st.resent),
+                     static_cast<unsigned long long>(st.unknown_replies), static_cast<unsigned long long>(st.late_replies));
         // The pending calls' handlers point at `d`: fail them while it is still alive.
         client.close();
         throw;
