@@ -4,6 +4,7 @@
 #pragma once
 
 #include <rpc/ack_window.hpp>
+#include <rpc/reply_strikes.hpp>
 #include <rpc/rpc_server.hpp>
 #include <rpc/server_backoff.hpp>
 #include <rpc/server_drain.hpp>
@@ -11,6 +12,7 @@
 #include <amqp/connection.hpp>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,11 +59,29 @@ struct service_channel {
     bool flush_posted = false;  // guarded by ack_mutex
 };
 
+/// A probe's reply waiting for the probe before it to come back (reply_strikes).
+struct waiting_probe {
+    service_channel* sc = nullptr;
+    std::string reply_to;
+    std::optional<std::string> correlation_id;
+    std::uint64_t tag = 0;
+    reply r;
+};
+
 /// One connection's worth of state; replaced whole on reconnection.
 struct session {
     std::unique_ptr<amqp::connection> conn;
     std::vector<std::unique_ptr<service_channel>> channels;
     std::size_t node = 0;  // index in server_impl::nodes_
+
+    // Probes (rpc/reply_strikes.hpp): the redelivered requests to a direct reply-to address, the
+    // reply_to of the one whose reply is out, and those waiting their turn. Under probe_mutex;
+    // probe_count (the size of probe_tags) is read without it on every reply.
+    std::mutex probe_mutex;
+    std::atomic<std::size_t> probe_count{0};
+    std::vector<std::pair<const service_channel*, std::uint64_t>> probe_tags;
+    std::optional<std::string> probing;
+    std::deque<waiting_probe> probes_waiting;
 };
 
 class server_impl;
@@ -135,6 +155,20 @@ private:
     void publish_confirmed(std::shared_ptr<confirmed_reply> c, const reply& r);
     void reply_settled(const std::shared_ptr<confirmed_reply>& c, amqp::error_code ec);
     void release(service_channel& sc, std::uint64_t tag);
+    /// The reply to request `tag`, published and settled (respond() without the probe's turn).
+    void send_reply(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
+                    const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r);
+    /// A redelivered request to a direct reply-to address (reply_strikes): true if `tag` is one
+    /// (it is one no longer).
+    bool take_probe(session& s, const service_channel& sc, std::uint64_t tag);
+    void send_probe(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
+                    const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r);
+    void probe_out(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
+                   const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r);
+    void probe_back(const std::shared_ptr<session>& s, const std::string& reply_to, amqp::error_code ec);
+    /// A request to a condemned address: rejected without requeue, not answered.
+    void drop_unreachable(service_channel& sc, const amqp::delivered_message& m);
+    bool condemned(std::string_view reply_to);
     void send_acks(service_channel& sc, std::unique_lock<std::mutex>& lock);
     void settled(std::size_t n);
 
@@ -150,6 +184,7 @@ private:
     std::string node_name(std::size_t node) const;
     bool install(const std::shared_ptr<session>& s);
     void lost(const std::shared_ptr<session>& s, const amqp::close_reason& r);
+    std::string strike_probe(session& s, const amqp::close_reason& r);
     void schedule_reconnect();
     void finish_stop();
     void close_session(const std::shared_ptr<session>& s);
@@ -173,13 +208,16 @@ private:
     boost::asio::steady_timer drain_timer_;
     boost::asio::steady_timer reconnect_timer_;
     server_backoff backoff_;
+    reply_strikes strikes_;                   // mutex_
+    std::atomic<bool> any_condemned_{false};  // strikes_.any_condemned(), read without mutex_
     std::string last_error_;
     std::function<void(const amqp::close_reason&)> on_lost_;
     std::function<void(std::string_view)> on_log_;
 
     struct {
         std::atomic<std::uint64_t> requests{0}, replies{0}, no_reply_to{0}, handler_failures{0}, publish_failures{0},
-            reconnects{0}, rejected{0}, acks{0}, replies_returned{0}, replies_unconfirmed{0}, expired_dropped{0};
+            reconnects{0}, rejected{0}, acks{0}, replies_returned{0}, replies_unconfirmed{0}, expired_dropped{0},
+            unreachable_dropped{0};
     } stats_;
 };
 

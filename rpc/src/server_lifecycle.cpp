@@ -272,11 +272,12 @@ void server_impl::start_on(std::size_t tried, std::string failures,
 
 void server_impl::lost(const std::shared_ptr<session>& s, const amqp::close_reason& r) {
     std::function<void(const amqp::close_reason&)> h;
-    std::string lost_node, to;
+    std::string lost_node, to, strike;
     {
         std::lock_guard lock(mutex_);
         if (!s || s != session_ || lost_reported_ || stopping_) return;
         lost_reported_ = true;
+        strike = strike_probe(*s, r);
         h = on_lost_;
         if (opts_.reconnect) {
             h = nullptr;
@@ -285,8 +286,30 @@ void server_impl::lost(const std::shared_ptr<session>& s, const amqp::close_reas
             schedule_reconnect();
         }
     }
+    if (!strike.empty()) log(strike);
     if (opts_.reconnect) log("connection lost (node " + lost_node + "): " + r.to_string() + "; reconnecting to " + to);
     if (h) h(r);
+}
+
+// The broker closed the connection with 541 INTERNAL_ERROR while a probe was out: a strike
+// against its reply_to (rpc/reply_strikes.hpp). Returns the line to log, empty if none. With
+// mutex_ held.
+std::string server_impl::strike_probe(session& s, const amqp::close_reason& r) {
+    if (!r.from_broker || r.reply_code != 541) return {};
+    std::string address;
+    {
+        std::lock_guard lock(s.probe_mutex);
+        if (!s.probing) return {};
+        address = *s.probing;
+    }
+    const unsigned n = strikes_.strike(address);
+    any_condemned_ = strikes_.any_condemned();
+    std::string line = "the broker closed the connection (541) while a reply to " + amqp::printable(address) +
+                       " was out alone: strike " + std::to_string(n) + " of " +
+                       std::to_string(reply_strikes::strikes_to_condemn);
+    if (n >= reply_strikes::strikes_to_condemn)
+        line += "; its requests are rejected unanswered from now on (its node is likely gone)";
+    return line;
 }
 
 // With mutex_ held.
@@ -345,7 +368,7 @@ server_stats server_impl::stats() const {
             stats_.publish_failures.load(), stats_.reconnects.load(),
             stats_.rejected.load(),         stats_.acks.load(),
             stats_.replies_returned.load(), stats_.replies_unconfirmed.load(),
-            stats_.expired_dropped.load()};
+            stats_.expired_dropped.load(),  stats_.unreachable_dropped.load()};
 }
 
 std::size_t server_impl::in_flight() const {

@@ -5,6 +5,8 @@
 #include <amqp/codec/field_table.hpp>
 #include <amqp/codec/printable.hpp>
 
+#include <algorithm>
+
 #include <boost/asio/bind_executor.hpp>
 
 namespace rpc::detail {
@@ -52,6 +54,13 @@ reply too_large_reply(std::size_t size, std::uint64_t max_request_size) {
 
 void server_impl::respond(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
                           const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r) {
+    if (s->probe_count.load(std::memory_order_acquire) != 0 && take_probe(*s, sc, tag))
+        return send_probe(s, sc, reply_to, cid, tag, r);
+    send_reply(s, sc, reply_to, cid, tag, r);
+}
+
+void server_impl::send_reply(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
+                             const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r) {
     if (!opts_.confirm_replies) {
         publish_checked(sc.ch, reply_to, cid, r);
         return finished(s, sc, tag);
@@ -139,6 +148,77 @@ void server_impl::reply_settled(const std::shared_ptr<confirmed_reply>& c, amqp:
     log("reply not confirmed (" + ec.message() + ", correlation_id " + amqp::printable(c->correlation_id.value_or("")) +
         "): the request is not acked, the broker redelivers it");
     release(*c->sc, c->tag);
+}
+
+bool server_impl::take_probe(session& s, const service_channel& sc, std::uint64_t tag) {
+    std::lock_guard lock(s.probe_mutex);
+    const auto it = std::find(s.probe_tags.begin(), s.probe_tags.end(), std::pair{&sc, tag});
+    if (it == s.probe_tags.end()) return false;
+    s.probe_tags.erase(it);
+    s.probe_count.store(s.probe_tags.size(), std::memory_order_release);
+    return true;
+}
+
+// A probe (rpc/reply_strikes.hpp): the reply goes out when no other probe is out on this
+// connection, followed by a basic.qos round trip (the prefetch it already has). The broker
+// handles a channel's frames in order, so qos-ok means the reply did not crash the channel; a
+// 541 close before it is a strike against this address alone (lost()).
+void server_impl::send_probe(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
+                             const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r) {
+    {
+        std::lock_guard lock(s->probe_mutex);
+        if (s->probing) {
+            waiting_probe& w = s->probes_waiting.emplace_back();
+            w.sc = &sc;
+            w.reply_to.assign(reply_to);
+            if (cid) w.correlation_id.emplace(*cid);
+            w.tag = tag;
+            w.r = r;
+            return;
+        }
+        s->probing.emplace(reply_to);
+    }
+    probe_out(s, sc, reply_to, cid, tag, r);
+}
+
+void server_impl::probe_out(const std::shared_ptr<session>& s, service_channel& sc, std::string_view reply_to,
+                            const std::optional<std::string_view>& cid, std::uint64_t tag, const reply& r) {
+    send_reply(s, sc, reply_to, cid, tag, r);
+    sc.ch.async_qos(sc.svc->opts.prefetch,
+                    boost::asio::bind_executor(executor_, [self = shared_from_this(), s, to = std::string(reply_to)](
+                                                              amqp::error_code ec) { self->probe_back(s, to, ec); }));
+}
+
+// The probe's round trip is back: its address is reachable; the next probe goes out. An error:
+// the connection is gone (lost() struck the address if the broker closed it with 541), and the
+// waiting probes' requests are the broker's again, to be redelivered.
+void server_impl::probe_back(const std::shared_ptr<session>& s, const std::string& reply_to, amqp::error_code ec) {
+    if (ec) {
+        // Never to be sent on this connection: settled here, so that a stop's drain does not
+        // wait for them.
+        std::deque<waiting_probe> dropped;
+        {
+            std::lock_guard lock(s->probe_mutex);
+            dropped.swap(s->probes_waiting);
+        }
+        for (waiting_probe& w : dropped) release(*w.sc, w.tag);
+        return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        strikes_.clear(reply_to);
+        any_condemned_ = strikes_.any_condemned();
+    }
+    waiting_probe next;
+    {
+        std::lock_guard lock(s->probe_mutex);
+        s->probing.reset();
+        if (s->probes_waiting.empty()) return;
+        next = std::move(s->probes_waiting.front());
+        s->probes_waiting.pop_front();
+        s->probing.emplace(next.reply_to);
+    }
+    probe_out(s, *next.sc, next.reply_to, view(next.correlation_id), next.tag, next.r);
 }
 
 // A request whose reply was not confirmed: nacked with requeue while the channel is open (on a

@@ -98,6 +98,14 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
     // Settled here and now, before any later delivery arrives: so it never enters the ack
     // window, and no multiple=true ack (always for a later tag) can name it.
     if (m.body_refused || !m.fault.empty()) return reject(sc, m);
+    if (any_condemned_.load(std::memory_order_relaxed) && has_reply_to(m) && condemned(*m.properties.reply_to))
+        return drop_unreachable(sc, m);
+    if (m.method.redelivered && has_reply_to(m) && reply_strikes::is_direct(*m.properties.reply_to)) {
+        // Answered as a probe (server_replies.cpp), in case its reply is what closed the connection.
+        std::lock_guard lock(s->probe_mutex);
+        s->probe_tags.emplace_back(&sc, m.method.delivery_tag);
+        s->probe_count.store(s->probe_tags.size(), std::memory_order_release);
+    }
     {
         std::lock_guard lock(mutex_);
         drain_.taken();
@@ -223,6 +231,24 @@ void server_impl::reject(service_channel& sc, const amqp::delivered_message& m) 
                                                    make_error_reply(why))) {
         line += "; could not publish the error reply: " + ec.message();
     }
+    if (amqp::error_code ec = sc.ch.reject(m.method.delivery_tag, false); ec)
+        line += "; could not reject it: " + ec.message();
+    log(line);
+}
+
+bool server_impl::condemned(std::string_view reply_to) {
+    std::lock_guard lock(mutex_);
+    return strikes_.condemned(reply_to);
+}
+
+// Its reply twice closed the connection (541): requeued, it would come back for ever. Rejected
+// without requeue (a dead-letter exchange, if the queue has one, keeps it), before it enters
+// the ack window, as reject() does.
+void server_impl::drop_unreachable(service_channel& sc, const amqp::delivered_message& m) {
+    ++stats_.unreachable_dropped;
+    std::string line = "request to " + amqp::printable(*m.properties.reply_to) + " (correlation_id " +
+                       amqp::printable(m.properties.correlation_id.value_or("")) +
+                       ") rejected unanswered: replies to that address closed the connection";
     if (amqp::error_code ec = sc.ch.reject(m.method.delivery_tag, false); ec)
         line += "; could not reject it: " + ec.message();
     log(line);

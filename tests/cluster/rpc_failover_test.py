@@ -25,21 +25,30 @@ duplicates dropped, the longest pause in the answers around the kill).
                      re-sent (the queue holds one request, not two). Then a request nacked by a
                      full queue (x-max-length 1, reject-publish) fails with contracts.md's text.
 
+  --dead-reply-to    requests whose direct reply-to address is on a node killed before any server
+                     starts: RabbitMQ 3.10 closes a server's connection (541) at each reply to
+                     them. The servers reject them unanswered once their address is singled out,
+                     and a live client's call is answered meanwhile.
+
   --compare-confirms figures, not a check: the calls/s of the same load with confirms off, on, and
                      on a quorum queue (run by hand; docs/cluster.md quotes it).
 
   rpc_failover_test.py --script scripts/rabbitmq.sh --dir CLUSTER_DIR --server RPC_SERVER
-                       --client RPC_CLIENT --load CLUSTER_LOAD (--kill WHO | --not-idempotent | --compare-confirms)
+                       --client RPC_CLIENT --load CLUSTER_LOAD (--kill WHO | --not-idempotent | --dead-reply-to |
+                       --compare-confirms)
 """
 import argparse
 import atexit
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 
-from cluster_support import Cluster, declare_quorum, delete_queue, fail
+import pika
+
+from cluster_support import Cluster, connect, declare_quorum, delete_queue, fail
 
 SERVER_NODES = ([1, 2, 3], [1, 3, 2])
 CLIENT_NODES = [2, 3, 1]
@@ -47,6 +56,8 @@ LEADER_NODE = 3
 # Bounds for a busy 2-core machine running three Erlang VMs.
 READY_WAIT = 60
 RUN_WAIT = 150
+DEAD_REQUESTS = 3
+DROPPED = re.compile(r'\(correlation_id "([^"]*)"\) rejected unanswered')
 NOT_CONFIRMED_TEXT = ("the request may not have reached the queue (", "); not re-sent: the call is not idempotent")
 
 
@@ -331,6 +342,62 @@ def not_idempotent_test(args, cluster):
     print("PASS")
 
 
+def dead_reply_to_test(args, cluster):
+    """Requests whose direct reply-to address lives on a dead node. RabbitMQ 3.10 closes the whole
+    connection (541 INTERNAL_ERROR) of a server that replies to one; never acked, the request comes
+    back, and the next reply closes the next connection, round both servers. The servers must
+    single such an address out and reject its requests unanswered (rpc/reply_strikes.hpp), and
+    go on answering: a live client's call is answered, and the dead requests leave the queue."""
+    queue = f"cluster-rpc-dead-reply-to-{os.getpid()}"
+    declare_quorum(cluster.url(LEADER_NODE), queue)
+    dead = CLIENT_NODES[0]
+    conn = connect(cluster.url(dead))
+    ch = conn.channel()
+    ch.basic_consume("amq.rabbitmq.reply-to", lambda *_: None, auto_ack=True)
+    ch.confirm_delivery()
+    for i in range(DEAD_REQUESTS):
+        ch.basic_publish("", queue, b"10", pika.BasicProperties(reply_to="amq.rabbitmq.reply-to",
+                                                                correlation_id=f"dead-{i}", delivery_mode=2))
+    cluster.kill(dead)
+    print(f"{DEAD_REQUESTS} requests to a direct reply-to address on node {dead} queued; node {dead} killed",
+          flush=True)
+    servers = start_servers(args, cluster, queue)
+    t0 = time.monotonic()
+    live = [n for n in CLIENT_NODES if n != dead]
+    done = subprocess.run([args.client, *url_args(cluster, live), "--queue", queue, "--queue-type", "quorum", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=120)
+    answered = time.monotonic() - t0
+    print(f"rpc_client on nodes {live} -> {done.returncode} after {answered:.1f}s\n{done.stdout}{done.stderr}",
+          end="", flush=True)
+    failures = []
+    if done.returncode != 0 or "Got 75025" not in done.stdout:
+        failures.append("a live client's call was not answered while the dead requests were queued")
+    deadline = time.monotonic() + READY_WAIT
+    row = None
+    while time.monotonic() < deadline:
+        row = cluster.queue_row(LEADER_NODE, queue, "messages")
+        if row and int(row.get("messages", -1)) == 0:
+            break
+        time.sleep(1)
+    else:
+        failures.append(f"the dead requests are still queued after {READY_WAIT}s: {row}")
+    failures += stop_servers(servers)
+    # A reject can be lost with its connection and be made again, by the other server.
+    dropped = {m.group(1) for srv in servers for m in map(DROPPED.search, srv.err) if m}
+    if dropped != {f"dead-{i}" for i in range(DEAD_REQUESTS)}:
+        failures.append(f"requests rejected unanswered by the servers: {sorted(dropped)}, expected the "
+                        f"{DEAD_REQUESTS} dead ones")
+    for srv in servers:
+        srv.dump(tail=12)
+    if failures:
+        fail("; ".join(failures))
+    print(f"FIGURES dead reply-to: {DEAD_REQUESTS} dead requests dropped; the live call answered after "
+          f"{answered:.1f}s", flush=True)
+    cluster.restart(dead)
+    delete_queue(cluster.url(1), queue)
+    print("PASS")
+
+
 def compare_confirms(args, cluster):
     """Figures, not a check: the same load with confirms off and on, and on a quorum queue."""
     kinds = {"transient, no confirms": (), "transient + --confirms": ("--confirms",),
@@ -365,18 +432,22 @@ def main():
     parser.add_argument("--direct-reply-to", action="store_true",
                         help="the load's replies come through amq.rabbitmq.reply-to (no reply queue)")
     parser.add_argument("--compare-confirms", action="store_true", help="figures: confirms off, on, quorum")
+    parser.add_argument("--dead-reply-to", action="store_true",
+                        help="requests to a direct reply-to address on a dead node, then a live call")
     parser.add_argument("--requests", type=int, default=800, help="calls per client")
     parser.add_argument("--clients", type=int, default=1, help="load clients running at once (the first paces the kills)")
     parser.add_argument("--inflight", type=int, default=16)
     parser.add_argument("--interval-ms", type=int, default=40)
     args = parser.parse_args()
-    if [bool(args.kill), args.not_idempotent, args.compare_confirms].count(True) != 1:
-        parser.error("give one of --kill WHO, --not-idempotent, --compare-confirms")
+    if [bool(args.kill), args.not_idempotent, args.compare_confirms, args.dead_reply_to].count(True) != 1:
+        parser.error("give one of --kill WHO, --not-idempotent, --compare-confirms, --dead-reply-to")
     with Cluster(args.script, args.dir) as cluster:
         if args.not_idempotent:
             not_idempotent_test(args, cluster)
         elif args.compare_confirms:
             compare_confirms(args, cluster)
+        elif args.dead_reply_to:
+            dead_reply_to_test(args, cluster)
         else:
             kill_test(args, cluster)
 

@@ -1,6 +1,8 @@
-// The server's plain parts, without a broker: the drain, the reconnection backoff, the error text a
+// The server's plain parts, without a broker: the drain, the reconnection backoff, the strikes
+// against direct reply-to addresses, the error text a
 // handler's exception is answered with, and the error reply's format.
 #include <fibonacci/reply_format.hpp>
+#include <rpc/reply_strikes.hpp>
 #include <rpc/server_backoff.hpp>
 #include <rpc/server_drain.hpp>
 #include <rpc/server_request.hpp>
@@ -96,6 +98,46 @@ TEST(ServerDrain, AZeroTimeoutDoesNotWait) {
     d.taken();
     EXPECT_TRUE(d.begin(clock_type::time_point{}, 0s));
     EXPECT_FALSE(d.complete());
+}
+
+TEST(ReplyStrikes, OnlyBrokerWrittenDirectReplyToAddressesAreDirect) {
+    EXPECT_TRUE(rpc::reply_strikes::is_direct("amq.rabbitmq.reply-to.g1h2AA5yZXBseUAz.XF730FGo"));
+    EXPECT_FALSE(rpc::reply_strikes::is_direct("amq.rabbitmq.reply-to"));  // what a client asks for, not an address
+    EXPECT_FALSE(rpc::reply_strikes::is_direct("amq.gen-JzTY20BRgKO-HjmUJj0wLg"));
+    EXPECT_FALSE(rpc::reply_strikes::is_direct(""));
+}
+
+TEST(ReplyStrikes, TheSecondStrikeCondemnsAndAProbeBackClears) {
+    rpc::reply_strikes s;
+    const std::string a = "amq.rabbitmq.reply-to.A", b = "amq.rabbitmq.reply-to.B";
+    EXPECT_EQ(s.strike(a), 1u);
+    EXPECT_FALSE(s.condemned(a));
+    EXPECT_FALSE(s.any_condemned());
+    EXPECT_EQ(s.strike(b), 1u);
+    EXPECT_EQ(s.strike(a), 2u);
+    EXPECT_TRUE(s.condemned(a));
+    EXPECT_FALSE(s.condemned(b));
+    EXPECT_TRUE(s.any_condemned());
+    s.clear(a);
+    EXPECT_FALSE(s.condemned(a));
+    EXPECT_FALSE(s.any_condemned());
+    EXPECT_EQ(s.strike(a), 1u);  // from the start again
+    s.clear("amq.rabbitmq.reply-to.never-struck");
+    EXPECT_EQ(s.size(), 2u);
+}
+
+TEST(ReplyStrikes, BoundedTheOldestAddressIsForgottenFirstWithItsCondemnation) {
+    rpc::reply_strikes s;
+    const auto addr = [](std::size_t i) { return "amq.rabbitmq.reply-to." + std::to_string(i); };
+    s.strike(addr(0));
+    s.strike(addr(0));
+    ASSERT_TRUE(s.any_condemned());
+    for (std::size_t i = 1; i <= rpc::reply_strikes::max_addresses; ++i) s.strike(addr(i));
+    EXPECT_EQ(s.size(), rpc::reply_strikes::max_addresses);
+    EXPECT_FALSE(s.condemned(addr(0)));
+    EXPECT_FALSE(s.any_condemned());
+    EXPECT_EQ(s.strike(addr(rpc::reply_strikes::max_addresses)), 2u);  // still remembered
+    EXPECT_TRUE(s.any_condemned());
 }
 
 TEST(ServerBackoff, DoublesFromMinToMaxWithAQuarterOfJitterAndResets) {

@@ -128,6 +128,10 @@ struct server_stats {
     /// Requests whose deadline (rpc/request_deadline.hpp) had passed when they were taken: acked,
     /// logged, neither handled nor answered (their caller has already timed out).
     std::uint64_t expired_dropped = 0;
+    /// Requests to a direct reply-to address that twice closed the connection (541) when
+    /// answered: the caller's node is gone (rpc/reply_strikes.hpp). Rejected without requeue,
+    /// not answered.
+    std::uint64_t unreachable_dropped = 0;
 };
 
 /// An RPC server on its own connection: add services, start, stop.
