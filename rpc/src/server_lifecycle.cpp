@@ -78,6 +78,11 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     std::function<void(amqp::error_code, std::shared_ptr<session>)> done;
     std::size_t next = 0;
     std::size_t node = 0;
+    // After the open (bounded by the connection's own connection_timeout), the set-up steps are
+    // bounded by it too: a broker that never answers one must not hold start() for ever.
+    std::optional<boost::asio::steady_timer> timer;
+    const char* waiting_for = "";  // the step in progress, for the timeout's text
+    bool timed_out = false;
 
     auto on_lost() {
         std::weak_ptr<server_impl> weak = self;
@@ -94,12 +99,20 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
         s->conn->on_close(on_lost());
         s->conn->async_open([op = shared_from_this()](amqp::error_code ec) {
             if (ec) return op->fail(ec, nullptr);
+            op->timer.emplace(op->self->executor_, op->self->nodes_[op->node].connection_timeout);
+            op->timer->async_wait([op](amqp::error_code e) {
+                if (e || !op->s) return;
+                // Closing the socket fails the pending step, which reports the timeout.
+                op->timed_out = true;
+                op->s->conn->async_close(std::chrono::steady_clock::now(), [](amqp::error_code) {});
+            });
             op->open_channel();
         });
     }
 
     void open_channel() {
         if (next == self->services_.size()) return finish({});
+        waiting_for = "channel.open";
         s->conn->async_open_channel([op = shared_from_this()](amqp::error_code ec, amqp::channel ch) {
             if (ec) return op->fail(ec, nullptr);
             auto sc = std::make_unique<service_channel>();
@@ -113,12 +126,15 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
 
     void declare(service_channel& sc) {
         amqp::queue_options q = queue_declaration(sc.svc->queue, sc.svc->opts.queue_type);
+        waiting_for = "queue.declare";
         sc.ch.async_declare_queue(std::move(q), [op = shared_from_this(), &sc](amqp::error_code ec, amqp::queue_info) {
             if (ec) return op->fail(ec, &sc, declare_hint(sc, op->s->conn->last_close_reason()));
+            op->waiting_for = "basic.qos";
             sc.ch.async_qos(sc.svc->opts.prefetch, [op, &sc](amqp::error_code ec2) {
                 if (ec2) return op->fail(ec2, &sc);
                 if (!op->self->opts_.confirm_replies) return op->consume(sc);
                 // Before the first delivery: every reply on the channel is then confirmed.
+                op->waiting_for = "confirm.select";
                 sc.ch.async_confirm_select([op, &sc](amqp::error_code ec3) {
                     if (ec3) return op->fail(ec3, &sc);
                     op->consume(sc);
@@ -137,6 +153,7 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
             auto sess = ws.lock();
             if (server && sess) server->on_request(sess, sc, m);
         };
+        waiting_for = "basic.consume";
         auto consuming = [op = shared_from_this(), &sc](amqp::error_code ec, std::string tag) {
             if (ec) return op->fail(ec, &sc);
             sc.consumer_tag = std::move(tag);
@@ -155,9 +172,15 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     }
 
     void fail(amqp::error_code ec, service_channel* sc, const std::string& hint = {}) {
-        std::string why = describe(ec, sc ? sc->ch.last_close_reason() : amqp::close_reason{},
-                                   s->conn->last_close_reason());
-        if (!hint.empty()) why += "; " + hint;
+        std::string why;
+        if (timed_out) {
+            ec = amqp::make_error_code(amqp::client_error::connect_timeout);
+            why = std::string("the broker did not answer ") + waiting_for + " within " +
+                  std::to_string(self->nodes_[node].connection_timeout.count()) + " ms (connection_timeout)";
+        } else {
+            why = describe(ec, sc ? sc->ch.last_close_reason() : amqp::close_reason{}, s->conn->last_close_reason());
+            if (!hint.empty()) why += "; " + hint;
+        }
         {
             std::lock_guard lock(self->mutex_);
             // "cannot connect to h:p (...)" names the node already; other steps' reasons do not.
@@ -170,6 +193,7 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     }
 
     void finish(amqp::error_code ec) {
+        if (timer) timer->cancel();
         auto d = std::move(done);
         d(ec, ec ? nullptr : std::move(s));
     }

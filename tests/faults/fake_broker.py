@@ -70,6 +70,9 @@ closing the socket (the fault matrix reports it; see --expect-close).
                             255 bytes) -> a client's exclusive reply queue passes: the right
                             answer, close 200; a server declaring the tutorial's queue fails
                             naming the fix (--queue-type classic|quorum) and answers close-ok.
+  silent_declare            never answers a queue.declare (handshake, channel.open and the rest are
+                            answered) -> a client or server setting itself up must not wait for ever:
+                            fail within its connection_timeout naming queue.declare.
   wrong_corr_ids_first      after the request: three replies with a wrong correlation id, without
                             one, and with a prefix of the right one, then the right reply ->
                             the right answer, exit 0 (the strays are dropped).
@@ -138,6 +141,7 @@ SCENARIOS = {
     "channel_close_405": Scenario(r"405|RESOURCE_LOCKED"),
     # Our clients' reply queues are exclusive (or direct reply-to): 4.3 lets them through.
     "refuse_transient_queue": Scenario(r"", right_answer=True),
+    "silent_declare": Scenario(r"did not answer queue\.declare within \d+ ms"),
     "wrong_corr_ids_first": Scenario(r"", right_answer=True),
     "reply_not_a_number": Scenario(r"not a number|number|invalid|parse|integer"),
     "error_reply": Scenario(r"fake broker"),
@@ -316,6 +320,9 @@ class Session(FaultActions):
             pass
         elif isinstance(m, C.Queue.Declare):
             self.declares += 1
+            if self.scenario == "silent_declare":
+                log("queue.declare left unanswered")
+                return None
             if self.scenario == "channel_close_405" and self.declares == 1:
                 self.send_frame(channel, C.Channel.Close(
                     reply_code=405,

@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import uuid
@@ -257,6 +258,26 @@ class PikaScenarios(unittest.TestCase):
             with self.assertRaises(pika.exceptions.ConnectionClosedByBroker) as cm:
                 pika_call(fb.port)
             self.assertEqual(cm.exception.reply_code, 320)
+
+    def test_silent_declare_leaves_queue_declare_unanswered(self):
+        with FakeBroker("silent_declare") as fb:
+            conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", fb.port, heartbeat=0))
+            ch = conn.channel()  # answered
+            outcome = []
+
+            def declare():
+                try:
+                    outcome.append(ch.queue_declare("", exclusive=True))
+                except pika.exceptions.AMQPError as e:  # the broker goes at the end
+                    outcome.append(e)
+
+            waiter = threading.Thread(target=declare, daemon=True)
+            waiter.start()
+            waiter.join(1.5)
+            self.assertTrue(waiter.is_alive(), f"queue.declare was answered: {outcome}")
+            fb.proc.kill()
+            waiter.join(5)
+            self.assertFalse(outcome and not isinstance(outcome[0], pika.exceptions.AMQPError), outcome)
 
     def test_channel_close_405(self):
         with FakeBroker("channel_close_405") as fb:

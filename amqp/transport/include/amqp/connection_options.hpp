@@ -32,7 +32,8 @@ struct transport_options {
     std::uint16_t port = 5672;
     bool use_tls = false;
     tls_options tls;
-    /// TCP connect + TLS + AMQP handshake must finish within this time.
+    /// TCP connect + TLS + AMQP handshake must finish within this time (the RPC client and server
+    /// bound their set-up after the open by it too).
     std::chrono::milliseconds connection_timeout{30000};
     /// Print every frame sent and received to stderr (also enabled by AMQP_TRACE=1).
     bool trace = false;
