@@ -100,12 +100,6 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
     if (m.body_refused || !m.fault.empty()) return reject(sc, m);
     if (any_condemned_.load(std::memory_order_relaxed) && has_reply_to(m) && condemned(*m.properties.reply_to))
         return drop_unreachable(sc, m);
-    if (m.method.redelivered && has_reply_to(m) && reply_strikes::is_direct(*m.properties.reply_to)) {
-        // Answered as a probe (server_replies.cpp), in case its reply is what closed the connection.
-        std::lock_guard lock(s->probe_mutex);
-        s->probe_tags.emplace_back(&sc, m.method.delivery_tag);
-        s->probe_count.store(s->probe_tags.size(), std::memory_order_release);
-    }
     {
         std::lock_guard lock(mutex_);
         drain_.taken();
@@ -130,6 +124,12 @@ void server_impl::on_request(const std::shared_ptr<session>& s, service_channel&
         log("request without reply_to acked and dropped (correlation_id " +
             amqp::printable(m.properties.correlation_id.value_or("")) + ")");
         return finished(s, sc, m.method.delivery_tag);
+    }
+    if (m.method.redelivered && reply_strikes::is_direct(*m.properties.reply_to)) {
+        // Answered as a probe (server_replies.cpp), in case its reply is what closed the connection.
+        std::lock_guard lock(s->probe_mutex);
+        s->probe_tags.emplace_back(&sc, m.method.delivery_tag);
+        s->probe_count.store(s->probe_tags.size(), std::memory_order_release);
     }
     if (svc.async) return run_async(s, sc, m);
     const std::optional<std::string_view> cid = m.properties.correlation_id;

@@ -19,9 +19,15 @@ namespace {
 
 using namespace rpc_test;
 
-TEST(server_crash, every_request_is_answered_once_after_sigkill_of_one_of_two_servers) {
+// Run with an exclusive reply queue and with direct reply-to. With direct reply-to the survivor
+// answers each redelivered request as a probe (rpc/reply_strikes.hpp: alone, then a basic.qos
+// round trip): every probe comes back, so every call is answered all the same.
+class server_crash_replies : public ::testing::TestWithParam<bool> {};
+
+TEST_P(server_crash_replies, every_request_is_answered_once_after_sigkill_of_one_of_two_servers) {
     RPC_REQUIRE_BROKER();
-    const std::string queue = unique_queue("crash");
+    const bool direct = GetParam();
+    const std::string queue = unique_queue(direct ? "crash-direct" : "crash");
     auto start_server = [&] {
         // --naive: each request takes a little CPU, so requests are in flight when the kill comes.
         auto p = std::make_unique<child_process>(std::vector<std::string>{
@@ -33,7 +39,7 @@ TEST(server_crash, every_request_is_answered_once_after_sigkill_of_one_of_two_se
     auto survivor = start_server();
 
     rpc::cli::io_thread io;
-    auto client = make_client(io.executor(), queue);
+    auto client = make_client(io.executor(), queue, direct);
 
     constexpr std::size_t total = 600;
     struct call {
@@ -68,9 +74,10 @@ TEST(server_crash, every_request_is_answered_once_after_sigkill_of_one_of_two_se
         }
     }
     const rpc::client_stats s = client->stats();
-    std::printf("server_crash: sent %zu, answered %zu, wrong %zu, lost %zu; %llu answered before the kill; "
+    std::printf("server_crash (%s): sent %zu, answered %zu, wrong %zu, lost %zu; %llu answered before the kill; "
                 "%llu duplicate replies dropped\n",
-                total, answered, wrong, lost, static_cast<unsigned long long>(answered_before_kill),
+                direct ? "direct reply-to" : "reply queue", total, answered, wrong, lost,
+                static_cast<unsigned long long>(answered_before_kill),
                 static_cast<unsigned long long>(s.unknown_replies + s.late_replies));
     EXPECT_LT(answered_before_kill, total) << "the load ended before the kill: nothing was proven";
     EXPECT_EQ(answered, total);
@@ -85,6 +92,11 @@ TEST(server_crash, every_request_is_answered_once_after_sigkill_of_one_of_two_se
     const auto e = survivor->wait(60s);
     EXPECT_TRUE(e.exited && e.status == 0) << survivor->err();
 }
+
+INSTANTIATE_TEST_SUITE_P(server_crash, server_crash_replies, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return i.param ? "direct_reply_to" : "reply_queue";
+                         });
 
 // One request in the middle of its computation when its server is killed: a server started
 // afterwards gets it again and answers it.
