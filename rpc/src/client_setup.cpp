@@ -1,6 +1,6 @@
 #include "client_setup.hpp"
 
-#include <boost/asio/steady_timer.hpp>
+#include "setup_deadline.hpp"
 
 namespace rpc::detail {
 
@@ -18,22 +18,12 @@ struct setup_op : std::enable_shared_from_this<setup_op> {
     setup_hooks hooks;
     setup_handler done;
     amqp::channel channel;
-    // After the open (bounded by the connection's own connection_timeout), the steps that follow
-    // are bounded by it too: a broker that never answers one must not hold start() or the calls
-    // waiting for it for ever.
-    boost::asio::steady_timer timer{conn->get_executor()};
-    const char* waiting_for = "";  // the step in progress, for the timeout's text
-    bool timed_out = false;
+    setup_deadline deadline{conn->get_executor()};  // the steps after the open
 
     void fail(error_code ec, const char* step) {
-        timer.cancel();
-        if (timed_out) {
-            std::move(done)(setup_result{
-                amqp::make_error_code(amqp::client_error::connect_timeout), {}, {},
-                std::string(step) + "the broker did not answer " + waiting_for + " within " +
-                    std::to_string(conn->options().connection_timeout.count()) + " ms (connection_timeout)"});
-            return;
-        }
+        deadline.cancel();
+        if (deadline.expired())
+            return std::move(done)(setup_result{setup_deadline::error(), {}, {}, std::string(step) + deadline.why()});
         // The connection's own reason (the broker's close, "cannot connect to h:p (...)") when it has one.
         const auto r = conn->last_close_reason();
         std::move(done)(setup_result{ec, {}, {}, std::string(step) + (r.code ? r.to_string() : ec.message())});
@@ -42,18 +32,12 @@ struct setup_op : std::enable_shared_from_this<setup_op> {
     void run() {
         conn->async_open([self = shared_from_this()](error_code ec) {
             if (ec) return self->fail(ec, "");
-            self->timer.expires_after(self->conn->options().connection_timeout);
-            self->timer.async_wait([self](error_code e) {
-                if (e) return;
-                // Closing the socket fails the pending step, which reports the timeout.
-                self->timed_out = true;
-                self->conn->async_close(std::chrono::steady_clock::now(), [self](error_code) {});
-            });
+            self->deadline.arm(*self->conn, self);
             self->open_channel();
         });
     }
     void open_channel() {
-        waiting_for = "channel.open";
+        deadline.step("channel.open");
         conn->async_open_channel([self = shared_from_this()](error_code ec, amqp::channel ch) {
             if (ec) return self->fail(ec, "cannot open a channel: ");
             self->channel = std::move(ch);
@@ -63,7 +47,7 @@ struct setup_op : std::enable_shared_from_this<setup_op> {
         });
     }
     void confirm_select() {
-        waiting_for = "confirm.select";
+        deadline.step("confirm.select");
         channel.async_confirm_select([self = shared_from_this()](error_code ec) {
             if (ec) return self->fail(ec, "cannot put the channel in confirm mode: ");
             self->reply_queue();
@@ -74,7 +58,7 @@ struct setup_op : std::enable_shared_from_this<setup_op> {
         declare();
     }
     void declare() {
-        waiting_for = "queue.declare";
+        deadline.step("queue.declare");
         amqp::queue_options q;
         q.exclusive = true;  // server-named, gone with our connection
         channel.async_declare_queue(std::move(q), [self = shared_from_this()](error_code ec, amqp::queue_info info) {
@@ -83,14 +67,14 @@ struct setup_op : std::enable_shared_from_this<setup_op> {
         });
     }
     void consume(std::string queue) {
-        waiting_for = "basic.consume";
+        deadline.step("basic.consume");
         amqp::consume_options c;
         c.queue = queue;
         c.no_ack = true;  // as the tutorial (auto_ack=True); required for direct reply-to
         channel.async_consume(std::move(c), hooks.on_reply,
                               [self = shared_from_this(), queue](error_code ec, std::string) mutable {
                                   if (ec) return self->fail(ec, "cannot consume replies: ");
-                                  self->timer.cancel();
+                                  self->deadline.cancel();
                                   std::move(self->done)(setup_result{{}, self->channel, std::move(queue), {}});
                               });
     }

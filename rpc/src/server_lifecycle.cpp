@@ -2,6 +2,7 @@
 // every service's queue, reconnect after a loss on a timer (server_backoff). The stop (drain and
 // close) is server_stop.cpp's. No thread of its own.
 #include "server_impl.hpp"
+#include "setup_deadline.hpp"
 
 #include <amqp/codec/printable.hpp>
 
@@ -78,11 +79,7 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     std::function<void(amqp::error_code, std::shared_ptr<session>)> done;
     std::size_t next = 0;
     std::size_t node = 0;
-    // After the open (bounded by the connection's own connection_timeout), the set-up steps are
-    // bounded by it too: a broker that never answers one must not hold start() for ever.
-    std::optional<boost::asio::steady_timer> timer;
-    const char* waiting_for = "";  // the step in progress, for the timeout's text
-    bool timed_out = false;
+    std::optional<setup_deadline> deadline;  // the steps after the open
 
     auto on_lost() {
         std::weak_ptr<server_impl> weak = self;
@@ -99,20 +96,15 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
         s->conn->on_close(on_lost());
         s->conn->async_open([op = shared_from_this()](amqp::error_code ec) {
             if (ec) return op->fail(ec, nullptr);
-            op->timer.emplace(op->self->executor_, op->self->nodes_[op->node].connection_timeout);
-            op->timer->async_wait([op](amqp::error_code e) {
-                if (e || !op->s) return;
-                // Closing the socket fails the pending step, which reports the timeout.
-                op->timed_out = true;
-                op->s->conn->async_close(std::chrono::steady_clock::now(), [](amqp::error_code) {});
-            });
+            op->deadline.emplace(op->self->executor_);
+            op->deadline->arm(*op->s->conn, op);
             op->open_channel();
         });
     }
 
     void open_channel() {
         if (next == self->services_.size()) return finish({});
-        waiting_for = "channel.open";
+        deadline->step("channel.open");
         s->conn->async_open_channel([op = shared_from_this()](amqp::error_code ec, amqp::channel ch) {
             if (ec) return op->fail(ec, nullptr);
             auto sc = std::make_unique<service_channel>();
@@ -126,15 +118,15 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
 
     void declare(service_channel& sc) {
         amqp::queue_options q = queue_declaration(sc.svc->queue, sc.svc->opts.queue_type);
-        waiting_for = "queue.declare";
+        deadline->step("queue.declare");
         sc.ch.async_declare_queue(std::move(q), [op = shared_from_this(), &sc](amqp::error_code ec, amqp::queue_info) {
             if (ec) return op->fail(ec, &sc, declare_hint(sc, op->s->conn->last_close_reason()));
-            op->waiting_for = "basic.qos";
+            op->deadline->step("basic.qos");
             sc.ch.async_qos(sc.svc->opts.prefetch, [op, &sc](amqp::error_code ec2) {
                 if (ec2) return op->fail(ec2, &sc);
                 if (!op->self->opts_.confirm_replies) return op->consume(sc);
                 // Before the first delivery: every reply on the channel is then confirmed.
-                op->waiting_for = "confirm.select";
+                op->deadline->step("confirm.select");
                 sc.ch.async_confirm_select([op, &sc](amqp::error_code ec3) {
                     if (ec3) return op->fail(ec3, &sc);
                     op->consume(sc);
@@ -153,7 +145,7 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
             auto sess = ws.lock();
             if (server && sess) server->on_request(sess, sc, m);
         };
-        waiting_for = "basic.consume";
+        deadline->step("basic.consume");
         auto consuming = [op = shared_from_this(), &sc](amqp::error_code ec, std::string tag) {
             if (ec) return op->fail(ec, &sc);
             sc.consumer_tag = std::move(tag);
@@ -173,10 +165,9 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
 
     void fail(amqp::error_code ec, service_channel* sc, const std::string& hint = {}) {
         std::string why;
-        if (timed_out) {
-            ec = amqp::make_error_code(amqp::client_error::connect_timeout);
-            why = std::string("the broker did not answer ") + waiting_for + " within " +
-                  std::to_string(self->nodes_[node].connection_timeout.count()) + " ms (connection_timeout)";
+        if (deadline && deadline->expired()) {
+            ec = setup_deadline::error();
+            why = deadline->why();
         } else {
             why = describe(ec, sc ? sc->ch.last_close_reason() : amqp::close_reason{}, s->conn->last_close_reason());
             if (!hint.empty()) why += "; " + hint;
@@ -193,7 +184,7 @@ struct server_impl::connect_op : std::enable_shared_from_this<connect_op> {
     }
 
     void finish(amqp::error_code ec) {
-        if (timer) timer->cancel();
+        if (deadline) deadline->cancel();
         auto d = std::move(done);
         d(ec, ec ? nullptr : std::move(s));
     }
