@@ -8,24 +8,20 @@ namespace amqp::detail {
 
 void connection_impl::start_write() {
     machine_.take_output(write_buf_);
-    written_ = 0;
     writing_ = true;
     // Written in place when the stream can, the output needs no completion and no trip through
-    // the event loop (an epoll round per RPC on a plain socket).
+    // the event loop (an epoll round per RPC on a plain socket). would_block and
+    // operation_not_supported write nothing: the rest goes asynchronously, as all of it would.
     error_code ec;
     written_ = stream_->try_write_some(asio::buffer(write_buf_), ec);
-    if (!ec) {
-        if (written_ < write_buf_.size()) {
-            write_rest();
-        } else {
-            finish_write();  // pump(), our caller, goes on from here
-        }
-    } else if (ec == asio::error::would_block || ec == asio::error::operation_not_supported) {
-        write_rest();
-    } else {
+    if (ec && ec != asio::error::would_block && ec != asio::error::operation_not_supported) {
         // The failure takes the path an asynchronous write's does, from the strand: the machine
         // must not see it inside the pump that started the write.
         asio::post(strand_, [self = shared_from_this(), ec] { self->on_written(ec, 0); });
+    } else if (written_ < write_buf_.size()) {
+        write_rest();
+    } else {
+        finish_write();  // pump(), our caller, goes on from here
     }
 }
 
