@@ -162,16 +162,24 @@ def stop_servers(servers):
     return failed
 
 
+def ask_fib25(args, cluster, queue, nodes, note=""):
+    """The real rpc_client program on `nodes` asks for fib(25); prints what it said (`note` after
+    the nodes) and returns (answered right, seconds taken)."""
+    t0 = time.monotonic()
+    done = subprocess.run([args.client, *url_args(cluster, nodes), "--queue", queue, "--queue-type", "quorum", "25"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    took = time.monotonic() - t0
+    print(f"rpc_client on nodes {nodes}{note} -> {done.returncode} after {took:.1f}s\n{done.stdout}{done.stderr}",
+          end="", flush=True)
+    return done.returncode == 0 and "Got 75025" in done.stdout, took
+
+
 def calls_with_dead_node(args, cluster, queue, dead):
     """The real rpc_client program with the dead node first, then last, in its list: it must
     answer both times (a program that took only the first or only the last --url would not)."""
     live = next(n for n in (1, 2, 3) if n != dead)
     for nodes in ([dead, live], [live, dead]):
-        done = subprocess.run([args.client, *url_args(cluster, nodes), "--queue", queue, "--queue-type", "quorum",
-                               "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-        print(f"rpc_client on nodes {nodes} (node {dead} dead) -> {done.returncode}\n{done.stdout}{done.stderr}",
-              end="", flush=True)
-        if done.returncode != 0 or "Got 75025" not in done.stdout:
+        if not ask_fib25(args, cluster, queue, nodes, f" (node {dead} dead)")[0]:
             fail(f"rpc_client on nodes {nodes}, node {dead} dead, did not answer fib(25)")
 
 
@@ -362,15 +370,9 @@ def dead_reply_to_test(args, cluster):
     print(f"{DEAD_REQUESTS} requests to a direct reply-to address on node {dead} queued; node {dead} killed",
           flush=True)
     servers = start_servers(args, cluster, queue)
-    t0 = time.monotonic()
-    live = [n for n in CLIENT_NODES if n != dead]
-    done = subprocess.run([args.client, *url_args(cluster, live), "--queue", queue, "--queue-type", "quorum", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=120)
-    answered = time.monotonic() - t0
-    print(f"rpc_client on nodes {live} -> {done.returncode} after {answered:.1f}s\n{done.stdout}{done.stderr}",
-          end="", flush=True)
+    ok, answered = ask_fib25(args, cluster, queue, [n for n in CLIENT_NODES if n != dead])
     failures = []
-    if done.returncode != 0 or "Got 75025" not in done.stdout:
+    if not ok:
         failures.append("a live client's call was not answered while the dead requests were queued")
     deadline = time.monotonic() + READY_WAIT
     row = None
